@@ -1,0 +1,55 @@
+/** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints UTC times. */
+export function rfc3339Nano(ms: number, extraNanos = 0): string {
+  const d = new Date(ms);
+  const base = d.toISOString().slice(0, 19);
+  const nanos = (ms % 1000) * 1_000_000 + extraNanos;
+  if (nanos === 0) return `${base}Z`;
+  const frac = String(nanos).padStart(9, "0").replace(/0+$/, "");
+  return `${base}.${frac}Z`;
+}
+
+/** Go's zero time, which Docker prints for times that never happened. */
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+/** Parse a Docker-style timestamp argument: unix seconds with fraction, RFC 3339, or a duration ago. */
+export function parseTimestamp(value: string, nowMs = Date.now()): number | undefined {
+  if (value === "") return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const dur = parseGoDuration(value);
+  if (dur !== undefined) return nowMs - dur;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go duration strings such as "1h30m", "10s", "1.5s" → milliseconds. */
+export function parseGoDuration(value: string): number | undefined {
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) !== null) {
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  return matched === value.length && matched > 0 ? total : undefined;
+}
+
+/** Docker's "Up 3 seconds" / "2 hours ago" wording (go-units HumanDuration). */
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 1) return "Less than a second";
+  if (s === 1) return "1 second";
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(ms / 60_000);
+  if (m === 1) return "About a minute";
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(ms / 3_600_000);
+  if (h === 1) return "About an hour";
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
