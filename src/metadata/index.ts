@@ -1,0 +1,55 @@
+import { promises as fsp } from "node:fs";
+import * as path from "node:path";
+import { writeFileAtomic } from "../lib/index.js";
+
+/**
+ * Durable records, one JSON file per object, written atomically. The whole set is loaded
+ * into memory at start (it is small: one record per container/image/volume), so reads never
+ * touch the disk; every change is written through before the call returns.
+ */
+export class RecordStore<T> {
+  private readonly records = new Map<string, T>();
+  constructor(readonly dir: string) {}
+
+  async load(): Promise<Map<string, T>> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const name of await fsp.readdir(this.dir)) {
+      if (!name.endsWith(".json") || name.startsWith(".")) continue;
+      const id = name.slice(0, -5);
+      try {
+        this.records.set(id, JSON.parse(await fsp.readFile(path.join(this.dir, name), "utf8")) as T);
+      } catch {
+        // A record that cannot be parsed was never completely written (atomic writes make
+        // that impossible) or was damaged by hand; skip it rather than refuse to start.
+        continue;
+      }
+    }
+    return this.records;
+  }
+
+  get(id: string): T | undefined {
+    return this.records.get(id);
+  }
+
+  values(): IterableIterator<T> {
+    return this.records.values();
+  }
+
+  entries(): IterableIterator<[string, T]> {
+    return this.records.entries();
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  async put(id: string, record: T): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, `${id}.json`), JSON.stringify(record), 0o600);
+    this.records.set(id, record);
+  }
+
+  async delete(id: string): Promise<void> {
+    await fsp.rm(path.join(this.dir, `${id}.json`), { force: true });
+    this.records.delete(id);
+  }
+}
