@@ -1,1 +1,4 @@
 export * from "./exec.js";
+export * from "./conmon.js";
+export * from "./runc.js";
+export * from "./native.js";

@@ -1,0 +1,558 @@
+// pier_native: the few syscalls Node lacks (mknod, mount, xattrs, SOCK_SEQPACKET).
+// Plain N-API so it builds against any Node >= 20 without extra packages.
+// Synchronous calls throw an Error with .code = errno name ("EPERM"), .errno, .syscall, .path.
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+// ---- helpers ---------------------------------------------------------------------------
+
+#define CHECK_NAPI(env, call)                                    \
+  do {                                                           \
+    if ((call) != napi_ok) {                                     \
+      napi_throw_error((env), nullptr, "N-API call failed: " #call); \
+      return nullptr;                                            \
+    }                                                            \
+  } while (0)
+
+napi_value MakeErrnoError(napi_env env, int err, const char* syscall, const std::string& path) {
+  std::string code = uv_err_name(-err);
+  std::string msg = code + ": " + strerror(err) + ", " + syscall;
+  if (!path.empty()) msg += " '" + path + "'";
+  napi_value jcode, jmsg, error, jerrno, jsys, jpath;
+  napi_create_string_utf8(env, code.c_str(), NAPI_AUTO_LENGTH, &jcode);
+  napi_create_string_utf8(env, msg.c_str(), NAPI_AUTO_LENGTH, &jmsg);
+  napi_create_error(env, jcode, jmsg, &error);
+  napi_create_int32(env, -err, &jerrno);  // negative, like Node's fs errors
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys);
+  napi_set_named_property(env, error, "errno", jerrno);
+  napi_set_named_property(env, error, "syscall", jsys);
+  if (!path.empty()) {
+    napi_create_string_utf8(env, path.c_str(), NAPI_AUTO_LENGTH, &jpath);
+    napi_set_named_property(env, error, "path", jpath);
+  }
+  return error;
+}
+
+napi_value ThrowErrno(napi_env env, int err, const char* syscall, const std::string& path) {
+  napi_throw(env, MakeErrnoError(env, err, syscall, path));
+  return nullptr;
+}
+
+bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return false;
+  if (argc < want) {
+    napi_throw_type_error(env, nullptr, "not enough arguments");
+    return false;
+  }
+  return true;
+}
+
+bool GetString(napi_env env, napi_value v, std::string* out) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "expected a string");
+    return false;
+  }
+  out->resize(len + 1);
+  napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &len);
+  out->resize(len);
+  if (out->find('\0') != std::string::npos) {
+    napi_throw_type_error(env, nullptr, "string contains a NUL byte");
+    return false;
+  }
+  return true;
+}
+
+bool GetUint32(napi_env env, napi_value v, uint32_t* out) {
+  if (napi_get_value_uint32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "expected a number");
+    return false;
+  }
+  return true;
+}
+
+bool GetInt32(napi_env env, napi_value v, int32_t* out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "expected a number");
+    return false;
+  }
+  return true;
+}
+
+napi_value Undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// ---- mknod -----------------------------------------------------------------------------
+
+// mknod(path, mode, type: "c"|"b"|"p", major, minor)
+napi_value Mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!GetArgs(env, info, 5, argv)) return nullptr;
+  std::string path, type;
+  uint32_t mode, major, minor;
+  if (!GetString(env, argv[0], &path) || !GetUint32(env, argv[1], &mode) || !GetString(env, argv[2], &type) ||
+      !GetUint32(env, argv[3], &major) || !GetUint32(env, argv[4], &minor))
+    return nullptr;
+  mode_t fmt;
+  if (type == "c") fmt = S_IFCHR;
+  else if (type == "b") fmt = S_IFBLK;
+  else if (type == "p") fmt = S_IFIFO;
+  else {
+    napi_throw_type_error(env, nullptr, "mknod: type must be \"c\", \"b\" or \"p\"");
+    return nullptr;
+  }
+  if (mknod(path.c_str(), fmt | (mode & 07777), makedev(major, minor)) != 0) return ThrowErrno(env, errno, "mknod", path);
+  return Undefined(env);
+}
+
+// ---- xattrs ----------------------------------------------------------------------------
+
+napi_value Lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  std::string path, name;
+  if (!GetString(env, argv[0], &path) || !GetString(env, argv[1], &name)) return nullptr;
+  void* data;
+  size_t len;
+  bool isBuf = false;
+  napi_is_buffer(env, argv[2], &isBuf);
+  if (!isBuf) {
+    napi_throw_type_error(env, nullptr, "lsetxattr: value must be a Buffer");
+    return nullptr;
+  }
+  CHECK_NAPI(env, napi_get_buffer_info(env, argv[2], &data, &len));
+  if (lsetxattr(path.c_str(), name.c_str(), data, len, 0) != 0) return ThrowErrno(env, errno, "lsetxattr", path);
+  return Undefined(env);
+}
+
+// Returns undefined when the attribute is absent (ENODATA).
+napi_value Lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  std::string path, name;
+  if (!GetString(env, argv[0], &path) || !GetString(env, argv[1], &name)) return nullptr;
+  std::vector<char> buf;
+  for (;;) {  // size query then read; loop because the value may grow in between (ERANGE)
+    ssize_t n = lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (n < 0) {
+      if (errno == ENODATA) return Undefined(env);
+      return ThrowErrno(env, errno, "lgetxattr", path);
+    }
+    buf.resize(n > 0 ? n : 1);
+    n = lgetxattr(path.c_str(), name.c_str(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == ERANGE) continue;
+      if (errno == ENODATA) return Undefined(env);
+      return ThrowErrno(env, errno, "lgetxattr", path);
+    }
+    napi_value out;
+    void* copy;
+    CHECK_NAPI(env, napi_create_buffer_copy(env, n, buf.data(), &copy, &out));
+    return out;
+  }
+}
+
+napi_value Llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  std::string path;
+  if (!GetString(env, argv[0], &path)) return nullptr;
+  std::vector<char> buf;
+  ssize_t n;
+  for (;;) {
+    n = llistxattr(path.c_str(), nullptr, 0);
+    if (n < 0) return ThrowErrno(env, errno, "llistxattr", path);
+    buf.resize(n > 0 ? n : 1);
+    n = llistxattr(path.c_str(), buf.data(), buf.size());
+    if (n < 0 && errno == ERANGE) continue;
+    if (n < 0) return ThrowErrno(env, errno, "llistxattr", path);
+    break;
+  }
+  napi_value arr;
+  CHECK_NAPI(env, napi_create_array(env, &arr));
+  uint32_t idx = 0;
+  for (ssize_t off = 0; off < n;) {  // names are NUL-separated
+    size_t l = strnlen(buf.data() + off, n - off);
+    napi_value s;
+    napi_create_string_utf8(env, buf.data() + off, l, &s);
+    napi_set_element(env, arr, idx++, s);
+    off += l + 1;
+  }
+  return arr;
+}
+
+// ---- mount -----------------------------------------------------------------------------
+
+// mount(source, target, fstype, flags, data)
+napi_value Mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!GetArgs(env, info, 5, argv)) return nullptr;
+  std::string source, target, fstype, data;
+  uint32_t flags;
+  if (!GetString(env, argv[0], &source) || !GetString(env, argv[1], &target) || !GetString(env, argv[2], &fstype) ||
+      !GetUint32(env, argv[3], &flags) || !GetString(env, argv[4], &data))
+    return nullptr;
+  if (mount(source.c_str(), target.c_str(), fstype.empty() ? nullptr : fstype.c_str(), flags,
+            data.empty() ? nullptr : data.c_str()) != 0)
+    return ThrowErrno(env, errno, "mount", target);
+  return Undefined(env);
+}
+
+// mountAt(dir, source, target, fstype, flags, data): mount(2) with relative paths (in data and
+// target) resolved against `dir`. Overlay's options must fit in one page; relative lowerdirs
+// ("l/SHORTID") keep 100+ layers under it, as Docker's overlay2 does. chdir() would move the
+// whole Node process, so the mount runs on a short-lived thread that first unshares its
+// filesystem context (CLONE_FS: cwd and root become per-thread); mounts are still shared.
+struct MountAtArgs {
+  std::string dir, source, target, fstype, data;
+  unsigned long flags;
+  int err;
+  const char* syscall;
+};
+
+void* MountAtThread(void* p) {
+  MountAtArgs* a = static_cast<MountAtArgs*>(p);
+  a->err = 0;
+  if (unshare(CLONE_FS) != 0) {
+    a->err = errno;
+    a->syscall = "unshare";
+  } else if (chdir(a->dir.c_str()) != 0) {
+    a->err = errno;
+    a->syscall = "chdir";
+  } else if (mount(a->source.c_str(), a->target.c_str(), a->fstype.empty() ? nullptr : a->fstype.c_str(), a->flags,
+                   a->data.empty() ? nullptr : a->data.c_str()) != 0) {
+    a->err = errno;
+    a->syscall = "mount";
+  }
+  return nullptr;
+}
+
+napi_value MountAt(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!GetArgs(env, info, 6, argv)) return nullptr;
+  MountAtArgs a;
+  uint32_t flags;
+  if (!GetString(env, argv[0], &a.dir) || !GetString(env, argv[1], &a.source) || !GetString(env, argv[2], &a.target) ||
+      !GetString(env, argv[3], &a.fstype) || !GetUint32(env, argv[4], &flags) || !GetString(env, argv[5], &a.data))
+    return nullptr;
+  a.flags = flags;
+  pthread_t t;
+  int rc = pthread_create(&t, nullptr, MountAtThread, &a);
+  if (rc != 0) return ThrowErrno(env, rc, "pthread_create", a.target);
+  pthread_join(t, nullptr);
+  if (a.err != 0) return ThrowErrno(env, a.err, a.syscall, a.syscall[0] == 'c' ? a.dir : a.target);
+  return Undefined(env);
+}
+
+napi_value Umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  std::string target;
+  uint32_t flags;
+  if (!GetString(env, argv[0], &target) || !GetUint32(env, argv[1], &flags)) return nullptr;
+  if (umount2(target.c_str(), flags) != 0) return ThrowErrno(env, errno, "umount2", target);
+  return Undefined(env);
+}
+
+// ---- SOCK_SEQPACKET client ---------------------------------------------------------------
+//
+// Why not net.Socket: libuv's uv_guess_handle() reports a SEQPACKET socket as UNKNOWN, so
+// `new net.Socket({ fd })` throws ERR_INVALID_FD_TYPE (checked by native.test.ts). And reading
+// with a blocking recv() on the libuv thread pool would pin a pool thread per attached
+// container and starve fs work. So the fd is non-blocking and watched with a uv_poll on the
+// main loop: each recv() returns exactly one message, keeping conmon's message boundaries.
+
+struct PendingRead {
+  napi_deferred deferred;
+  size_t maxLen;
+};
+struct PendingWrite {
+  napi_deferred deferred;
+  napi_ref buffer;  // keeps the JS Buffer alive until it is sent
+  const char* data;
+  size_t len;
+};
+struct FdState {
+  napi_env env;
+  int fd;
+  uv_poll_t poll;
+  napi_async_context asyncCtx;
+  napi_ref resource;
+  std::deque<PendingRead> reads;
+  std::deque<PendingWrite> writes;
+};
+
+std::map<int, FdState*> g_fds;  // one watcher per fd: libuv allows only one poll handle per fd
+
+void OnPoll(uv_poll_t* handle, int status, int events);
+
+void UpdatePoll(FdState* st) {
+  int ev = (st->reads.empty() ? 0 : UV_READABLE) | (st->writes.empty() ? 0 : UV_WRITABLE);
+  if (ev) uv_poll_start(&st->poll, ev, OnPoll);
+  else uv_poll_stop(&st->poll);
+}
+
+FdState* GetState(napi_env env, int fd) {
+  auto it = g_fds.find(fd);
+  if (it != g_fds.end()) return it->second;
+  uv_loop_t* loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return nullptr;
+  FdState* st = new FdState();
+  st->env = env;
+  st->fd = fd;
+  if (uv_poll_init(loop, &st->poll, fd) != 0) {
+    delete st;
+    return nullptr;
+  }
+  st->poll.data = st;
+  napi_value res, name;
+  napi_create_object(env, &res);
+  napi_create_string_utf8(env, "PierSeqpacket", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, res, name, &st->asyncCtx);
+  napi_create_reference(env, res, 1, &st->resource);
+  g_fds[fd] = st;
+  return st;
+}
+
+// Try to finish queued operations without blocking. Returns after the first EAGAIN.
+// Must run inside a handle scope; promise settlement happens in the caller's callback scope.
+void Pump(FdState* st) {
+  napi_env env = st->env;
+  while (!st->reads.empty()) {
+    PendingRead& r = st->reads.front();
+    std::vector<char> buf(r.maxLen > 0 ? r.maxLen : 1);
+    ssize_t n = recv(st->fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    napi_deferred d = r.deferred;
+    st->reads.pop_front();
+    if (n < 0) {
+      napi_reject_deferred(env, d, MakeErrnoError(env, errno, "recv", ""));
+    } else if (n == 0) {
+      napi_value nul;
+      napi_get_null(env, &nul);
+      napi_resolve_deferred(env, d, nul);  // EOF: peer closed
+    } else {
+      napi_value out;
+      void* copy;
+      napi_create_buffer_copy(env, n, buf.data(), &copy, &out);
+      napi_resolve_deferred(env, d, out);
+    }
+  }
+  while (!st->writes.empty()) {
+    PendingWrite& w = st->writes.front();
+    // MSG_NOSIGNAL: a closed peer must give EPIPE, not kill the daemon with SIGPIPE.
+    ssize_t n = send(st->fd, w.data, w.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    PendingWrite done = w;
+    st->writes.pop_front();
+    napi_delete_reference(env, done.buffer);
+    if (n < 0) napi_reject_deferred(env, done.deferred, MakeErrnoError(env, errno, "send", ""));
+    else napi_resolve_deferred(env, done.deferred, Undefined(env));  // seqpacket sends are all-or-nothing
+  }
+  UpdatePoll(st);
+}
+
+void OnPoll(uv_poll_t* handle, int status, int events) {
+  FdState* st = static_cast<FdState*>(handle->data);
+  napi_env env = st->env;
+  napi_handle_scope hs;
+  napi_open_handle_scope(env, &hs);
+  // A callback scope so promise reactions (microtasks) run when we leave, as for any I/O callback.
+  napi_value res;
+  napi_get_reference_value(env, st->resource, &res);
+  napi_callback_scope cs;
+  napi_open_callback_scope(env, res, st->asyncCtx, &cs);
+  if (status < 0) {
+    napi_value err = MakeErrnoError(env, -status, "poll", "");
+    for (auto& r : st->reads) napi_reject_deferred(env, r.deferred, err);
+    for (auto& w : st->writes) {
+      napi_delete_reference(env, w.buffer);
+      napi_reject_deferred(env, w.deferred, err);
+    }
+    st->reads.clear();
+    st->writes.clear();
+    UpdatePoll(st);
+  } else {
+    Pump(st);
+  }
+  napi_close_callback_scope(env, cs);
+  napi_close_handle_scope(env, hs);
+}
+
+bool SetNonblockCloexec(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) == 0;
+}
+
+// seqpacketConnect(path): fd. sun_path holds only 107 bytes; longer paths go through the
+// parent directory's /proc/self/fd entry (what podman does for conmon's attach socket).
+napi_value SeqpacketConnect(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  std::string path;
+  if (!GetString(env, argv[0], &path)) return nullptr;
+  int dirfd = -1;
+  std::string addrPath = path;
+  struct sockaddr_un addr;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    dirfd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) return ThrowErrno(env, errno, "open", dir);
+    addrPath = "/proc/self/fd/" + std::to_string(dirfd) + "/" + base;
+    if (addrPath.size() >= sizeof(addr.sun_path)) {
+      close(dirfd);
+      return ThrowErrno(env, ENAMETOOLONG, "connect", path);
+    }
+  }
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    if (dirfd >= 0) close(dirfd);
+    return ThrowErrno(env, e, "socket", path);
+  }
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, addrPath.c_str(), addrPath.size());
+  int rc;
+  do rc = connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr));
+  while (rc != 0 && errno == EINTR);
+  int e = errno;
+  if (dirfd >= 0) close(dirfd);
+  if (rc != 0) {
+    close(fd);
+    return ThrowErrno(env, e, "connect", path);
+  }
+  if (!SetNonblockCloexec(fd)) {
+    e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "fcntl", path);
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+// seqpacketRead(fd, maxLen): Promise<Buffer | null>  (null at EOF). Bytes of a message beyond
+// maxLen are discarded by the kernel, so callers pass the largest message size they expect.
+napi_value SeqpacketRead(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  int32_t fd;
+  uint32_t maxLen;
+  if (!GetInt32(env, argv[0], &fd) || !GetUint32(env, argv[1], &maxLen)) return nullptr;
+  FdState* st = GetState(env, fd);
+  if (!st) return ThrowErrno(env, EBADF, "seqpacketRead", "");
+  napi_value promise;
+  napi_deferred d;
+  CHECK_NAPI(env, napi_create_promise(env, &d, &promise));
+  st->reads.push_back({d, maxLen});
+  Pump(st);  // we are inside a JS call: settling now is fine, reactions run after it returns
+  return promise;
+}
+
+// seqpacketWrite(fd, buf): Promise<void> — one message per call.
+napi_value SeqpacketWrite(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  int32_t fd;
+  if (!GetInt32(env, argv[0], &fd)) return nullptr;
+  bool isBuf = false;
+  napi_is_buffer(env, argv[1], &isBuf);
+  if (!isBuf) {
+    napi_throw_type_error(env, nullptr, "seqpacketWrite: data must be a Buffer");
+    return nullptr;
+  }
+  void* data;
+  size_t len;
+  CHECK_NAPI(env, napi_get_buffer_info(env, argv[1], &data, &len));
+  FdState* st = GetState(env, fd);
+  if (!st) return ThrowErrno(env, EBADF, "seqpacketWrite", "");
+  napi_value promise;
+  napi_deferred d;
+  CHECK_NAPI(env, napi_create_promise(env, &d, &promise));
+  napi_ref ref;
+  napi_create_reference(env, argv[1], 1, &ref);
+  st->writes.push_back({d, ref, static_cast<const char*>(data), len});
+  Pump(st);
+  return promise;
+}
+
+void OnPollClosed(uv_handle_t* h) { delete static_cast<FdState*>(h->data); }
+
+// close(fd): pending reads resolve to null, pending writes reject with EBADF.
+napi_value Close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int32_t fd;
+  if (!GetInt32(env, argv[0], &fd)) return nullptr;
+  auto it = g_fds.find(fd);
+  if (it != g_fds.end()) {
+    FdState* st = it->second;
+    g_fds.erase(it);
+    napi_value nul;
+    napi_get_null(env, &nul);
+    for (auto& r : st->reads) napi_resolve_deferred(env, r.deferred, nul);
+    for (auto& w : st->writes) {
+      napi_delete_reference(env, w.buffer);
+      napi_reject_deferred(env, w.deferred, MakeErrnoError(env, EBADF, "send", ""));
+    }
+    napi_async_destroy(env, st->asyncCtx);
+    napi_delete_reference(env, st->resource);
+    // uv_close removes the fd from epoll right away, so closing the fd after it is safe.
+    uv_close(reinterpret_cast<uv_handle_t*>(&st->poll), OnPollClosed);
+  }
+  if (close(fd) != 0 && errno != EINTR) return ThrowErrno(env, errno, "close", "");
+  return Undefined(env);
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"mknod", nullptr, Mknod, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"lsetxattr", nullptr, Lsetxattr, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"lgetxattr", nullptr, Lgetxattr, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"llistxattr", nullptr, Llistxattr, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"mount", nullptr, Mount, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"mountAt", nullptr, MountAt, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"umount2", nullptr, Umount2, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"seqpacketConnect", nullptr, SeqpacketConnect, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"seqpacketRead", nullptr, SeqpacketRead, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"seqpacketWrite", nullptr, SeqpacketWrite, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

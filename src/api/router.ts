@@ -1,0 +1,169 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import FindMyWay from "find-my-way";
+import { PierError, invalidParameter } from "../errdefs/index.js";
+import type { Logger } from "../lib/index.js";
+import { messageOf, statusOf } from "./errors.js";
+import { sendJSON } from "./http.js";
+
+export const API_VERSION = "1.45";
+export const MIN_API_VERSION = "1.24";
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The API version the client asked for (or the newest when unversioned), e.g. 1.45 */
+  version: number;
+}
+
+/** A hijacked request: the client asked to upgrade the connection to a raw stream. */
+export interface HijackCtx {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  version: number;
+  /** True when the client sent Upgrade (answer 101); old clients get 200 and a raw stream. */
+  upgrade: boolean;
+}
+
+export type Handler = (ctx: Ctx) => Promise<void> | void;
+export type HijackHandler = (ctx: HijackCtx) => Promise<void> | void;
+type Method = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
+
+const versionNumber = (v: string) => {
+  const [maj, min] = v.split(".").map(Number);
+  return maj! + min! / 100;
+};
+
+/**
+ * Routes for the Docker API: one table for ordinary requests and one for hijacked ones.
+ * Paths may carry a /vX.Y prefix; unknown versions get Docker's 400 message.
+ */
+export class Router {
+  private readonly routes = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 1024 });
+  private readonly hijacks = FindMyWay({ ignoreTrailingSlash: true, maxParamLength: 1024 });
+
+  constructor(private readonly log: Logger) {}
+
+  on(method: Method | Method[], path: string, handler: Handler): this {
+    this.routes.on(method, path, handler as never);
+    return this;
+  }
+
+  onHijack(path: string, handler: HijackHandler): this {
+    this.hijacks.on("POST", path, handler as never);
+    return this;
+  }
+
+  /** Parse "/v1.41/containers/json?x" → path, version, query; throws 400 for bad versions. */
+  private parse(url: string): { path: string; query: URLSearchParams; version: number } {
+    const q = url.indexOf("?");
+    let p = q >= 0 ? url.slice(0, q) : url;
+    const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : "");
+    let version = versionNumber(API_VERSION);
+    const m = /^\/v(\d+\.\d+)(\/.*)?$/.exec(p);
+    if (m) {
+      const v = versionNumber(m[1]!);
+      if (v > versionNumber(API_VERSION)) {
+        throw invalidParameter(`client version ${m[1]} is too new. Maximum supported API version is ${API_VERSION}`);
+      }
+      if (v < versionNumber(MIN_API_VERSION)) {
+        throw invalidParameter(`client version ${m[1]} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+      }
+      version = v;
+      p = m[2] ?? "/";
+    }
+    return { path: p, query, version };
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      const { path, query, version } = this.parse(req.url ?? "/");
+      const found = this.routes.find(req.method as Method, path);
+      if (!found) {
+        const other = (["GET", "POST", "PUT", "DELETE", "HEAD"] as Method[]).some((m) => m !== req.method && this.routes.find(m, path));
+        if (other) sendJSON(res, 405, { message: "method not allowed" });
+        else sendJSON(res, 404, { message: "page not found" });
+        return;
+      }
+      const params = decodeParams(found.params);
+      await (found.handler as unknown as Handler)({ req, res, params, query, version });
+    } catch (err) {
+      this.fail(res, err, req);
+    } finally {
+      if (this.log.enabled("debug")) {
+        this.log.debug("request", { method: req.method, url: req.url, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      }
+    }
+  }
+
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upgrade = true): Promise<boolean> {
+    let parsed;
+    try {
+      parsed = this.parse(req.url ?? "/");
+    } catch (err) {
+      writeRawError(socket, err);
+      return true;
+    }
+    const found = this.hijacks.find("POST", parsed.path);
+    if (!found) return false;
+    try {
+      await (found.handler as unknown as HijackHandler)({ req, socket, head, params: decodeParams(found.params), query: parsed.query, version: parsed.version, upgrade });
+    } catch (err) {
+      writeRawError(socket, err);
+    }
+    return true;
+  }
+
+  /** Is this a hijack route? Used to serve old clients that do not send Upgrade. */
+  findHijack(url: string): boolean {
+    try {
+      return !!this.hijacks.find("POST", this.parse(url).path);
+    } catch {
+      return false;
+    }
+  }
+
+  private fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
+    const status = statusOf(err);
+    if (status >= 500) this.log.error("request failed", { method: req.method, url: req.url, err: messageOf(err), stack: (err as Error)?.stack });
+    if (res.headersSent) {
+      // The response had begun (a stream): errors go inside it, as Docker does.
+      if (!res.writableEnded) {
+        res.end(JSON.stringify({ error: messageOf(err), errorDetail: { message: messageOf(err) } }) + "\n");
+      }
+      return;
+    }
+    if (status === 304) {
+      res.writeHead(304);
+      res.end();
+      return;
+    }
+    sendJSON(res, status, { message: messageOf(err) });
+  }
+}
+
+function decodeParams(p: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(p)) out[k] = v === undefined ? "" : safeDecode(v);
+  return out;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function writeRawError(socket: Duplex, err: unknown): void {
+  const status = err instanceof PierError ? statusOf(err) : 500;
+  const body = JSON.stringify({ message: messageOf(err) }) + "\n";
+  socket.end(`HTTP/1.1 ${status} ${status === 404 ? "Not Found" : status === 409 ? "Conflict" : status === 400 ? "Bad Request" : "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}

@@ -1,0 +1,196 @@
+import { promises as fsp } from "node:fs";
+import type { Duplex } from "node:stream";
+import { invalidParameter, conflict } from "../../errdefs/index.js";
+import { parseTimestamp } from "../../lib/index.js";
+import { LogEncoder, LogFollower, inWindow, inspectView, readLog, summaryView, type ContainerRecord, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
+import { boolParam, checkFilterKeys, filtersParam, intParam, readJSON, sendJSON, sendNoContent } from "../http.js";
+import type { Router, HijackCtx } from "../router.js";
+import type { Services } from "../services.js";
+import { containerFilter } from "./filters.js";
+
+const WAIT_CONDITIONS = new Set(["not-running", "next-exit", "removed"]);
+
+export function containerRoutes(r: Router, s: Services): void {
+  const ids = () => s.networks.ids();
+
+  r.on("POST", "/containers/create", async ({ req, res, query }) => {
+    const body = await readJSON<Record<string, unknown>>(req);
+    if (!body || typeof body !== "object") throw invalidParameter("config cannot be empty in order to create a container");
+    const { HostConfig, NetworkingConfig: _n, ...config } = body;
+    const out = await s.containers.create({ name: query.get("name") ?? undefined, config: config as CreateRequest["config"], hostConfig: (HostConfig ?? {}) as CreateRequest["hostConfig"] });
+    sendJSON(res, 201, out);
+  });
+
+  r.on("GET", "/containers/json", ({ res, query }) => {
+    const filters = filtersParam(query);
+    checkFilterKeys(filters, ["id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume", "network", "health", "isolation", "is-task", "publish", "expose"]);
+    const all = boolParam(query, "all");
+    const limit = intParam(query, "limit") ?? -1;
+    const match = containerFilter(filters, s);
+    let list = s.containers.all().filter((c) => (all || limit > 0 || filters.status !== undefined || c.State.Running) && match(c));
+    list.sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0));
+    if (limit > 0) list = list.slice(0, limit);
+    const now = Date.now();
+    sendJSON(res, 200, list.map((c) => summaryView(c, c.Config.Image ?? "", ids(), now)));
+  });
+
+  r.on("GET", "/containers/:id/json", ({ res, params }) => {
+    const c = s.containers.get(params.id!);
+    sendJSON(res, 200, inspectView(c, ids()));
+  });
+
+  r.on("POST", "/containers/:id/start", async ({ res, params }) => {
+    await s.containers.start(params.id!);
+    sendNoContent(res);
+  });
+
+  r.on("POST", "/containers/:id/stop", async ({ res, params, query }) => {
+    await s.containers.stop(params.id!, { timeout: intParam(query, "t"), signal: query.get("signal") ?? undefined });
+    sendNoContent(res);
+  });
+
+  r.on("POST", "/containers/:id/restart", async ({ res, params, query }) => {
+    await s.containers.restart(params.id!, { timeout: intParam(query, "t"), signal: query.get("signal") ?? undefined });
+    sendNoContent(res);
+  });
+
+  r.on("POST", "/containers/:id/kill", async ({ res, params, query }) => {
+    await s.containers.kill(params.id!, query.get("signal") || "SIGKILL");
+    sendNoContent(res);
+  });
+
+  r.on("POST", "/containers/:id/rename", async ({ res, params, query }) => {
+    await s.containers.rename(params.id!, query.get("name") ?? "");
+    sendNoContent(res);
+  });
+
+  r.on("DELETE", "/containers/:id", async ({ res, params, query }) => {
+    await s.containers.remove(params.id!, { force: boolParam(query, "force"), removeVolumes: boolParam(query, "v") });
+    sendNoContent(res);
+  });
+
+  r.on("POST", "/containers/:id/wait", async ({ res, params, query }) => {
+    const condition = (query.get("condition") || "not-running") as WaitCondition;
+    if (!WAIT_CONDITIONS.has(condition)) throw invalidParameter(`invalid condition: "${condition}"`);
+    // Register before answering: `docker run` starts the container right after the headers.
+    const result = s.containers.wait(params.id!, condition);
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.flushHeaders();
+    const out = await result;
+    res.end(JSON.stringify(out) + "\n");
+  });
+
+  r.on("POST", "/containers/prune", async ({ res, query }) => {
+    const filters = filtersParam(query);
+    checkFilterKeys(filters, ["until", "label", "label!"]);
+    const out = await s.containers.prune(containerFilter(filters, s));
+    sendJSON(res, 200, out);
+  });
+
+  r.on("GET", "/containers/:id/logs", async ({ req, res, params, query }) => {
+    const c = s.containers.get(params.id!);
+    const o = logOptions(query, c);
+    if (!o.stdout && !o.stderr) throw invalidParameter("Bad parameters: you must choose at least one stream");
+    const follow = boolParam(query, "follow");
+    const { records, offset } = await readLog(c.LogPath, o);
+    res.writeHead(200, { "Content-Type": o.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream" });
+    const enc = new LogEncoder(o);
+    if (records.length) res.write(enc.encode(records));
+    const cur = s.containers.find(c.Id);
+    if (!follow || !cur?.State.Running) {
+      res.end(enc.flush());
+      return;
+    }
+    res.flushHeaders();
+    const follower = new LogFollower(c.LogPath, offset, (recs) => {
+      const sel = o.untilMs !== undefined ? recs.filter((r) => inWindow(r, o)) : recs;
+      if (sel.length) res.write(enc.encode(sel));
+    });
+    follower.start();
+    const finish = () => {
+      follower.stop().finally(() => res.end(enc.flush()));
+    };
+    const off = s.containers.onExit(c.Id, finish);
+    req.socket.once("close", () => {
+      off();
+      follower.close();
+    });
+  });
+
+  r.onHijack("/containers/:id/attach", (ctx) => attach(ctx, s));
+}
+
+function logOptions(query: URLSearchParams, c: ContainerRecord): LogReadOptions {
+  const tailRaw = query.get("tail");
+  let tail: number | undefined;
+  if (tailRaw && tailRaw !== "all") {
+    tail = Number(tailRaw);
+    if (!Number.isInteger(tail) || tail < 0) tail = undefined; // Docker treats bad tail as all
+  }
+  const since = query.get("since");
+  const until = query.get("until");
+  const sinceMs = since && since !== "0" ? parseTimestamp(since) : undefined;
+  const untilMs = until && until !== "0" ? parseTimestamp(until) : undefined;
+  if (since && since !== "0" && sinceMs === undefined) throw invalidParameter(`invalid value for "since": ${since}`);
+  if (until && until !== "0" && untilMs === undefined) throw invalidParameter(`invalid value for "until": ${until}`);
+  return {
+    stdout: boolParam(query, "stdout"),
+    stderr: boolParam(query, "stderr"),
+    timestamps: boolParam(query, "timestamps"),
+    tail,
+    sinceMs,
+    untilMs,
+    tty: !!c.Config.Tty,
+  };
+}
+
+/**
+ * Attach without stdin: the container's output from now on (and its past output with
+ * logs=1), ending when the container exits. Output is read from conmon's log, which holds
+ * everything the container wrote, so an attach made before start misses nothing.
+ */
+async function attach(ctx: HijackCtx, s: Services): Promise<void> {
+  const { socket, query, params } = ctx;
+  const c = s.containers.get(params.id!);
+  if (boolParam(query, "stdin") && c.Config.OpenStdin) {
+    // Interactive attach needs conmon's attach socket (issue 3); refuse clearly, never hang.
+    throw conflict("attaching stdin is not supported by this pierd yet; run without -i");
+  }
+  const streamOut = boolParam(query, "stdout");
+  const streamErr = boolParam(query, "stderr");
+  const o: LogReadOptions = { stdout: streamOut, stderr: streamErr, timestamps: false, tty: !!c.Config.Tty };
+  const contentType = c.Config.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+  writeUpgradeHead(socket, ctx.upgrade, contentType);
+  const enc = new LogEncoder(o);
+  const send = (b: Buffer) => {
+    if (b.length && !socket.destroyed) socket.write(b);
+  };
+  let offset = 0;
+  if (boolParam(query, "logs")) {
+    const past = await readLog(c.LogPath, o);
+    send(enc.encode(past.records));
+    offset = past.offset;
+  } else {
+    offset = await fsp.stat(c.LogPath).then((st) => st.size, () => 0);
+  }
+  if (!boolParam(query, "stream")) {
+    socket.end(enc.flush());
+    return;
+  }
+  const follower = new LogFollower(c.LogPath, offset, (recs) => send(enc.encode(recs)));
+  follower.start();
+  const done = (c.State.Running ? new Promise<unknown>((r) => s.containers.onExit(c.Id, () => r(undefined))) : s.containers.wait(c.Id, "next-exit"));
+  socket.on("error", () => follower.close());
+  socket.on("close", () => follower.close());
+  await done;
+  await follower.stop();
+  if (!socket.destroyed) socket.end(enc.flush());
+}
+
+function writeUpgradeHead(socket: Duplex, upgrade: boolean, contentType: string): void {
+  socket.write(
+    upgrade
+      ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
+      : `HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\n\r\n`,
+  );
+}

@@ -1,0 +1,135 @@
+import { invalidParameter, notImplemented, notFound } from "../../errdefs/index.js";
+import { boolParam, checkFilterKeys, filtersParam, sendJSON, startJSONStream } from "../http.js";
+import type { Ctx, Router } from "../router.js";
+import type { Services } from "../services.js";
+
+/**
+ * Image routes. Image names contain "/" and ":" (localhost:5000/a/b:1), so everything under
+ * /images/ is matched by suffix: /images/<name>/json, /history, /get, /tag; DELETE /images/<name>.
+ */
+export function imageRoutes(r: Router, s: Services): void {
+  const usedBy = (id: string) => s.containers.usingImage(id).map((c) => ({ id: c.Id, running: c.State.Running }));
+
+  r.on("GET", "/images/json", ({ res, query }) => {
+    const filters = filtersParam(query);
+    checkFilterKeys(filters, ["dangling", "label", "before", "since", "reference", "until"]);
+    const list = s.images.list({ all: boolParam(query, "all"), filters, digests: boolParam(query, "digests") });
+    for (const i of list) i.Containers = s.containers.usingImage(i.Id as string).length;
+    sendJSON(res, 200, list);
+  });
+
+  r.on("POST", "/images/create", async (ctx) => {
+    const { req, res, query } = ctx;
+    const fromSrc = query.get("fromSrc");
+    if (fromSrc !== null) {
+      if (fromSrc !== "-") throw notImplemented("importing from a URL is not supported by this pierd yet");
+      const changes = query.getAll("changes");
+      const send = startJSONStream(res);
+      try {
+        const id = await s.images.import(req, {
+          repo: query.get("repo") ?? undefined,
+          tag: query.get("tag") ?? undefined,
+          message: query.get("message") ?? undefined,
+          changes,
+          platform: query.get("platform") ?? undefined,
+        });
+        send({ status: id });
+        res.end();
+      } catch (err) {
+        errorInStream(send, res, err);
+      }
+      return;
+    }
+    const from = query.get("fromImage");
+    if (!from) throw invalidParameter("either fromImage or fromSrc must be given");
+    const tag = query.get("tag");
+    const ref = tag ? (tag.startsWith("sha256:") ? `${from}@${tag}` : `${from}:${tag}`) : from;
+    // Pulling needs the registry client; until it lands, say so plainly rather than hang.
+    throw notImplemented(`pull access denied for ${ref}: pulling images from a registry is not supported by this pierd yet; load the image with "docker load"`);
+  });
+
+  r.on("POST", "/images/load", async ({ req, res, query }) => {
+    const quiet = boolParam(query, "quiet");
+    const send = startJSONStream(res);
+    try {
+      await s.images.load(req, (line) => {
+        if (!quiet || !("progressDetail" in (line as object))) send(line);
+      });
+      res.end();
+    } catch (err) {
+      errorInStream(send, res, err);
+    }
+  });
+
+  r.on("GET", "/images/get", ({ res, query }) => {
+    const names = query.getAll("names");
+    if (names.length === 0) throw invalidParameter("no image names given");
+    saveTo(s, res, names);
+  });
+
+  r.on("POST", "/images/prune", async ({ res, query }) => {
+    const filters = filtersParam(query);
+    checkFilterKeys(filters, ["dangling", "label", "label!", "until"]);
+    const dangling = !(filters.dangling ?? ["true"]).some((d) => d === "false" || d === "0");
+    sendJSON(res, 200, await s.images.prune({ dangling, filters }, usedBy));
+  });
+
+  r.on("POST", "/images/search", () => {
+    throw notImplemented("searching a registry is not supported by this pierd yet");
+  });
+
+  r.on(["GET", "HEAD"], "/images/*", (ctx) => {
+    const { name, action } = splitImagePath(ctx);
+    switch (action) {
+      case "json":
+        return sendJSON(ctx.res, 200, s.images.inspect(name));
+      case "history":
+        return sendJSON(ctx.res, 200, s.images.history(name));
+      case "get":
+        return saveTo(s, ctx.res, [name]);
+      default:
+        throw notFound("page not found");
+    }
+  });
+
+  r.on("POST", "/images/*", async (ctx) => {
+    const { name, action } = splitImagePath(ctx);
+    if (action === "tag") {
+      const repo = ctx.query.get("repo");
+      if (!repo) throw invalidParameter("repository name must have at least one component");
+      await s.images.tag(name, repo, ctx.query.get("tag") || undefined);
+      ctx.res.writeHead(201);
+      ctx.res.end();
+      return;
+    }
+    if (action === "push") throw notImplemented("pushing images to a registry is not supported by this pierd yet");
+    throw notFound("page not found");
+  });
+
+  r.on("DELETE", "/images/*", async (ctx) => {
+    const name = ctx.params["*"] ?? "";
+    const out = await s.images.remove(name, { force: boolParam(ctx.query, "force"), noprune: boolParam(ctx.query, "noprune") }, usedBy);
+    sendJSON(ctx.res, 200, out);
+  });
+}
+
+function splitImagePath(ctx: Ctx): { name: string; action: string } {
+  const rest = ctx.params["*"] ?? "";
+  const i = rest.lastIndexOf("/");
+  if (i <= 0) throw notFound("page not found");
+  return { name: rest.slice(0, i), action: rest.slice(i + 1) };
+}
+
+function saveTo(s: Services, res: Ctx["res"], names: string[]): void {
+  for (const n of names) s.images.resolve(n); // 404 before any byte is sent
+  const stream = s.images.save(names);
+  res.writeHead(200, { "Content-Type": "application/x-tar" });
+  stream.on("error", () => res.destroy());
+  stream.pipe(res);
+}
+
+function errorInStream(send: (o: unknown) => void, res: Ctx["res"], err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  send({ errorDetail: { message }, error: message });
+  res.end();
+}

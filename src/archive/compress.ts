@@ -1,0 +1,58 @@
+import { Readable, pipeline } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { notImplemented } from "../errdefs/index.js";
+
+export type Compression = "none" | "gzip" | "zstd" | "xz" | "bzip2";
+
+const MAGIC: [Compression, number[]][] = [
+  ["gzip", [0x1f, 0x8b]],
+  ["zstd", [0x28, 0xb5, 0x2f, 0xfd]],
+  ["xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ["bzip2", [0x42, 0x5a, 0x68]],
+];
+
+export function detectCompression(head: Uint8Array): Compression {
+  for (const [kind, magic] of MAGIC) {
+    if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) return kind;
+  }
+  return "none";
+}
+
+/**
+ * The uncompressed bytes of `input`, whatever its compression (found from its magic bytes, as
+ * Docker does; media types lie often enough). Streams: only the first chunks are looked at.
+ */
+export async function decompressStream(input: Readable): Promise<Readable> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let head = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < 6) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    head = Buffer.concat([head, Buffer.from(r.value)]);
+  }
+  const kind = detectCompression(head);
+  if (kind !== "none" && kind !== "gzip") {
+    await it.return?.();
+    throw notImplemented(`${kind}-compressed layers are not supported yet`);
+  }
+  const whole = Readable.from(
+    (async function* () {
+      try {
+        if (head.length > 0) yield head;
+        if (ended) return;
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      } finally {
+        await it.return?.(); // consumer gave up: release (destroy) the input
+      }
+    })(),
+    { objectMode: false },
+  );
+  if (kind === "none") return whole;
+  const gunzip = createGunzip();
+  pipeline(whole, gunzip, () => {}); // an error destroys gunzip with it, so the reader sees it
+  return gunzip;
+}

@@ -1,0 +1,267 @@
+// The `pier` command tree (commander), Docker's usage errors and exit codes.
+
+import { Command, CommanderError, type Option } from "commander";
+import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
+import {
+  registerAttach,
+  registerContainerInspect,
+  registerKill,
+  registerRename,
+  registerRm,
+  registerStart,
+  registerStop,
+  registerWait,
+} from "./container-commands.js";
+import {
+  registerHistory,
+  registerImageInspect,
+  registerImagePrune,
+  registerImages,
+  registerImport,
+  registerLoad,
+  registerPull,
+  registerRmi,
+  registerSave,
+  registerTag,
+} from "./image-commands.js";
+import { anyObjectFetcher, runInspect, type ObjectType } from "./inspect.js";
+import { registerLogs } from "./logs-command.js";
+import { registerNetwork } from "./network-commands.js";
+import { registerPs } from "./ps-command.js";
+import { registerCreate, registerRun } from "./run-command.js";
+import { PIER_VERSION, registerSystem } from "./system-commands.js";
+import { registerVolume } from "./volume-commands.js";
+
+/** A commander parse failure, with the command it happened in. */
+class UsageError extends Error {
+  constructor(
+    readonly parseError: CommanderError,
+    readonly command: Command,
+  ) {
+    super(parseError.message);
+  }
+}
+
+function registerInspect(program: Command, cli: CliContext): void {
+  program
+    .command("inspect")
+    .description("Return low-level information on Docker objects")
+    .usage("[OPTIONS] NAME|ID [NAME|ID...]")
+    .argument("<names...>")
+    .option("-f, --format <format>", "Format output using a custom template")
+    .option("-s, --size", "Display total file sizes if the type is container")
+    .option("--type <type>", "Return JSON for specified type")
+    .action(async (refs: string[], opts: { format?: string; size?: boolean; type?: string }) => {
+      const type = opts.type as ObjectType | undefined;
+      if (type && !["container", "image", "volume", "network"].includes(type)) {
+        throw new StatusError(1, `"${type}" is not a valid value for --type`);
+      }
+      await runInspect(cli, refs, opts.format, anyObjectFetcher(cli, type, !!opts.size));
+    });
+}
+
+function registerContainerGroup(program: Command, cli: CliContext): void {
+  const container = program.command("container").description("Manage containers");
+  registerRun(container, cli);
+  registerCreate(container, cli);
+  registerStart(container, cli);
+  registerStop(container, cli, "stop");
+  registerStop(container, cli, "restart");
+  registerKill(container, cli);
+  registerRm(container, cli, "rm");
+  registerRename(container, cli);
+  registerWait(container, cli);
+  registerAttach(container, cli);
+  registerLogs(container, cli);
+  registerContainerInspect(container, cli);
+  registerPs(container, cli, "ls", ["ps", "list"]);
+  container
+    .command("prune")
+    .description("Remove all stopped containers")
+    .option("--filter <filter>", "Provide filter values", (v: string, p: string[] = []) => [...p, v])
+    .option("-f, --force", "Do not prompt for confirmation")
+    .action(async (opts: { filter?: string[]; force?: boolean }) => {
+      const { promptForConfirmation } = await import("./cli-context.js");
+      const { filtersQuery, parseFilters } = await import("./filters.js");
+      const { humanSize } = await import("./units.js");
+      if (!opts.force && !(await promptForConfirmation(cli, "WARNING! This will remove all stopped containers."))) return;
+      const report = await cli.client.post<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>("/containers/prune", {
+        filters: filtersQuery(parseFilters(opts.filter)),
+      });
+      if (report.ContainersDeleted?.length) cli.out(`Deleted Containers:\n${report.ContainersDeleted.map((c) => `${c}\n`).join("")}\n`);
+      cli.out(`Total reclaimed space: ${humanSize(report.SpaceReclaimed ?? 0)}\n`);
+    });
+}
+
+function registerImageGroup(program: Command, cli: CliContext): void {
+  const image = program.command("image").description("Manage images");
+  registerImages(image, cli, "ls", ["list"]);
+  registerRmi(image, cli, "rm", ["remove"]);
+  registerTag(image, cli);
+  registerImageInspect(image, cli);
+  registerHistory(image, cli);
+  registerImagePrune(image, cli);
+  registerLoad(image, cli);
+  registerSave(image, cli);
+  registerImport(image, cli);
+  registerPull(image, cli);
+}
+
+/** Build the whole command tree around a context. */
+export function buildProgram(cli: CliContext): Command {
+  const program = new Command(PROGRAM)
+    .usage("[OPTIONS] COMMAND")
+    .description("A self-sufficient runtime for containers")
+    .helpOption("--help", "Print usage")
+    .enablePositionalOptions()
+    .option("-H, --host <host>", "Daemon socket to connect to")
+    .option("-D, --debug", "Enable debug mode")
+    .option("-l, --log-level <level>", 'Set the logging level ("debug", "info", "warn", "error", "fatal")')
+    .option("-c, --context <name>", "Name of the context to use to connect to the daemon")
+    .option("--config <dir>", "Location of client config files")
+    .version(`Pier version ${PIER_VERSION}`, "-v, --version", "Print version information and quit")
+    .configureOutput({
+      writeOut: (s) => cli.out(s),
+      writeErr: (s) => cli.err(s),
+      outputError: () => undefined,
+    })
+    .showSuggestionAfterError(false);
+  program.hook("preAction", (thisCommand) => {
+    cli.hostFlag = (thisCommand.opts() as { host?: string }).host;
+  });
+
+  registerRun(program, cli);
+  registerCreate(program, cli);
+  registerStart(program, cli);
+  registerStop(program, cli, "stop");
+  registerStop(program, cli, "restart");
+  registerKill(program, cli);
+  registerRm(program, cli);
+  registerPs(program, cli, "ps");
+  registerLogs(program, cli);
+  registerInspect(program, cli);
+  registerRename(program, cli);
+  registerWait(program, cli);
+  registerAttach(program, cli);
+  registerImages(program, cli, "images");
+  registerRmi(program, cli, "rmi");
+  registerTag(program, cli);
+  registerPull(program, cli);
+  registerLoad(program, cli);
+  registerSave(program, cli);
+  registerImport(program, cli);
+  registerHistory(program, cli);
+  registerContainerGroup(program, cli);
+  registerImageGroup(program, cli);
+  registerVolume(program, cli);
+  registerNetwork(program, cli);
+  registerSystem(program, cli);
+
+  const each = (cmd: Command) => {
+    cmd.exitOverride((err) => {
+      throw new UsageError(err, cmd);
+    });
+    cmd.commands.forEach(each);
+  };
+  each(program);
+  return program;
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/** Docker's wording and exit code for a usage error. */
+function usageFailure(err: UsageError): StatusError {
+  const { parseError: cause, command } = err;
+  const path = commandPath(command);
+  const usage = `Usage:  ${path} ${command.usage()}`;
+  const flagOf = (msg: string) => /'([^']+)'/.exec(msg)?.[1] ?? msg;
+  switch (cause.code) {
+    case "commander.helpDisplayed":
+    case "commander.version":
+    case "commander.help":
+      return new StatusError(0);
+    case "commander.unknownOption": {
+      const flag = flagOf(cause.message);
+      const text = flag.startsWith("--") ? `unknown flag: ${flag}` : `unknown shorthand flag: '${flag.replace(/^-/, "")[0]}' in ${flag}`;
+      return new StatusError(125, `${text}\n\n${usage}\n\nRun '${path} --help' for more information`);
+    }
+    case "commander.optionMissingArgument":
+      return new StatusError(125, `flag needs an argument: ${flagOf(cause.message).split(/[ ,]/).pop()}\n\n${usage}\n\nRun '${path} --help' for more information`);
+    case "commander.unknownCommand":
+      return new StatusError(1, `${PROGRAM}: unknown command: ${path} ${flagOf(cause.message)}\n\nRun '${path} --help' for more information`);
+    case "commander.missingArgument":
+      return new StatusError(1, `${PROGRAM}: '${path}' requires at least 1 argument\n\n${usage}\n\nSee '${path} --help' for more information`);
+    case "commander.excessArguments":
+      return new StatusError(1, `${PROGRAM}: '${path}' accepts no more arguments than it lists\n\n${usage}\n\nSee '${path} --help' for more information`);
+    default:
+      return new StatusError(125, `${cause.message.replace(/^error: /, "")}\n\n${usage}\n\nRun '${path} --help' for more information`);
+  }
+}
+
+/**
+ * Docker's bool flags take "--flag=true|false"; commander's do not. Rewrite them for the
+ * command that argv names, up to its first positional argument.
+ */
+export function normalizeBoolFlags(program: Command, args: readonly string[]): string[] {
+  const out = [...args];
+  let cmd: Command = program;
+  const takesValue = (c: Command, token: string) => {
+    const opt = c.options.find((o: Option) => o.long === token || o.short === token);
+    return !!opt && (opt.required || opt.optional);
+  };
+  for (let i = 0; i < out.length; i++) {
+    const a = out[i]!;
+    if (a === "--") break;
+    const m = /^(--[a-z0-9-]+)=(true|false|1|0)$/i.exec(a);
+    if (m) {
+      const opt = cmd.options.find((o: Option) => o.long === m[1]);
+      if (opt && !opt.required && !opt.optional) {
+        const on = /^(true|1)$/i.test(m[2]!);
+        if (on) out[i] = m[1]!;
+        else {
+          const negated = cmd.options.find((o: Option) => o.long === `--no-${m[1]!.slice(2)}`);
+          if (negated) out[i] = negated.long!;
+          else {
+            out.splice(i, 1);
+            i--;
+          }
+        }
+      }
+      continue;
+    }
+    if (a.startsWith("-")) {
+      if (!a.includes("=") && takesValue(cmd, a)) i++;
+      continue;
+    }
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (!sub) break;
+    cmd = sub;
+  }
+  return out;
+}
+
+/** Run the CLI on argv (without node and script); returns the exit code. */
+export async function runCli(args: readonly string[], cli = new CliContext()): Promise<number> {
+  const program = buildProgram(cli);
+  if (args.length === 0) {
+    cli.out(program.helpInformation());
+    return 0;
+  }
+  let code = 0;
+  try {
+    await program.parseAsync(normalizeBoolFlags(program, args), { from: "user" });
+  } catch (err) {
+    let failure: StatusError;
+    if (err instanceof UsageError) failure = usageFailure(err);
+    else if (err instanceof StatusError) failure = err;
+    else failure = new StatusError(1, describeError(err));
+    if (failure.message) cli.err(`${failure.message}\n`);
+    code = failure.code;
+  }
+  if (cli.hasClient) await cli.client.close().catch(() => undefined);
+  return code;
+}

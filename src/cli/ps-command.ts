@@ -1,0 +1,50 @@
+// `ps` / `container ls`.
+
+import type { Command } from "commander";
+import type { CliContext } from "./cli-context.js";
+import { containerContext, psFormat, PS_HEADER, type ContainerSummary } from "./container-format.js";
+import { filtersQuery, parseFilters } from "./filters.js";
+import { renderFormat } from "./format.js";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface PsOptions {
+  all?: boolean;
+  quiet?: boolean;
+  size?: boolean;
+  trunc?: boolean;
+  latest?: boolean;
+  last?: string;
+  filter?: string[];
+  format?: string;
+}
+
+export function registerPs(parent: Command, cli: CliContext, name: string, aliases: string[] = []): Command {
+  return parent
+    .command(name)
+    .aliases(aliases)
+    .description("List containers")
+    .usage("[OPTIONS]")
+    .option("-a, --all", "Show all containers (default shows just running)")
+    .option("-f, --filter <filter>", "Filter output based on conditions provided", collect)
+    .option("--format <format>", "Format output using a custom template")
+    .option("-n, --last <int>", "Show n last created containers (includes all states)")
+    .option("-l, --latest", "Show the latest created container (includes all states)")
+    .option("--no-trunc", "Don't truncate output")
+    .option("-q, --quiet", "Only display container IDs")
+    .option("-s, --size", "Display total file sizes")
+    .action(async (opts: PsOptions) => {
+      const format = psFormat(opts.format, !!opts.quiet, !!opts.size);
+      let limit = opts.last !== undefined ? Number(opts.last) : -1;
+      if (opts.latest && limit === -1) limit = 1;
+      const size = !!opts.size || (opts.format !== undefined && format.includes(".Size"));
+      const list = await cli.client.get<ContainerSummary[]>("/containers/json", {
+        all: opts.all || undefined,
+        limit: limit > 0 ? limit : undefined,
+        size: size || undefined,
+        filters: filtersQuery(parseFilters(opts.filter)),
+      });
+      const rows = list.map((c) => containerContext(c, { trunc: opts.trunc !== false }));
+      cli.out(renderFormat(format, rows, PS_HEADER));
+    });
+}

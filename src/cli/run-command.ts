@@ -1,0 +1,159 @@
+// `create` and `run`, following the docker CLI: create (pulling on "No such image"), then for a
+// foreground run attach and wait BEFORE start, stream, and leave with the container's exit code.
+
+import { writeFileSync } from "node:fs";
+import type { Command } from "commander";
+import { ApiError } from "../client/index.js";
+import { attachContainer, monitorTtySize, proxySignals, type AttachSession } from "./attach-session.js";
+import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
+import { addContainerFlags, buildCreateRequest, checkCidfile, type ContainerFlags, type CreateRequest } from "./container-options.js";
+import { familiarTagged, pullForCreate } from "./image-pull.js";
+
+/** An error of `run`/`create`: "pier: <message>" plus the help hint, exit 125 unless given. */
+export function commandFailure(command: string, err: unknown, code = 125): StatusError {
+  if (err instanceof StatusError) return err;
+  return new StatusError(code, `${PROGRAM}: ${describeError(err)}\n\nRun '${PROGRAM} ${command} --help' for more information`);
+}
+
+/** Create the container, pulling its image when missing (or always, with --pull always). */
+export async function createContainer(cli: CliContext, req: CreateRequest, quiet: boolean): Promise<string> {
+  const hostConfig = req.body["HostConfig"] as { ContainerIDFile?: string };
+  checkCidfile(hostConfig.ContainerIDFile || undefined);
+  if (req.pull === "always") await pullForCreate(cli, req.image, req.platform, quiet);
+  const create = () =>
+    cli.client.post<{ Id: string; Warnings?: string[] | null }>("/containers/create", { name: req.name, platform: req.platform }, req.body);
+  let res: { Id: string; Warnings?: string[] | null };
+  try {
+    res = await create();
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404 || req.pull !== "missing" || !/no such image/i.test(err.message)) throw err;
+    if (!quiet) cli.err(`Unable to find image '${familiarTagged(req.image)}' locally\n`);
+    await pullForCreate(cli, req.image, req.platform, quiet);
+    res = await create();
+  }
+  for (const w of res.Warnings ?? []) cli.err(`WARNING: ${w}\n`);
+  if (hostConfig.ContainerIDFile) writeFileSync(hostConfig.ContainerIDFile, res.Id);
+  return res.Id;
+}
+
+/** 126 for "permission denied"/"is a directory", 127 for a missing executable, else 125. */
+export function startFailureCode(message: string): number {
+  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(message)) return 127;
+  if (/permission denied|is a directory/.test(message)) return 126;
+  return 125;
+}
+
+function consoleSize(cli: CliContext, tty: boolean): [number, number] | undefined {
+  const out = cli.streams.stdout;
+  if (!tty || !out.isTTY) return undefined;
+  return [out.rows ?? 0, out.columns ?? 0];
+}
+
+export function registerCreate(parent: Command, cli: CliContext): Command {
+  const cmd = parent
+    .command("create")
+    .description("Create a new container")
+    .usage("[OPTIONS] IMAGE [COMMAND] [ARG...]")
+    .argument("<image>")
+    .argument("[command...]")
+    .passThroughOptions();
+  addContainerFlags(cmd, false);
+  cmd.action(async (image: string, args: string[], flags: ContainerFlags) => {
+    try {
+      const req = buildCreateRequest(flags, image, args, { forRun: false, consoleSize: consoleSize(cli, !!flags.tty) });
+      const id = await createContainer(cli, req, !!flags.quiet);
+      cli.out(`${id}\n`);
+    } catch (err) {
+      throw commandFailure("create", err);
+    }
+  });
+  return cmd;
+}
+
+export function registerRun(parent: Command, cli: CliContext): Command {
+  const cmd = parent
+    .command("run")
+    .description("Create and run a new container from an image")
+    .usage("[OPTIONS] IMAGE [COMMAND] [ARG...]")
+    .argument("<image>")
+    .argument("[command...]")
+    .passThroughOptions();
+  addContainerFlags(cmd, true);
+  cmd.action(async (image: string, args: string[], flags: ContainerFlags) => {
+    const code = await runContainer(cli, image, args, flags);
+    if (code !== 0) throw new StatusError(code);
+  });
+  return cmd;
+}
+
+/** The whole of `pier run`; returns the exit code. */
+export async function runContainer(cli: CliContext, image: string, args: string[], flags: ContainerFlags): Promise<number> {
+  let id: string;
+  let req: CreateRequest;
+  try {
+    req = buildCreateRequest(flags, image, args, { forRun: true, consoleSize: consoleSize(cli, !!flags.tty) });
+    const body = req.body as { Tty: boolean; AttachStdin: boolean };
+    if (body.Tty && body.AttachStdin && !cli.streams.stdin.isTTY) {
+      throw new Error("the input device is not a TTY");
+    }
+    id = await createContainer(cli, req, !!flags.quiet);
+  } catch (err) {
+    throw commandFailure("run", err);
+  }
+  if (flags.detach) {
+    try {
+      await cli.client.post(`/containers/${id}/start`);
+    } catch (err) {
+      throw commandFailure("run", err, startFailureCode(describeError(err)));
+    }
+    cli.out(`${id}\n`);
+    return 0;
+  }
+
+  const body = req.body as { Tty: boolean; AttachStdin: boolean; AttachStdout: boolean; AttachStderr: boolean; HostConfig: { AutoRemove: boolean } };
+  let session: AttachSession | undefined;
+  let waitBody: Promise<{ StatusCode: number; Error?: { Message?: string } | null }>;
+  try {
+    if (body.AttachStdin || body.AttachStdout || body.AttachStderr) {
+      session = await attachContainer(cli, id, {
+        stdin: body.AttachStdin,
+        stdout: body.AttachStdout,
+        stderr: body.AttachStderr,
+        tty: body.Tty,
+        detachKeys: flags.detachKeys,
+      });
+    }
+    // The wait must be registered before start, or a fast container's exit is missed.
+    const condition = body.HostConfig.AutoRemove ? "removed" : "next-exit";
+    const waitRes = await cli.client.request("POST", `/containers/${id}/wait`, { query: { condition } });
+    waitBody = (waitRes.body as unknown as { json(): Promise<{ StatusCode: number; Error?: { Message?: string } | null }> }).json();
+    waitBody.catch(() => undefined);
+  } catch (err) {
+    session?.close();
+    throw commandFailure("run", err);
+  }
+
+  try {
+    await cli.client.post(`/containers/${id}/start`);
+  } catch (err) {
+    session?.close();
+    throw commandFailure("run", err, startFailureCode(describeError(err)));
+  }
+
+  const stopResize = body.Tty ? monitorTtySize(cli, id) : () => undefined;
+  const stopSignals = !body.Tty && flags.sigProxy !== false ? proxySignals(cli, id) : () => undefined;
+  try {
+    if (session) {
+      await session.done;
+      if (session.detached) return 0;
+    }
+    const status = await waitBody;
+    if (status.Error?.Message) throw new Error(status.Error.Message);
+    return status.StatusCode;
+  } catch (err) {
+    throw commandFailure("run", err);
+  } finally {
+    stopResize();
+    stopSignals();
+  }
+}

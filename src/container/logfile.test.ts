@@ -1,0 +1,70 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { promises as fsp } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Demuxer } from "../lib/index.js";
+import { LogEncoder, dockerTimestamp, parseRecords, readLog, type LogRecord } from "./logfile.js";
+
+const LOG = [
+  "2026-11-22T01:45:25.100000000+00:00 stdout F one",
+  "2026-11-22T01:45:25.200000000+00:00 stderr F two",
+  "2026-11-22T01:45:25.300000000+00:00 stdout P thr",
+  "2026-11-22T01:45:25.300000001+00:00 stdout F ee",
+  "2026-11-22T01:45:26.000000000+00:00 stdout F four",
+  "",
+].join("\n");
+
+function demux(buf: Buffer): [number, string][] {
+  const out: [number, string][] = [];
+  new Demuxer().push(buf, (s, p) => out.push([s, p.toString()]));
+  return out;
+}
+
+describe("k8s-file logs", () => {
+  it("parses records and keeps an incomplete last line for later", () => {
+    const recs: LogRecord[] = [];
+    const rest = parseRecords(Buffer.from(LOG + "2026-11-22T01:45:27.0+00:00 stdout F fi"), recs);
+    assert.equal(recs.length, 5);
+    assert.equal(rest.toString(), "2026-11-22T01:45:27.0+00:00 stdout F fi");
+    assert.equal(recs[1]!.stream, 2);
+    assert.equal(recs[2]!.partial, true);
+  });
+
+  it("frames whole lines per stream and joins partial records", () => {
+    const recs: LogRecord[] = [];
+    parseRecords(Buffer.from(LOG), recs);
+    const enc = new LogEncoder({ stdout: true, stderr: true, timestamps: false, tty: false });
+    assert.deepEqual(demux(enc.encode(recs)), [[1, "one\n"], [2, "two\n"], [1, "three\n"], [1, "four\n"]]);
+  });
+
+  it("filters streams, adds timestamps and writes raw bytes for a tty", () => {
+    const recs: LogRecord[] = [];
+    parseRecords(Buffer.from(LOG), recs);
+    const onlyErr = new LogEncoder({ stdout: false, stderr: true, timestamps: true, tty: false });
+    assert.deepEqual(demux(onlyErr.encode(recs)), [[2, "2026-11-22T01:45:25.2Z two\n"]]);
+    const tty = new LogEncoder({ stdout: true, stderr: true, timestamps: false, tty: true });
+    assert.equal(tty.encode(recs).toString(), "one\ntwo\nthree\nfour\n");
+  });
+
+  it("tails by lines and windows by time", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-log-"));
+    const file = path.join(dir, "log");
+    await fsp.writeFile(file, LOG);
+    const base = { stdout: true, stderr: true, timestamps: false, tty: true };
+    const tail2 = await readLog(file, { ...base, tail: 2 });
+    assert.equal(new LogEncoder(base).encode(tail2.records).toString(), "three\nfour\n");
+    const since = await readLog(file, { ...base, sinceMs: Date.parse("2026-11-22T01:45:25.250Z") });
+    assert.equal(new LogEncoder(base).encode(since.records).toString(), "three\nfour\n");
+    const until = await readLog(file, { ...base, untilMs: Date.parse("2026-11-22T01:45:25.150Z") });
+    assert.equal(new LogEncoder(base).encode(until.records).toString(), "one\n");
+    const none = await readLog(path.join(dir, "missing"), base);
+    assert.deepEqual(none.records, []);
+    await fsp.rm(dir, { recursive: true });
+  });
+
+  it("prints timestamps in UTC like Docker", () => {
+    assert.equal(dockerTimestamp("2026-11-22T01:45:25.361508334+00:00"), "2026-11-22T01:45:25.361508334Z");
+    assert.equal(dockerTimestamp("2026-11-22T03:45:25.5+02:00"), "2026-11-22T01:45:25.5Z");
+  });
+});

@@ -1,0 +1,722 @@
+import { promises as fsp, watch, type FSWatcher } from "node:fs";
+import { availableParallelism } from "node:os";
+import * as path from "node:path";
+import type { EventBus } from "../events/index.js";
+import { RecordStore } from "../metadata/index.js";
+import { conflict, invalidParameter, isENOENT, notFound, notModified, PierError, systemError } from "../errdefs/index.js";
+import { VALID_NAME, newID, randomName, rfc3339Nano, writeFileAtomic, type Logger, secureJoin } from "../lib/index.js";
+import type { ImageConfig } from "../oci/index.js";
+import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/index.js";
+import { buildSpec, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
+import type { VolumeService } from "../volume/index.js";
+import { writeEtcFiles } from "./etcfiles.js";
+import { planMounts, type PlannedMount } from "./mounts.js";
+import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
+import type { Mount as OCIMount } from "../oci/index.js";
+
+/** What the container service needs of the image service. */
+export interface ImageProvider {
+  resolve(ref: string): { id: string };
+  imageConfig(id: string): ImageConfig;
+  chainIDOf(id: string): string | undefined;
+}
+
+/** What it needs of the snapshotter: a rootfs per container. */
+export interface RootfsProvider {
+  mountContainer(id: string, chainID: string | undefined): Promise<string>;
+  unmountContainer(id: string): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+}
+
+export interface ContainerServiceOptions {
+  dataRoot: string; // <data-root>/containers
+  execRoot: string; // <exec-root>
+  runtimePath: string;
+  conmonPath: string;
+  initPath?: string;
+  defaultUlimits?: { Name: string; Soft: number; Hard: number }[];
+  images: ImageProvider;
+  rootfs: RootfsProvider;
+  volumes: VolumeService;
+  events: EventBus;
+  log: Logger;
+}
+
+export interface CreateRequest {
+  name?: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+}
+
+export type WaitCondition = "not-running" | "next-exit" | "removed";
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void;
+}
+
+/** Lifecycle of containers: create, start, stop, kill, wait, remove; their records and names. */
+export class ContainerService {
+  private readonly records: RecordStore<ContainerRecord>;
+  private readonly names = new Map<string, string>(); // "/name" → id
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly exitListeners = new Map<string, Set<() => void>>();
+  private readonly runc: Runc;
+  private exitWatcher: FSWatcher | undefined;
+  readonly exitDir: string;
+
+  constructor(private readonly o: ContainerServiceOptions) {
+    this.records = new RecordStore<ContainerRecord>(path.join(o.dataRoot, "_meta"));
+    this.runc = new Runc(o.runtimePath, path.join(o.execRoot, "runc"));
+    this.exitDir = path.join(o.execRoot, "exits");
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.o.dataRoot, { recursive: true, mode: 0o710 });
+    await fsp.mkdir(this.exitDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(path.join(this.o.execRoot, "containers"), { recursive: true, mode: 0o700 });
+    await this.records.load();
+    for (const c of this.records.values()) this.names.set(c.Name, c.Id);
+    // Exit files are how conmon tells us a container ended, also while pierd was down.
+    this.exitWatcher = watch(this.exitDir, (_ev, file) => {
+      if (file && this.records.get(String(file))) void this.handleExit(String(file));
+    });
+    await this.reconcile();
+  }
+
+  close(): void {
+    this.exitWatcher?.close();
+  }
+
+  /** After a restart of pierd: settle what ended while it was away, keep what still runs. */
+  private async reconcile(): Promise<void> {
+    for (const c of [...this.records.values()]) {
+      if (c.State.Status === "removing") {
+        await this.remove(c.Id, { force: true, removeVolumes: false }).catch(() => {});
+        continue;
+      }
+      if (!c.State.Running) continue;
+      if (await this.exitFileCode(c.Id) !== undefined || !pidAlive(c.State.Pid)) {
+        await this.handleExit(c.Id);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- lookup
+
+  /** By full ID, by name, or by a unique ID prefix, as Docker resolves them. */
+  get(ref: string): ContainerRecord {
+    const c = this.find(ref);
+    if (!c) throw notFound(`No such container: ${ref}`);
+    return c;
+  }
+
+  find(ref: string): ContainerRecord | undefined {
+    if (ref === "") return undefined;
+    const byId = this.records.get(ref);
+    if (byId) return byId;
+    const byName = this.names.get(ref.startsWith("/") ? ref : `/${ref}`);
+    if (byName) return this.records.get(byName);
+    if (!/^[a-f0-9]+$/.test(ref)) return undefined;
+    let found: ContainerRecord | undefined;
+    for (const c of this.records.values()) {
+      if (c.Id.startsWith(ref)) {
+        if (found) throw invalidParameter(`multiple IDs found with provided prefix: ${ref}`);
+        found = c;
+      }
+    }
+    return found;
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** Containers (IDs) that use an image, for rmi's conflict checks. */
+  usingImage(imageID: string): ContainerRecord[] {
+    return this.all().filter((c) => c.Image === imageID);
+  }
+
+  /** Containers that mount a volume, for volume rm's conflict check. */
+  usingVolume(name: string): string[] {
+    return this.all().filter((c) => c.Mounts.some((m) => m.Type === "volume" && m.Name === name)).map((c) => c.Id);
+  }
+
+  // ---------------------------------------------------------------- create
+
+  async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    const config = req.config;
+    const hc: HostConfig = { ...req.hostConfig };
+    if (!config.Image) throw invalidParameter("No image specified; use Config.Image");
+    let name = req.name ?? "";
+    if (name !== "") {
+      if (!VALID_NAME.test(name)) throw invalidParameter(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      name = name.startsWith("/") ? name : `/${name}`;
+      const holder = this.names.get(name);
+      if (holder) {
+        throw conflict(`Conflict. The container name "${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+    } else {
+      do name = `/${randomName()}`;
+      while (this.names.has(name));
+    }
+    validateHostConfig(hc);
+
+    const image = this.o.images.resolve(config.Image);
+    const imgConf = this.o.images.imageConfig(image.id).config ?? {};
+    const merged = mergeImageConfig(config, imgConf);
+    const entrypoint = merged.Entrypoint ?? [];
+    const cmd = merged.Cmd ?? [];
+    const argv = [...entrypoint, ...cmd];
+    if (argv.length === 0) throw invalidParameter("no command specified");
+
+    const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
+    if (!["bridge", "host", "none"].includes(networkMode) && !networkMode.startsWith("container:")) {
+      throw notFound(`network ${networkMode} not found`);
+    }
+    if (networkMode.startsWith("container:")) throw invalidParameter("--network container:<name> is not supported yet");
+    hc.NetworkMode = networkMode;
+    const ports = Object.keys(hc.PortBindings ?? {});
+    if (ports.length > 0 || hc.PublishAllPorts) {
+      throw invalidParameter("publishing ports (-p/-P) is not supported by this pierd yet: containers on the default bridge have loopback networking only");
+    }
+
+    const planned = await planMounts(hc, config.Volumes, imgConf.Volumes);
+
+    const id = newID();
+    const dir = path.join(this.o.dataRoot, id);
+    const now = Date.now();
+    const hostname = config.Hostname || (networkMode === "host" ? (await fsp.readFile("/etc/hostname", "utf8").catch(() => "localhost")).trim() : id.slice(0, 12));
+    const rec: ContainerRecord = {
+      Id: id,
+      Created: rfc3339Nano(now),
+      Path: argv[0]!,
+      Args: argv.slice(1),
+      State: initialState(),
+      Image: image.id,
+      ResolvConfPath: path.join(dir, "resolv.conf"),
+      HostnamePath: path.join(dir, "hostname"),
+      HostsPath: path.join(dir, "hosts"),
+      LogPath: path.join(dir, `${id}-json.log`),
+      Name: name,
+      RestartCount: 0,
+      Driver: "overlay2",
+      Platform: "linux",
+      MountLabel: "",
+      ProcessLabel: "",
+      AppArmorProfile: "",
+      HostConfig: withHostConfigDefaults(hc),
+      Mounts: [],
+      Config: { ...merged, Hostname: hostname, Image: config.Image },
+      anonymousVolumes: [],
+    };
+    // Reserve the name at once so two concurrent creates cannot both take it.
+    this.names.set(name, id);
+    try {
+      await fsp.mkdir(dir, { recursive: true, mode: 0o710 });
+      rec.Mounts = await this.realizeMounts(planned, rec);
+      await this.records.put(id, rec);
+    } catch (err) {
+      this.names.delete(name);
+      await this.discardVolumes(rec.anonymousVolumes);
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    this.emit(rec, "create");
+    return { Id: id, Warnings: [] };
+  }
+
+  /** Create volumes (named on demand, anonymous fresh) and bind sources Docker would create. */
+  private async realizeMounts(planned: PlannedMount[], rec: ContainerRecord): Promise<MountPoint[]> {
+    const points: MountPoint[] = [];
+    for (const p of planned) {
+      const point = { ...p.point };
+      if (p.volume) {
+        const existed = p.volume.name !== "" && this.o.volumes.get(p.volume.name) !== undefined;
+        const v = await this.o.volumes.create({ Name: p.volume.name || undefined, Labels: p.volume.labels, anonymous: p.volume.anonymous });
+        if (p.volume.anonymous) rec.anonymousVolumes.push(v.Name);
+        point.Name = v.Name;
+        point.Source = v.Mountpoint;
+        // Remember whether the image's content should be copied in at first start.
+        (point as MountPoint & { copyUp?: boolean }).copyUp = !p.volume.noCopy && !existed;
+      } else if (p.createSource) {
+        await fsp.mkdir(point.Source, { recursive: true });
+      }
+      points.push(point);
+    }
+    return points;
+  }
+
+  // ---------------------------------------------------------------- start
+
+  async start(ref: string): Promise<void> {
+    const c = this.get(ref);
+    await this.withLock(c.Id, async () => {
+      const cur = this.records.get(c.Id);
+      if (!cur) throw notFound(`No such container: ${ref}`);
+      if (cur.State.Running) throw notModified();
+      if (cur.State.Status === "removing") throw conflict(`container is marked for removal and cannot be started`);
+      if (cur.State.Dead) throw conflict(`Container ${cur.Id} is dead and cannot be started`);
+      await this.startLocked(cur);
+    });
+  }
+
+  private async startLocked(c: ContainerRecord): Promise<void> {
+    const bundle = path.join(this.o.execRoot, "containers", c.Id);
+    const t0 = performance.now();
+    const marks: Record<string, number> = {};
+    const mark = (name: string) => (marks[name] = Math.round(performance.now() - t0));
+    try {
+      await fsp.rm(bundle, { recursive: true, force: true });
+      await fsp.mkdir(bundle, { recursive: true, mode: 0o700 });
+      await fsp.rm(path.join(this.exitDir, c.Id), { force: true });
+      await this.runc.delete(c.Id);
+      mark("cleaned");
+      const rootfs = await this.o.rootfs.mountContainer(c.Id, this.o.images.chainIDOf(c.Image));
+      const hc = c.HostConfig;
+      const etc = await writeEtcFiles(path.join(this.o.dataRoot, c.Id), {
+        hostname: c.Config.Hostname ?? c.Id.slice(0, 12),
+        domainname: c.Config.Domainname,
+        networkMode: hc.NetworkMode ?? "bridge",
+        extraHosts: hc.ExtraHosts ?? [],
+        dns: hc.Dns ?? [],
+        dnsSearch: hc.DnsSearch ?? [],
+        dnsOptions: hc.DnsOptions ?? [],
+      });
+      mark("mounted+etc");
+      await this.copyUpVolumes(c, rootfs);
+      const user = await resolveUser(rootfs, c.Config.User ?? "", (hc.GroupAdd as string[] | null) ?? []);
+      const spec = buildSpec({
+        id: c.Id,
+        rootfs,
+        args: [c.Path, ...c.Args],
+        env: c.Config.Env ?? [],
+        cwd: c.Config.WorkingDir || "/",
+        user,
+        tty: !!c.Config.Tty,
+        hostname: c.Config.Hostname ?? "",
+        domainname: c.Config.Domainname,
+        hostConfig: hc as HostConfigInput,
+        mounts: [...this.ociMounts(c), ...etcMounts(etc, c)],
+        network: hc.NetworkMode === "host" ? { mode: "host" } : { mode: "new" },
+        cgroupsPath: `/pier/${c.Id}`,
+        initPath: hc.Init ? this.o.initPath : undefined,
+        defaultUlimits: this.o.defaultUlimits,
+      });
+      mark("spec");
+      await writeFileAtomic(path.join(bundle, "config.json"), specToJSON(spec));
+      await fsp.mkdir(path.dirname(c.LogPath), { recursive: true });
+      let pid: number;
+      try {
+        ({ pid } = await startConmon({
+          conmonPath: this.o.conmonPath,
+          runtimePath: this.o.runtimePath,
+          runtimeRoot: path.join(this.o.execRoot, "runc"),
+          id: c.Id,
+          name: c.Name.slice(1),
+          bundle,
+          runDir: bundle,
+          exitDir: this.exitDir,
+          logPath: c.LogPath,
+          tty: !!c.Config.Tty,
+          stdin: !!c.Config.OpenStdin,
+        }));
+      } catch (err) {
+        if (err instanceof RuntimeCreateError) throw startError(err.message);
+        throw err;
+      }
+      mark("conmon");
+      c.State = { ...c.State, Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: rfc3339Nano(Date.now()) };
+      c.stoppedByUser = false;
+      await this.records.put(c.Id, c);
+      mark("recorded");
+      await this.runc.start(c.Id);
+      mark("started");
+      this.o.log.debug("container started", { id: c.Id, ms: marks });
+      this.emit(c, "start");
+    } catch (err) {
+      // Leave nothing half-made: no runc state, no mount; record why the start failed.
+      await this.runc.delete(c.Id).catch(() => {});
+      await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
+      const message = err instanceof Error ? err.message : String(err);
+      const code = exitCodeForStartError(message);
+      c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? "created" : "exited", Running: false, Pid: 0, ExitCode: code, Error: message };
+      if (c.State.Status === "exited") c.State.FinishedAt = rfc3339Nano(Date.now());
+      await this.records.put(c.Id, c).catch(() => {});
+      // A start that failed ends a `run`'s wait with the engine's exit code.
+      this.notifyWaiters(c.Id, "next-exit", code, message);
+      if (c.HostConfig.AutoRemove) void this.remove(c.Id, { force: true, removeVolumes: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  private ociMounts(c: ContainerRecord): OCIMount[] {
+    const out: OCIMount[] = [];
+    for (const m of c.Mounts) {
+      if (m.Type === "tmpfs") {
+        out.push({ destination: m.Destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", m.RW ? "rw" : "ro"] });
+        continue;
+      }
+      const opts = ["rbind", m.RW ? "rw" : "ro"];
+      opts.push(m.Type === "bind" ? m.Propagation || "rprivate" : "rprivate");
+      out.push({ destination: m.Destination, type: "bind", source: m.Source, options: opts });
+    }
+    return out;
+  }
+
+  /** A new named or anonymous volume gets the image's content at its path, once. */
+  private async copyUpVolumes(c: ContainerRecord, rootfs: string): Promise<void> {
+    let changed = false;
+    for (const m of c.Mounts as (MountPoint & { copyUp?: boolean })[]) {
+      if (!m.copyUp) continue;
+      m.copyUp = false;
+      changed = true;
+      const src = await secureJoin(rootfs, m.Destination);
+      const st = await fsp.stat(src).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      const entries = await fsp.readdir(m.Source);
+      if (entries.length > 0) continue;
+      await run("cp", ["-a", "--", `${src}/.`, `${m.Source}/`]);
+    }
+    if (changed) await this.records.put(c.Id, c);
+  }
+
+  // ---------------------------------------------------------------- exit
+
+  private async exitFileCode(id: string): Promise<number | undefined> {
+    try {
+      const s = (await fsp.readFile(path.join(this.exitDir, id), "utf8")).trim();
+      return s === "" ? undefined : Number(s);
+    } catch (err) {
+      if (isENOENT(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** conmon wrote the exit file: record the exit, release the rootfs, maybe auto-remove. */
+  private async handleExit(id: string): Promise<void> {
+    await this.withLock(id, async () => {
+      const c = this.records.get(id);
+      if (!c || !c.State.Running) return;
+      const exitFile = path.join(this.exitDir, id);
+      let code = await this.exitFileCode(id);
+      let finishedMs = Date.now();
+      if (code === undefined) {
+        if (pidAlive(c.State.Pid)) return; // a spurious event: still running
+        code = 255; // it vanished without conmon telling (monitor killed): Docker reports 255
+      } else {
+        finishedMs = (await fsp.stat(exitFile)).mtimeMs;
+      }
+      const bundle = path.join(this.o.execRoot, "containers", id);
+      const oom = await fsp.access(path.join(bundle, "oom")).then(() => true, () => false);
+      c.State = { ...c.State, Status: "exited", Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: rfc3339Nano(finishedMs) };
+      await this.records.put(id, c);
+      if (oom) this.emit(c, "oom");
+      this.emit(c, "die", { exitCode: String(code) });
+      await this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e }));
+      await this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e }));
+      await fsp.rm(exitFile, { force: true });
+      for (const l of this.exitListeners.get(id) ?? []) l();
+      this.notifyWaiters(id, "next-exit", code, "");
+    });
+    const c = this.records.get(id);
+    if (c && !c.State.Running && c.HostConfig.AutoRemove) {
+      await this.remove(id, { force: true, removeVolumes: true }).catch((e) => this.o.log.warn("auto-remove failed", { id, err: e }));
+    }
+  }
+
+  /** Called once when the container next stops running (or at once if it is not running). */
+  onExit(id: string, cb: () => void): () => void {
+    const c = this.records.get(id);
+    if (!c || !c.State.Running) {
+      queueMicrotask(cb);
+      return () => {};
+    }
+    let set = this.exitListeners.get(id);
+    if (!set) this.exitListeners.set(id, (set = new Set()));
+    const once = () => {
+      set!.delete(once);
+      cb();
+    };
+    set.add(once);
+    return () => set!.delete(once);
+  }
+
+  // ---------------------------------------------------------------- wait
+
+  /**
+   * Resolves when the condition is met. Registration is synchronous so a `run` that calls
+   * wait before start never misses an exit that follows within a millisecond.
+   */
+  wait(ref: string, condition: WaitCondition): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const c = this.get(ref);
+    if (condition === "not-running" && !c.State.Running) {
+      return Promise.resolve({ StatusCode: c.State.ExitCode, Error: null });
+    }
+    return new Promise((resolve) => {
+      let list = this.waiters.get(c.Id);
+      if (!list) this.waiters.set(c.Id, (list = []));
+      list.push({ condition, resolve });
+    });
+  }
+
+  private notifyWaiters(id: string, event: "next-exit" | "removed", code: number, error: string): void {
+    const list = this.waiters.get(id);
+    if (!list) return;
+    const keep: Waiter[] = [];
+    for (const w of list) {
+      const fires = event === "removed" || w.condition !== "removed";
+      if (fires) w.resolve({ StatusCode: code, Error: error ? { Message: error } : null });
+      else keep.push(w);
+    }
+    if (keep.length) this.waiters.set(id, keep);
+    else this.waiters.delete(id);
+  }
+
+  // ---------------------------------------------------------------- stop / kill
+
+  async kill(ref: string, signal = "SIGKILL"): Promise<void> {
+    const c = this.get(ref);
+    const sig = parseSignal(signal);
+    if (sig === undefined) throw invalidParameter(`Invalid signal: ${signal}`);
+    if (!c.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    if (sig === 9 || sig === 15) c.stoppedByUser = true;
+    await this.runc.kill(c.Id, sig).catch((err) => {
+      if (!this.records.get(c.Id)?.State.Running) return; // it ended meanwhile
+      throw err;
+    });
+    this.emit(c, "kill", { signal: String(sig) });
+  }
+
+  async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw notModified();
+    const sig = parseSignal(opts.signal || c.Config.StopSignal || "SIGTERM");
+    if (sig === undefined) throw invalidParameter(`Invalid signal: ${opts.signal}`);
+    const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
+    c.stoppedByUser = true;
+    await this.records.put(c.Id, c);
+    const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
+    if (timeout !== 0) {
+      await this.runc.kill(c.Id, sig).catch(() => {});
+      this.emit(c, "kill", { signal: String(sig) });
+    }
+    if (timeout < 0) {
+      await exited;
+    } else {
+      const timedOut = await Promise.race([exited.then(() => false), delay(timeout * 1000).then(() => true)]);
+      if (timedOut) {
+        await this.runc.kill(c.Id, 9, true).catch(() => {});
+        this.emit(c, "kill", { signal: "9" });
+        await exited;
+      }
+    }
+    this.emit(c, "stop");
+  }
+
+  async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const c = this.get(ref);
+    if (c.State.Running) await this.stop(c.Id, opts).catch((e) => { if (!(e instanceof PierError && e.kind === "NotModified")) throw e; });
+    await this.start(c.Id);
+    this.emit(c, "restart");
+  }
+
+  // ---------------------------------------------------------------- remove
+
+  async remove(ref: string, opts: { force?: boolean; removeVolumes?: boolean }): Promise<void> {
+    const c = this.get(ref);
+    if (c.State.Running) {
+      if (!opts.force) {
+        throw conflict(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
+      }
+      const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
+      await this.runc.kill(c.Id, 9, true).catch(() => {});
+      await Promise.race([exited, delay(10_000)]);
+    }
+    await this.withLock(c.Id, async () => {
+      const cur = this.records.get(c.Id);
+      if (!cur) return;
+      if (cur.State.Running) throw conflict(`cannot remove container "${c.Name}": could not kill it`);
+      cur.State = { ...cur.State, Status: "removing" };
+      await this.records.put(cur.Id, cur);
+      await this.runc.delete(cur.Id).catch(() => {});
+      await this.o.rootfs.removeContainer(cur.Id);
+      await fsp.rm(path.join(this.o.execRoot, "containers", cur.Id), { recursive: true, force: true });
+      await fsp.rm(path.join(this.o.dataRoot, cur.Id), { recursive: true, force: true });
+      await this.records.delete(cur.Id);
+      this.names.delete(cur.Name);
+      if (opts.removeVolumes) await this.discardVolumes(cur.anonymousVolumes);
+      this.emit(cur, "destroy");
+      this.notifyWaiters(cur.Id, "removed", cur.State.ExitCode, "");
+    });
+  }
+
+  private async discardVolumes(names: string[]): Promise<void> {
+    for (const v of names) {
+      if (this.usingVolume(v).length > 0) continue;
+      await this.o.volumes.remove(v, [], true).catch((e) => this.o.log.warn("volume removal failed", { volume: v, err: e }));
+    }
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const c = this.get(ref);
+    if (!newName) throw invalidParameter("Neither old nor new names may be empty");
+    if (!VALID_NAME.test(newName)) throw invalidParameter(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const name = newName.startsWith("/") ? newName : `/${newName}`;
+    if (name === c.Name) throw invalidParameter(`Renaming a container with the same name as its current name`);
+    const holder = this.names.get(name);
+    if (holder) throw conflict(`Conflict. The container name "${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const old = c.Name;
+    this.names.set(name, c.Id);
+    this.names.delete(old);
+    c.Name = name;
+    await this.records.put(c.Id, c);
+    this.emit(c, "rename", { oldName: old });
+  }
+
+  async prune(filter: (c: ContainerRecord) => boolean): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    for (const c of this.all()) {
+      if (c.State.Running || c.State.Paused || !filter(c)) continue;
+      await this.remove(c.Id, {});
+      deleted.push(c.Id);
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  emit(c: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    const attrs: Record<string, string> = { ...(c.Config.Labels ?? {}), image: c.Config.Image ?? "", name: c.Name.slice(1), ...extra };
+    this.o.events.publish({ Type: "container", Action: action, ID: c.Id, Attributes: attrs });
+  }
+
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.locks.set(id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(id) === next) this.locks.delete(id);
+    }
+  }
+}
+
+function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & object): ContainerConfig {
+  const out: ContainerConfig = { ...c };
+  // Env: the image's, overridden per key by the request's.
+  const env = new Map<string, string>();
+  for (const e of [...(img.Env ?? []), ...(c.Env ?? [])]) env.set(e.split("=")[0]!, e);
+  out.Env = [...env.values()];
+  // An explicit entrypoint drops the image's Cmd unless Cmd is also given (Docker's rule).
+  if (c.Entrypoint && c.Entrypoint.length > 0) {
+    out.Entrypoint = c.Entrypoint;
+    out.Cmd = c.Cmd && c.Cmd.length > 0 ? c.Cmd : [];
+  } else if (c.Entrypoint && c.Entrypoint.length === 0 && Array.isArray(c.Entrypoint)) {
+    // `--entrypoint ""` clears the image's entrypoint.
+    out.Entrypoint = null;
+    out.Cmd = c.Cmd && c.Cmd.length > 0 ? c.Cmd : img.Cmd ?? [];
+  } else {
+    out.Entrypoint = img.Entrypoint ?? null;
+    out.Cmd = c.Cmd && c.Cmd.length > 0 ? c.Cmd : img.Cmd ?? null;
+  }
+  out.WorkingDir = c.WorkingDir || img.WorkingDir || "";
+  out.User = c.User || img.User || "";
+  out.Labels = { ...(img.Labels ?? {}), ...(c.Labels ?? {}) };
+  out.StopSignal = c.StopSignal || img.StopSignal;
+  if (!out.StopSignal) delete out.StopSignal;
+  out.ExposedPorts = { ...(img.ExposedPorts ?? {}), ...(c.ExposedPorts ?? {}) };
+  if (Object.keys(out.ExposedPorts).length === 0) delete out.ExposedPorts;
+  out.Volumes = c.Volumes ?? null;
+  if (!out.Healthcheck && img.Healthcheck) out.Healthcheck = img.Healthcheck;
+  if (!out.OnBuild) out.OnBuild = null;
+  out.Domainname = c.Domainname ?? "";
+  out.AttachStdin = !!c.AttachStdin;
+  out.AttachStdout = !!c.AttachStdout;
+  out.AttachStderr = !!c.AttachStderr;
+  out.Tty = !!c.Tty;
+  out.OpenStdin = !!c.OpenStdin;
+  out.StdinOnce = !!c.StdinOnce;
+  return out;
+}
+
+function withHostConfigDefaults(hc: HostConfig): HostConfig {
+  return {
+    ...hc,
+    Binds: hc.Binds ?? null,
+    LogConfig: hc.LogConfig?.Type ? hc.LogConfig : { Type: "json-file", Config: {} },
+    RestartPolicy: hc.RestartPolicy?.Name !== undefined ? hc.RestartPolicy : { Name: "no", MaximumRetryCount: 0 },
+    AutoRemove: !!hc.AutoRemove,
+    PortBindings: hc.PortBindings ?? {},
+    ShmSize: (hc.ShmSize as number) || 67108864,
+    Privileged: !!hc.Privileged,
+    ReadonlyRootfs: !!hc.ReadonlyRootfs,
+  };
+}
+
+const RESTART_POLICIES = new Set(["", "no", "always", "unless-stopped", "on-failure"]);
+
+function validateHostConfig(hc: HostConfig): void {
+  const rp = hc.RestartPolicy;
+  if (rp && !RESTART_POLICIES.has(rp.Name)) throw invalidParameter(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  if (rp && rp.Name !== "on-failure" && (rp.MaximumRetryCount ?? 0) > 0) throw invalidParameter(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  if (rp && (rp.MaximumRetryCount ?? 0) < 0) throw invalidParameter(`invalid restart policy: maximum retry count cannot be negative`);
+  if (hc.AutoRemove && rp && rp.Name !== "" && rp.Name !== "no") throw invalidParameter(`can't create 'AutoRemove' container with restart policy`);
+  const mem = (hc.Memory as number) ?? 0;
+  if (mem < 0) throw invalidParameter("invalid memory limit");
+  if (mem > 0 && mem < 6 * 1024 * 1024) throw invalidParameter("Minimum memory limit allowed is 6MB");
+  const swap = (hc.MemorySwap as number) ?? 0;
+  if (mem > 0 && swap > 0 && swap < mem) throw invalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage");
+  if (mem === 0 && swap > 0) throw invalidParameter("You should always set the Memory limit when using Memoryswap limit, see usage");
+  const nano = (hc.NanoCpus as number) ?? 0;
+  if (nano < 0) throw invalidParameter("invalid CPU count");
+  if (nano > 0 && (hc.CpuQuota as number) > 0) throw invalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
+  if (nano > 0 && (hc.CpuPeriod as number) > 0) throw invalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set");
+  const ncpu = navigatorCpus();
+  if (nano > ncpu * 1e9) throw invalidParameter(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
+  const shm = (hc.ShmSize as number) ?? 0;
+  if (shm < 0) throw invalidParameter("SHM size can not be less than 0");
+}
+
+function navigatorCpus(): number {
+  return availableParallelism();
+}
+
+function etcMounts(etc: { hostnamePath: string; hostsPath: string; resolvConfPath: string }, c: ContainerRecord): OCIMount[] {
+  const taken = new Set(c.Mounts.map((m) => m.Destination));
+  const ro = c.HostConfig.ReadonlyRootfs ? "ro" : "rw";
+  const out: OCIMount[] = [];
+  const add = (dest: string, src: string) => {
+    if (!taken.has(dest)) out.push({ destination: dest, type: "bind", source: src, options: ["rbind", "rprivate", ro] });
+  };
+  add("/etc/resolv.conf", etc.resolvConfPath);
+  add("/etc/hostname", etc.hostnamePath);
+  add("/etc/hosts", etc.hostsPath);
+  return out;
+}
+
+/** Docker's start error wording, so clients that read it (the CLI maps 126/127) still work. */
+function startError(runtimeMessage: string): PierError {
+  const msg = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${runtimeMessage}: unknown`;
+  return exitCodeForStartError(msg) === 125 ? systemError(msg) : invalidParameter(msg);
+}
+
+function exitCodeForStartError(message: string): number {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied|is a directory|exec format error/.test(message)) return 126;
+  return 125;
+}
+
+function pidAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

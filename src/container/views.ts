@@ -1,0 +1,106 @@
+import { humanDuration } from "../lib/index.js";
+import type { ContainerRecord, MountPoint } from "./record.js";
+
+// The API's two views of a container: the list summary and the inspect document.
+
+function endpoint(networkID: string) {
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: null,
+    MacAddress: "",
+    NetworkID: networkID,
+    EndpointID: "",
+    Gateway: "",
+    IPAddress: "",
+    IPPrefixLen: 0,
+    IPv6Gateway: "",
+    GlobalIPv6Address: "",
+    GlobalIPv6PrefixLen: 0,
+    DriverOpts: null,
+    DNSNames: null,
+  };
+}
+
+export function networks(c: ContainerRecord, networkIDs: Record<string, string>): Record<string, ReturnType<typeof endpoint>> {
+  const mode = c.HostConfig.NetworkMode ?? "bridge";
+  return { [mode]: endpoint(networkIDs[mode] ?? "") };
+}
+
+function publicMount(m: MountPoint): MountPoint {
+  const { Type, Name, Source, Destination, Driver, Mode, RW, Propagation } = m;
+  return Name !== undefined && Type === "volume"
+    ? { Type, Name, Source, Destination, Driver, Mode, RW, Propagation }
+    : { Type, Source, Destination, Mode, RW, Propagation };
+}
+
+export function inspectView(c: ContainerRecord, networkIDs: Record<string, string>): Record<string, unknown> {
+  const { anonymousVolumes: _a, stoppedByUser: _s, ...pub } = c;
+  return {
+    ...pub,
+    Mounts: c.Mounts.map(publicMount),
+    ExecIDs: null,
+    GraphDriver: { Name: "overlay2", Data: null },
+    NetworkSettings: {
+      Bridge: "",
+      SandboxID: "",
+      SandboxKey: "",
+      Ports: {},
+      HairpinMode: false,
+      LinkLocalIPv6Address: "",
+      LinkLocalIPv6PrefixLen: 0,
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: "",
+      Gateway: "",
+      GlobalIPv6Address: "",
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: "",
+      IPPrefixLen: 0,
+      IPv6Gateway: "",
+      MacAddress: "",
+      Networks: networks(c, networkIDs),
+    },
+  };
+}
+
+/** "Up 3 seconds", "Exited (0) 2 minutes ago", "Created", as `docker ps` shows. */
+export function statusText(c: ContainerRecord, now = Date.now()): string {
+  const s = c.State;
+  switch (s.Status) {
+    case "running":
+      return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+    case "paused":
+      return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
+    case "restarting":
+      return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+    case "removing":
+      return "Removal In Progress";
+    case "dead":
+      return "Dead";
+    case "exited":
+      return s.FinishedAt.startsWith("0001") ? "Created" : `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+    default:
+      return "Created";
+  }
+}
+
+export function summaryView(c: ContainerRecord, imageName: string, networkIDs: Record<string, string>, now = Date.now()): Record<string, unknown> {
+  // Docker joins Path and Args with spaces, unquoted.
+  const cmd = [c.Path, ...c.Args].join(" ");
+  return {
+    Id: c.Id,
+    Names: [c.Name],
+    Image: imageName,
+    ImageID: c.Image,
+    Command: cmd,
+    Created: Math.floor(Date.parse(c.Created) / 1000),
+    Ports: [],
+    Labels: c.Config.Labels ?? {},
+    State: c.State.Status,
+    Status: statusText(c, now),
+    HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? "bridge" },
+    NetworkSettings: { Networks: networks(c, networkIDs) },
+    Mounts: c.Mounts.map(publicMount),
+  };
+}

@@ -1,0 +1,2 @@
+export { main, startDaemon } from "./main.js";
+export { loadConfig } from "./config.js";

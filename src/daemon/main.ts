@@ -1,0 +1,241 @@
+import { promises as fsp, constants as fsc } from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createApiServer, type DaemonInfo, type Services } from "../api/index.js";
+import { ContainerService } from "../container/index.js";
+import { EventBus } from "../events/index.js";
+import { ContentStore } from "../content/index.js";
+import { ImageService } from "../image/index.js";
+import { NetworkService } from "../network/index.js";
+import { Snapshotter } from "../snapshot/index.js";
+import { VolumeService } from "../volume/index.js";
+import { createLogger, newID, writeFileAtomic, type Logger } from "../lib/index.js";
+import { run } from "../sys/index.js";
+import { loadConfig, USAGE, type DaemonConfig } from "./config.js";
+import { PIER_VERSION } from "./version.js";
+
+export async function main(argv: string[]): Promise<void> {
+  let cfg: DaemonConfig | "help" | "version";
+  try {
+    cfg = await loadConfig(argv);
+  } catch (err) {
+    process.stderr.write(`pierd: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  if (cfg === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (cfg === "version") {
+    process.stdout.write(`Pier version ${PIER_VERSION}\n`);
+    return;
+  }
+  const log = createLogger(cfg.logLevel);
+  try {
+    await startDaemon(cfg, log);
+  } catch (err) {
+    log.error("pierd failed to start", { err: (err as Error).message });
+    process.stderr.write(`pierd: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ close(): Promise<void> }> {
+  await fsp.mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
+  await fsp.mkdir(cfg.execRoot, { recursive: true, mode: 0o711 });
+  await lockDataRoot(cfg.dataRoot);
+
+  const events = new EventBus();
+  const content = new ContentStore(path.join(cfg.dataRoot, "content"));
+  const snapshots = new Snapshotter(path.join(cfg.dataRoot, "overlay2"));
+  const images = new ImageService({ root: path.join(cfg.dataRoot, "image"), content, snapshots, events });
+  const volumes = new VolumeService(path.join(cfg.dataRoot, "volumes"), events);
+  const networks = new NetworkService(path.join(cfg.dataRoot, "network"));
+  await content.init();
+  await snapshots.init();
+  await images.init();
+  await volumes.init();
+  await networks.init();
+  const runtimePath = await which(cfg.runtimePath);
+  const conmonPath = await which(cfg.conmonPath);
+  const initPath = cfg.initPath ?? (await firstExisting(["/usr/bin/tini-static", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit"]));
+  const containers = new ContainerService({
+    dataRoot: path.join(cfg.dataRoot, "containers"),
+    execRoot: cfg.execRoot,
+    runtimePath,
+    conmonPath,
+    initPath,
+    defaultUlimits: cfg.defaultUlimits,
+    images: {
+      resolve: (ref) => images.resolve(ref),
+      imageConfig: (id) => images.imageConfig(id),
+      chainIDOf: (id) => images.chainIDOf(id),
+    },
+    rootfs: snapshots,
+    volumes,
+    events,
+    log,
+  });
+  await containers.init();
+
+  const info: DaemonInfo = {
+    id: await daemonID(cfg.dataRoot),
+    name: os.hostname(),
+    version: PIER_VERSION,
+    dataRoot: cfg.dataRoot,
+    execRoot: cfg.execRoot,
+    runtimePath,
+    runtimeVersion: await firstLineVersion(runtimePath, ["--version"]),
+    conmonVersion: await firstLineVersion(conmonPath, ["--version"]),
+    initPath,
+    kernelVersion: os.release(),
+    operatingSystem: await osName(),
+    cgroupVersion: (await fsp.stat("/sys/fs/cgroup/cgroup.controllers").then(() => true, () => false)) ? "2" : "1",
+    startedAt: Date.now(),
+  };
+  const services: Services = { containers, images, volumes, networks, events, info };
+  const servers: import("node:http").Server[] = [];
+  for (const host of cfg.hosts) {
+    const server = createApiServer(services, log);
+    await listen(server, host);
+    servers.push(server);
+    log.info("API listening", { host });
+  }
+
+  const close = async () => {
+    for (const s of servers) {
+      s.close();
+      s.closeAllConnections();
+    }
+    containers.close();
+    await fsp.rm(path.join(cfg.dataRoot, "pierd.pid"), { force: true });
+  };
+  const onSignal = (sig: string) => {
+    log.info("shutting down; containers keep running", { signal: sig });
+    void close().finally(() => process.exit(0));
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  // A fault in one request must not take the daemon (and every client) down.
+  process.on("uncaughtException", (err) => log.error("uncaught exception", { err: err.message, stack: err.stack }));
+  process.on("unhandledRejection", (err) => log.error("unhandled rejection", { err: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack }));
+  return { close };
+}
+
+/**
+ * One pierd per data root: a pid file names the owner; a live owner means refuse.
+ * (A stale file from a crash names a dead pid, or a pid that is no longer pierd.)
+ */
+async function lockDataRoot(dataRoot: string): Promise<void> {
+  const pidFile = path.join(dataRoot, "pierd.pid");
+  try {
+    const fh = await fsp.open(pidFile, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644);
+    await fh.writeFile(String(process.pid));
+    await fh.close();
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const owner = Number((await fsp.readFile(pidFile, "utf8")).trim());
+  if (owner && owner !== process.pid && (await isPierd(owner))) {
+    throw new Error(`another pierd (pid ${owner}) is already using data root ${dataRoot}; stop it first`);
+  }
+  await writeFileAtomic(pidFile, String(process.pid));
+}
+
+async function isPierd(pid: number): Promise<boolean> {
+  try {
+    const cmdline = await fsp.readFile(`/proc/${pid}/cmdline`, "utf8");
+    return /pierd/.test(cmdline);
+  } catch {
+    return false;
+  }
+}
+
+async function listen(server: import("node:http").Server, host: string): Promise<void> {
+  if (!host.startsWith("unix://")) throw new Error(`unsupported host ${host}: only unix:// sockets are served (TCP needs mutual TLS, not supported yet)`);
+  const sock = host.slice("unix://".length);
+  await fsp.mkdir(path.dirname(sock), { recursive: true, mode: 0o711 });
+  if (await socketInUse(sock)) throw new Error(`${sock} is in use by another daemon`);
+  await fsp.rm(sock, { force: true });
+  // The socket is created 0660: the umask is set around bind so no moment exists in which
+  // it is reachable by others.
+  const old = process.umask(0o117);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(sock, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(old);
+  }
+  const docker = await groupID("docker");
+  if (docker !== undefined) await fsp.chown(sock, 0, docker).catch(() => {});
+}
+
+function socketInUse(sock: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(sock);
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
+}
+
+async function groupID(name: string): Promise<number | undefined> {
+  try {
+    const line = (await fsp.readFile("/etc/group", "utf8")).split("\n").find((l) => l.startsWith(`${name}:`));
+    return line ? Number(line.split(":")[2]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function which(bin: string): Promise<string> {
+  if (bin.includes("/")) return bin;
+  for (const dir of (process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
+    const p = path.join(dir, bin);
+    if (await fsp.access(p, fsc.X_OK).then(() => true, () => false)) return p;
+  }
+  for (const dir of ["/usr/sbin", "/sbin", "/usr/bin"]) {
+    const p = path.join(dir, bin);
+    if (await fsp.access(p, fsc.X_OK).then(() => true, () => false)) return p;
+  }
+  throw new Error(`${bin} not found in PATH: install it (apt-get install ${bin})`);
+}
+
+async function firstExisting(paths: string[]): Promise<string | undefined> {
+  for (const p of paths) if (await fsp.access(p).then(() => true, () => false)) return p;
+  return undefined;
+}
+
+async function firstLineVersion(bin: string, args: string[]): Promise<string> {
+  const res = await run(bin, args, { allowFailure: true });
+  return /version\s+(\S+)/.exec(res.stdout)?.[1] ?? "unknown";
+}
+
+async function osName(): Promise<string> {
+  try {
+    const text = await fsp.readFile("/etc/os-release", "utf8");
+    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? "Linux";
+  } catch {
+    return "Linux";
+  }
+}
+
+async function daemonID(dataRoot: string): Promise<string> {
+  const file = path.join(dataRoot, "engine-id");
+  try {
+    return (await fsp.readFile(file, "utf8")).trim();
+  } catch {
+    const id = newID();
+    await writeFileAtomic(file, id);
+    return id;
+  }
+}

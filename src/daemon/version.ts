@@ -1,0 +1,1 @@
+export const PIER_VERSION = "0.1.0";

@@ -1,0 +1,3 @@
+export * from "./spec.js";
+export * from "./seccomp.js";
+export * from "./user.js";

@@ -1,0 +1,2 @@
+export { Snapshotter } from "./snapshotter.js";
+export type { ApplyLayerResult } from "./snapshotter.js";

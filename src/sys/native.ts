@@ -1,0 +1,115 @@
+import { createRequire } from "node:module";
+import { PierError } from "../errdefs/index.js";
+
+// Typed access to the pier_native addon (native/pier_native.cc, built by node-gyp at install).
+// Every call is synchronous except the seqpacket reads/writes, and throws an Error whose
+// `.code` is the errno name ("EPERM", "ENOENT", …) and whose message names the path, like node:fs.
+
+interface NativeBinding {
+  mknod(path: string, mode: number, type: "c" | "b" | "p", major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  lgetxattr(path: string, name: string): Buffer | undefined;
+  llistxattr(path: string): string[];
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  mountAt(dir: string, source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount2(target: string, flags: number): void;
+  seqpacketConnect(path: string): number;
+  seqpacketRead(fd: number, maxLen: number): Promise<Buffer | null>;
+  seqpacketWrite(fd: number, data: Buffer): Promise<void>;
+  close(fd: number): void;
+}
+
+// Loaded on first use, not at import: modules that never touch a syscall (and the CLI) must
+// keep working on a checkout where the addon has not been built.
+let binding: NativeBinding | undefined;
+function native(): NativeBinding {
+  if (!binding) {
+    // dist/src/sys/native.js → <project>/build/Release/pier_native.node
+    const require = createRequire(import.meta.url);
+    try {
+      binding = require("../../../build/Release/pier_native.node") as NativeBinding;
+    } catch (err) {
+      throw new PierError("Unavailable", `native addon not built (run "npm install" or "npx node-gyp rebuild"): ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return binding;
+}
+
+// <sys/mount.h> flags; the addon takes them as an unsigned 32-bit number.
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_REMOUNT = 32;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+export const MS_SLAVE = 1 << 19;
+export const MS_SHARED = 1 << 20;
+export const MNT_DETACH = 2;
+
+/** mknod(2): a character ("c") or block ("b") device, or a fifo ("p"); `mode` is the permission bits. */
+export function mknod(path: string, mode: number, type: "c" | "b" | "p", major = 0, minor = 0): void {
+  native().mknod(path, mode, type, major, minor);
+}
+
+/** lsetxattr(2): sets an extended attribute on the path itself (never follows a symlink). */
+export function lsetxattr(path: string, name: string, value: Buffer | string): void {
+  native().lsetxattr(path, name, typeof value === "string" ? Buffer.from(value) : value);
+}
+
+/** lgetxattr(2): the value, or undefined when the attribute is not set. */
+export function lgetxattr(path: string, name: string): Buffer | undefined {
+  return native().lgetxattr(path, name);
+}
+
+/** llistxattr(2): names of all attributes this process may see on the path. */
+export function llistxattr(path: string): string[] {
+  return native().llistxattr(path);
+}
+
+/** mount(2). `fstype` and `data` may be "" (bind mounts, propagation changes). */
+export function mount(source: string, target: string, fstype: string, flags: number, data = ""): void {
+  native().mount(source, target, fstype, flags >>> 0, data);
+}
+
+/**
+ * mount(2) with relative paths in `target` and `data` resolved against `dir`, without moving the
+ * process's cwd (the addon mounts from a thread with its own cwd). For overlay mounts whose
+ * lowerdir list would not fit the one-page option limit with absolute paths.
+ */
+export function mountAt(dir: string, source: string, target: string, fstype: string, flags: number, data = ""): void {
+  native().mountAt(dir, source, target, fstype, flags >>> 0, data);
+}
+
+/** umount2(2); pass MNT_DETACH for a lazy unmount. */
+export function umount2(target: string, flags = 0): void {
+  native().umount2(target, flags);
+}
+
+/**
+ * A connected AF_UNIX SOCK_SEQPACKET client (conmon's attach socket), as a raw non-blocking fd.
+ * Paths longer than sun_path's 107 bytes are reached through /proc/self/fd of the parent dir.
+ *
+ * Why not net.Socket: libuv classifies a seqpacket fd as UNKNOWN and `new net.Socket({ fd })`
+ * throws ERR_INVALID_FD_TYPE (native.test.ts checks this), so reads and writes go through the
+ * addon, which polls the fd on the event loop and returns one message per read.
+ */
+export function seqpacketConnect(path: string): number {
+  return native().seqpacketConnect(path);
+}
+
+/** Next message, or null at EOF. Bytes beyond `maxLen` in a message are dropped by the kernel. */
+export function seqpacketRead(fd: number, maxLen = 65536): Promise<Buffer | null> {
+  return native().seqpacketRead(fd, maxLen);
+}
+
+/** Send `data` as one message. */
+export function seqpacketWrite(fd: number, data: Buffer): Promise<void> {
+  return native().seqpacketWrite(fd, data);
+}
+
+/** Close a fd from seqpacketConnect; pending reads resolve to null. Use this, not fs.close. */
+export function seqpacketClose(fd: number): void {
+  native().close(fd);
+}

@@ -1,0 +1,155 @@
+// End-to-end harness: a real pierd on a temporary socket and data root, driven by the real
+// docker CLI (/usr/local/bin/docker). Set PIER_TEST_DOCKER_HOST=unix:///var/run/docker.sock to
+// run the same tests against Docker instead: a test that fails there tests the wrong thing.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, promises as fsp } from "node:fs";
+import * as path from "node:path";
+import * as net from "node:net";
+
+export const ROOT = process.env.PIER_ROOT ?? new URL("../..", import.meta.url).pathname;
+export const DOCKER = process.env.PIER_TEST_DOCKER_CLI ?? "/usr/local/bin/docker";
+const BUSYBOX_TAR = "/var/tmp/pier-test-busybox.tar";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Engine {
+  host: string;
+  /** Only for a pierd the harness started. */
+  dataRoot?: string;
+  execRoot?: string;
+  pid?: number;
+  docker(args: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<RunResult>;
+  pier(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
+  stop(): Promise<void>;
+  /** Kill pierd with SIGKILL and start it again on the same roots. */
+  restart?(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`timed out after ${timeoutMs} ms: ${cmd} ${args.join(" ")}`));
+    }, timeoutMs);
+    child.stdout.on("data", (d) => out.push(d));
+    child.stderr.on("data", (d) => err.push(d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+function waitForSocket(sock: string, timeoutMs: number, child?: { exitCode: number | null }): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child && child.exitCode !== null) return reject(new Error(`pierd exited with ${child.exitCode}`));
+      const c = net.connect(sock);
+      c.once("connect", () => {
+        c.destroy();
+        resolve();
+      });
+      c.once("error", () => {
+        if (Date.now() > deadline) reject(new Error(`pierd did not listen on ${sock}`));
+        else setTimeout(attempt, 25);
+      });
+    };
+    attempt();
+  });
+}
+
+/** Make the offline busybox image once per machine (deterministic: same bytes every time). */
+export function busyboxTar(): string {
+  if (!existsSync(BUSYBOX_TAR)) {
+    const r = spawnSync(process.execPath, [path.join(ROOT, "dist/scripts/make-busybox-image.js"), "-o", BUSYBOX_TAR], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`make-busybox-image failed: ${r.stderr}`);
+  }
+  return BUSYBOX_TAR;
+}
+
+/**
+ * Start an engine for a test file. With PIER_TEST_DOCKER_HOST set, use that daemon instead.
+ * The busybox image is loaded either way.
+ */
+export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Engine> {
+  const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
+  const external = process.env.PIER_TEST_DOCKER_HOST;
+  let engine: Engine;
+  if (external) {
+    const env = { ...process.env, DOCKER_HOST: external, DOCKER_CONFIG: dockerConfig };
+    engine = {
+      host: external,
+      docker: (args, o) => exec(DOCKER, args, { ...env, ...o?.env }, o?.input, o?.timeoutMs),
+      pier: (args, o) => exec(process.execPath, [path.join(ROOT, "bin/pier.js"), ...args], env, o?.input, o?.timeoutMs),
+      stop: async () => {
+        await fsp.rm(dockerConfig, { recursive: true, force: true });
+      },
+    };
+  } else {
+    const base = mkdtempSync("/var/tmp/pier-test-");
+    const dataRoot = path.join(base, "data");
+    const execRoot = path.join(base, "run");
+    const sock = path.join(base, "pier.sock");
+    const host = `unix://${sock}`;
+    const env = { ...process.env, DOCKER_HOST: host, PIER_HOST: host, DOCKER_CONFIG: dockerConfig };
+    let child: ReturnType<typeof spawn>;
+    let logs = "";
+    const launch = async () => {
+      child = spawn(process.execPath, [path.join(ROOT, "bin/pierd.js"), "-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn"], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      child.stderr!.on("data", (d) => {
+        logs += d.toString();
+        if (process.env.PIER_TEST_VERBOSE) process.stderr.write(d);
+      });
+      await waitForSocket(sock, 15_000, child);
+      engine.pid = child.pid;
+    };
+    engine = {
+      host,
+      dataRoot,
+      execRoot,
+      docker: (args, o) => exec(DOCKER, args, { ...env, ...o?.env }, o?.input, o?.timeoutMs),
+      pier: (args, o) => exec(process.execPath, [path.join(ROOT, "bin/pier.js"), ...args], env, o?.input, o?.timeoutMs),
+      restart: async (signal = "SIGKILL") => {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill(signal);
+        await exited;
+        await launch();
+      },
+      stop: async () => {
+        // Remove every container so no process, mount or cgroup outlives the test.
+        const ps = await exec(DOCKER, ["ps", "-aq"], env).catch(() => undefined);
+        const ids = ps?.stdout.split("\n").filter(Boolean) ?? [];
+        if (ids.length) await exec(DOCKER, ["rm", "-f", "-v", ...ids], env).catch(() => {});
+        if (child.exitCode === null) {
+          const exited = new Promise((r) => child.once("exit", r));
+          child.kill("SIGTERM");
+          await exited;
+        }
+        // Anything still mounted under the roots (a failed test) is detached before removal.
+        const mounts = (await fsp.readFile("/proc/self/mountinfo", "utf8")).split("\n").map((l) => l.split(" ")[4]).filter((m): m is string => !!m && m.startsWith(base));
+        for (const m of mounts.reverse()) spawnSync("umount", ["-l", m]);
+        await fsp.rm(base, { recursive: true, force: true });
+        await fsp.rm(dockerConfig, { recursive: true, force: true });
+        if (process.env.PIER_TEST_VERBOSE) process.stderr.write(logs);
+      },
+    };
+    await launch();
+  }
+  if (opts.busybox !== false) {
+    const load = await engine.docker(["load", "-i", busyboxTar()]);
+    if (load.code !== 0) throw new Error(`docker load of busybox failed: ${load.stderr}`);
+  }
+  return engine;
+}
