@@ -1,0 +1,99 @@
+// Response bodies of the main endpoints validate against the Engine API 1.45 spec.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as http from "node:http";
+import { startEngine, type Engine } from "../harness.js";
+import { assertMatchesSpec, specAvailable } from "../apispec.js";
+
+function call(e: Engine, method: string, p: string, body?: unknown): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+  const socketPath = e.host.replace(/^unix:\/\//, "");
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request({ socketPath, method, path: p, headers: data ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } : {} }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode!, text, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+async function json(e: Engine, method: string, p: string, body?: unknown): Promise<unknown> {
+  const r = await call(e, method, p, body);
+  assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${r.text}`);
+  return JSON.parse(r.text);
+}
+
+describe("API bodies match the 1.45 spec", { skip: !specAvailable() && "the API spec is not beside the project" }, () => {
+  let e: Engine;
+  let running: string;
+  before(async () => {
+    e = await startEngine();
+    await e.docker(["volume", "create", "specvol"]);
+    running = (await e.docker(["run", "-d", "-l", "a=b", "-v", "specvol:/data", "busybox", "sleep", "60"])).stdout.trim();
+    await e.docker(["run", "--name", "spec-exited", "busybox", "true"]);
+  });
+  after(async () => {
+    await e?.stop();
+  });
+
+  it("advertises 1.45 in the headers of every answer", async () => {
+    const r = await call(e, "GET", "/_ping");
+    assert.equal(r.text, "OK");
+    assert.equal(r.headers["api-version"], "1.45");
+    assert.equal(r.headers["ostype"], "linux");
+    assert.ok(r.headers["server"]);
+    assert.equal(r.headers["builder-version"], undefined, "BuildKit is never advertised");
+  });
+
+  it("system", async () => {
+    assertMatchesSpec("SystemVersion", await json(e, "GET", "/v1.45/version"));
+    assertMatchesSpec("SystemInfo", await json(e, "GET", "/v1.45/info"));
+    assertMatchesSpec("GET /system/df", await json(e, "GET", "/v1.45/system/df"));
+  });
+
+  it("containers", async () => {
+    const list = (await json(e, "GET", "/v1.45/containers/json?all=1")) as unknown[];
+    assert.equal(list.length, 2);
+    for (const c of list) assertMatchesSpec("ContainerSummary", c);
+    assertMatchesSpec("GET /containers/{id}/json", await json(e, "GET", `/v1.45/containers/${running}/json`));
+    assertMatchesSpec("GET /containers/{id}/json", await json(e, "GET", `/v1.45/containers/spec-exited/json`));
+    const created = await json(e, "POST", "/v1.45/containers/create", { Image: "busybox", Cmd: ["true"] });
+    assertMatchesSpec("ContainerCreateResponse", created);
+    const wait = await json(e, "POST", `/v1.45/containers/spec-exited/wait`);
+    assertMatchesSpec("ContainerWaitResponse", wait);
+    assertMatchesSpec("POST /containers/prune", await json(e, "POST", "/v1.45/containers/prune"));
+  });
+
+  it("images", async () => {
+    const list = (await json(e, "GET", "/v1.45/images/json")) as unknown[];
+    for (const i of list) assertMatchesSpec("ImageSummary", i);
+    assertMatchesSpec("ImageInspect", await json(e, "GET", "/v1.45/images/busybox/json"));
+    for (const h of (await json(e, "GET", "/v1.45/images/busybox/history")) as unknown[]) assertMatchesSpec("ImageHistoryResponseItem", h);
+    await e.docker(["tag", "busybox", "spec-tag:1"]);
+    for (const d of (await json(e, "DELETE", "/v1.45/images/spec-tag:1")) as unknown[]) assertMatchesSpec("ImageDeleteResponseItem", d);
+    assertMatchesSpec("POST /images/prune", await json(e, "POST", "/v1.45/images/prune"));
+  });
+
+  it("volumes and networks", async () => {
+    assertMatchesSpec("VolumeListResponse", await json(e, "GET", "/v1.45/volumes"));
+    assertMatchesSpec("Volume", await json(e, "GET", "/v1.45/volumes/specvol"));
+    for (const n of (await json(e, "GET", "/v1.45/networks")) as unknown[]) assertMatchesSpec("Network", n);
+    assertMatchesSpec("Network", await json(e, "GET", "/v1.45/networks/bridge"));
+  });
+
+  it("events", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const r = await call(e, "GET", `/v1.45/events?since=${now - 60}&until=${now + 1}`);
+    const lines = r.text.trim().split("\n").filter(Boolean);
+    assert.ok(lines.length > 0);
+    for (const l of lines) assertMatchesSpec("EventMessage", JSON.parse(l));
+  });
+
+  it("errors carry a message", async () => {
+    const r = await call(e, "GET", "/v1.45/containers/nope/json");
+    assert.equal(r.status, 404);
+    assertMatchesSpec("ErrorResponse", JSON.parse(r.text));
+  });
+});
