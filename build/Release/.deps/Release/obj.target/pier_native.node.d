@@ -1,1 +1,0 @@
-cmd_Release/obj.target/pier_native.node := g++ -o Release/obj.target/pier_native.node -shared -pthread -rdynamic -m64  -Wl,-soname=pier_native.node -Wl,--start-group Release/obj.target/pier_native/native/pier_native.o -Wl,--end-group 

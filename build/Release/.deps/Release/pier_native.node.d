@@ -1,1 +1,0 @@
-cmd_Release/pier_native.node := ln -f "Release/obj.target/pier_native.node" "Release/pier_native.node" 2>/dev/null || (rm -rf "Release/pier_native.node" && cp -af "Release/obj.target/pier_native.node" "Release/pier_native.node")
