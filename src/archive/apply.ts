@@ -49,10 +49,12 @@ interface State {
 
 const isRoot = process.getuid?.() === 0;
 
-// Metadata calls (lstat, mkdir, chown, chmod, utimes, symlink, link) are synchronous: each is
-// microseconds on a local disk, while an async fs call costs a thread-pool round trip, and a
-// layer is tens of thousands of them (apply of /usr/share went from ~50 s to a few). The loop
-// still turns between entries, which wait for stream data. Only rm -rf (unbounded) stays async.
+// File and metadata calls (open, write, lstat, mkdir, chown, chmod, utimes, symlink, link) are
+// synchronous: each is microseconds on a local disk, while an async fs call costs a thread-pool
+// round trip, and a layer is tens of thousands of them (creating 4 KiB files measured 0.1 ms
+// each sync, 0.7 ms async; applying /usr/share, 54k entries, went from 54 s to ~25 s on a busy
+// 2-CPU machine where GNU tar took ~10 s). The event loop still turns between entries, which
+// wait for stream data. Only rm -rf (unbounded) stays async.
 
 /**
  * Unpack a layer tar (plain or gzip) into `dest`, streaming. Every path from the stream stays
@@ -115,8 +117,7 @@ async function drain(entry: AsyncIterable<unknown>): Promise<void> {
 /**
  * Not stream.pipeline: it takes tar-stream's (streamx) entries for Node streams and waits
  * forever for the events of an entry that was already destroyed by a truncated input.
- * Synchronous writes, chunk by chunk (≤ 64 KiB into the page cache): async ones cost ~7x for
- * the small files most layers are made of, and the loop still turns while chunks arrive.
+ * Written chunk by chunk (≤ 64 KiB into the page cache), synchronously (see above).
  */
 async function writeFile(target: string, entry: Entry): Promise<void> {
   // "wx" is O_CREAT|O_EXCL: never through a symlink, never onto something that reappeared.

@@ -92,14 +92,51 @@ function packTree(root: string, opts: PackOptions): Readable {
     return hdr;
   }
 
-  // Entries are queued, not awaited one by one (tar-stream writes them in order); a file's
-  // data waits for the reader (backpressure), so the queue stays short. A failed entry fails
-  // the whole tar.
+  // Entries are queued without waiting for each (tar-stream writes them in order), but the
+  // walk pauses while more than BACKLOG_HIGH bytes are queued that the reader has not taken:
+  // memory stays bounded however slow the reader is. A failed entry fails the whole tar.
+  let backlog = 0;
+  let closed = false;
+  let wake: (() => void) | undefined;
+
   async function entry(hdr: Header, file?: string): Promise<void> {
+    if (closed) throw new Error("tar stream closed");
     const sink = pack.entry(hdr, (err) => err && pack.destroy(err));
-    if (hdr.type !== "file") return; // void entries (dirs, links, …) finish by themselves
-    if (file && hdr.size) await copyInto(sink, file, hdr.size);
-    sink.end(null);
+    backlog += 512 + (hdr.size ?? 0);
+    if (hdr.type === "file") {
+      if (file && hdr.size) await copyInto(sink, file, hdr.size);
+      sink.end(null); // void entries (dirs, links, …) finish by themselves
+    }
+    if (backlog > BACKLOG_HIGH && !closed) await new Promise<void>((resolve) => (wake = resolve));
+  }
+
+  /** Hands the reader 64 KiB chunks (tar-stream pushes every 512-byte header on its own). */
+  async function* coalesce(): AsyncGenerator<Buffer> {
+    let parts: Buffer[] = [];
+    let size = 0;
+    const taken = (n: number) => {
+      backlog -= n;
+      if (wake && backlog < BACKLOG_LOW) {
+        wake();
+        wake = undefined;
+      }
+    };
+    try {
+      for await (const chunk of pack) {
+        parts.push(chunk as Buffer);
+        size += (chunk as Buffer).length;
+        if (size >= 65536) {
+          yield parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+          taken(size);
+          parts = [];
+          size = 0;
+        }
+      }
+      if (size > 0) yield Buffer.concat(parts, size);
+    } finally {
+      closed = true; // the reader is gone (or done): stop walking
+      wake?.();
+    }
   }
 
   (async () => {
@@ -107,8 +144,11 @@ function packTree(root: string, opts: PackOptions): Readable {
     pack.finalize();
   })().catch((err) => pack.destroy(err));
 
-  return Readable.from(pack, { objectMode: false });
+  return Readable.from(coalesce(), { objectMode: false });
 }
+
+const BACKLOG_HIGH = 4 << 20;
+const BACKLOG_LOW = 1 << 20;
 
 /**
  * Exactly `size` bytes of `file` into the entry: a file that grows meanwhile must not corrupt
@@ -125,7 +165,16 @@ async function copyInto(sink: ReturnType<tar.Pack["entry"]>, file: string, size:
       if (n === 0) break;
       left -= n;
       if (!sink.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-        await new Promise<void>((resolve) => sink.once("drain", () => resolve()));
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            sink.off("drain", done);
+            sink.off("close", done);
+            resolve();
+          };
+          sink.on("drain", done);
+          sink.on("close", done);
+        });
+        if (sink.destroyed) throw new Error("tar stream closed");
       }
     }
   } finally {

@@ -152,7 +152,7 @@ export class Snapshotter {
     }
     for (const id of await fsp.readdir(path.join(this.root, "containers"))) {
       const c = await readJSONIfExists<ContainerMeta>(this.containerFile(id, "container.json")).catch(() => undefined);
-      if (c?.chainID && (c.chainID === chainID || this.ancestry(c.chainID).includes(chainID))) {
+      if (c?.chainID && this.chainIncludes(c.chainID, chainID)) {
         throw conflict(`layer ${chainID} is in use by container ${id}`);
       }
     }
@@ -260,6 +260,11 @@ export class Snapshotter {
       out.push(id);
     }
     return out;
+  }
+
+  private chainIncludes(top: string, chainID: string): boolean {
+    for (let id: string | undefined = top; id !== undefined; id = this.layers.get(id)?.parent) if (id === chainID) return true;
+    return false;
   }
 
   private layerDir(chainID: string): string {
