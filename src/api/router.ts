@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import FindMyWay from "find-my-way";
 import { PierError, invalidParameter } from "../errdefs/index.js";
 import type { Logger } from "../lib/index.js";
 import { messageOf, statusOf } from "./errors.js";
 import { sendJSON } from "./http.js";
+import { RouteTable } from "./routetable.js";
 
 export const API_VERSION = "1.45";
 export const MIN_API_VERSION = "1.24";
@@ -44,18 +44,18 @@ const versionNumber = (v: string) => {
  * Paths may carry a /vX.Y prefix; unknown versions get Docker's 400 message.
  */
 export class Router {
-  private readonly routes = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 1024 });
-  private readonly hijacks = FindMyWay({ ignoreTrailingSlash: true, maxParamLength: 1024 });
+  private readonly routes = new RouteTable<Handler>();
+  private readonly hijacks = new RouteTable<HijackHandler>();
 
   constructor(private readonly log: Logger) {}
 
   on(method: Method | Method[], path: string, handler: Handler): this {
-    this.routes.on(method, path, handler as never);
+    for (const m of Array.isArray(method) ? method : [method]) this.routes.add(m, path, handler);
     return this;
   }
 
   onHijack(path: string, handler: HijackHandler): this {
-    this.hijacks.on("POST", path, handler as never);
+    this.hijacks.add("POST", path, handler);
     return this;
   }
 
@@ -84,15 +84,14 @@ export class Router {
     const started = process.hrtime.bigint();
     try {
       const { path, query, version } = this.parse(req.url ?? "/");
-      const found = this.routes.find(req.method as Method, path);
+      const found = this.routes.find(req.method ?? "GET", path);
       if (!found) {
-        const other = (["GET", "POST", "PUT", "DELETE", "HEAD"] as Method[]).some((m) => m !== req.method && this.routes.find(m, path));
-        if (other) sendJSON(res, 405, { message: "method not allowed" });
+        if (this.routes.hasPath(path)) sendJSON(res, 405, { message: "method not allowed" });
         else sendJSON(res, 404, { message: "page not found" });
         return;
       }
       const params = decodeParams(found.params);
-      await (found.handler as unknown as Handler)({ req, res, params, query, version });
+      await found.handler({ req, res, params, query, version });
     } catch (err) {
       this.fail(res, err, req);
     } finally {
@@ -113,7 +112,7 @@ export class Router {
     const found = this.hijacks.find("POST", parsed.path);
     if (!found) return false;
     try {
-      await (found.handler as unknown as HijackHandler)({ req, socket, head, params: decodeParams(found.params), query: parsed.query, version: parsed.version, upgrade });
+      await found.handler({ req, socket, head, params: decodeParams(found.params), query: parsed.query, version: parsed.version, upgrade });
     } catch (err) {
       writeRawError(socket, err);
     }
@@ -148,9 +147,9 @@ export class Router {
   }
 }
 
-function decodeParams(p: Record<string, string | undefined>): Record<string, string> {
+function decodeParams(p: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(p)) out[k] = v === undefined ? "" : safeDecode(v);
+  for (const [k, v] of Object.entries(p)) out[k] = safeDecode(v);
   return out;
 }
 

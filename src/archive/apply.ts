@@ -4,12 +4,12 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
+import type tar from "tar-stream";
 import { invalidParameter, isENOENT, notImplemented } from "../errdefs/index.js";
 import { secureJoin } from "../lib/index.js";
 import { lsetxattr, mknod } from "../sys/index.js";
 import { decompressStream } from "./compress.js";
-import { XATTR_PREFIX, paxToXattr, patchTarStreamPax } from "./pax.js";
+import { XATTR_PREFIX, paxToXattr, patchTarStreamPax, tarStream } from "./pax.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const WHITEOUT_META_PREFIX = ".wh..wh.";
@@ -72,7 +72,7 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyOptio
       cb(null, chunk);
     },
   });
-  const extract = tar.extract();
+  const extract = tarStream().extract();
   // The extractor consumes the whole stream, zero blocks after the end marker included, so the
   // digest covers exactly the bytes the image's diff_ids were computed over.
   const piping = pipeline(await decompressStream(input), hasher, extract);

@@ -6,3 +6,4 @@ export { tarDirectory, diffOverlay } from "./pack.js";
 export type { TarOptions } from "./pack.js";
 export { decompressStream, detectCompression } from "./compress.js";
 export type { Compression } from "./compress.js";
+export { tarStream } from "./pax.js";

@@ -2,10 +2,10 @@ import * as fs from "node:fs";
 import type { Stats } from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
-import tar from "tar-stream";
+import type tar from "tar-stream";
 import { lgetxattr, llistxattr } from "../sys/index.js";
 import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from "./apply.js";
-import { XATTR_PREFIX, patchTarStreamPax, xattrToPax } from "./pax.js";
+import { XATTR_PREFIX, patchTarStreamPax, xattrToPax, tarStream } from "./pax.js";
 
 type Header = Partial<tar.Header> & { name: string };
 
@@ -39,7 +39,7 @@ interface PackOptions {
 
 function packTree(root: string, opts: PackOptions): Readable {
   patchTarStreamPax();
-  const pack = tar.pack();
+  const pack = tarStream().pack();
   const inodes = new Map<string, string>(); // "dev:ino" → first name, for hardlinks
 
   async function add(rel: string): Promise<void> {

@@ -60,6 +60,20 @@ function encodePax(opts: { name?: string; linkname?: string; pax?: Record<string
   return Buffer.concat(records);
 }
 
+let loaded: typeof import("tar-stream") | undefined;
+
+/**
+ * tar-stream, loaded on first use with the PAX patch applied. Loading it costs ~6 MiB of
+ * RSS, which an idle pierd (a benchmark target) should not pay before it handles a tar.
+ */
+export function tarStream(): typeof import("tar-stream") {
+  if (!loaded) {
+    loaded = createRequire(import.meta.url)("tar-stream") as typeof import("tar-stream");
+    patchTarStreamPax();
+  }
+  return loaded;
+}
+
 let patched = false;
 export function patchTarStreamPax(): void {
   if (patched) return;

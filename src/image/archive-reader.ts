@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
-import tar from "tar-stream";
-import { decompressStream } from "../archive/index.js";
+import type tar from "tar-stream";
+import { decompressStream, tarStream } from "../archive/index.js";
 import { ContentStore, isDigest } from "../content/index.js";
 import { invalidParameter } from "../errdefs/index.js";
 
@@ -87,7 +87,7 @@ export async function readImageArchive(
 ): Promise<ArchiveIndex> {
   const index = new ArchiveIndex();
   const plain = await decompressStream(input);
-  const extract = tar.extract();
+  const extract = tarStream().extract();
   let inputError: unknown;
   const fail = (err: unknown) => {
     inputError ??= err;
