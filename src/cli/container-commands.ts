@@ -2,7 +2,9 @@
 
 import { Option, type Command } from "commander";
 import { attachContainer, monitorTtySize, proxySignals } from "./attach-session.js";
-import { CliContext, StatusError, describeError } from "./cli-context.js";
+import { CliContext, StatusError, describeError, promptForConfirmation } from "./cli-context.js";
+import { filtersQuery, parseFilters } from "./filters.js";
+import { humanSize } from "./units.js";
 import { inspectFetchers, runInspect } from "./inspect.js";
 import { commandFailure, startFailureCode } from "./run-command.js";
 
@@ -231,4 +233,19 @@ export function registerContainerInspect(parent: Command, cli: CliContext): Comm
     });
 }
 
-export { collect };
+export function registerContainerPrune(parent: Command, cli: CliContext): Command {
+  return parent
+    .command("prune")
+    .description("Remove all stopped containers")
+    .usage("[OPTIONS]")
+    .option("--filter <filter>", 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .option("-f, --force", "Do not prompt for confirmation")
+    .action(async (opts: { filter?: string[]; force?: boolean }) => {
+      if (!opts.force && !(await promptForConfirmation(cli, "WARNING! This will remove all stopped containers."))) return;
+      const report = await cli.client.post<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>("/containers/prune", {
+        filters: filtersQuery(parseFilters(opts.filter)),
+      });
+      if (report.ContainersDeleted?.length) cli.out(`Deleted Containers:\n${report.ContainersDeleted.map((c) => `${c}\n`).join("")}\n`);
+      cli.out(`Total reclaimed space: ${humanSize(report.SpaceReclaimed ?? 0)}\n`);
+    });
+}

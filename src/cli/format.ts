@@ -3,7 +3,7 @@
 // one template result per line. "json" means {{json .}}.
 
 import { tabwrite } from "./tabwriter.js";
-import { GO_TYPE, JSON_ESCAPE_HTML, Template, headerFuncs, type ExecuteOptions } from "./template.js";
+import { GO_TYPE, JSON_ESCAPE_HTML, Template, TemplateError, headerFuncs, type ExecuteOptions } from "./template.js";
 
 export const TABLE_PREFIX = "table";
 
@@ -35,7 +35,12 @@ export function renderFormat(
   options: ExecuteOptions = {},
 ): string {
   const f = format === "json" ? "{{json .}}" : format;
-  const tmpl = new Template(preFormat(f));
+  let tmpl: Template;
+  try {
+    tmpl = new Template(preFormat(f));
+  } catch (err) {
+    throw new TemplateError(`template parsing error: ${(err as Error).message}`);
+  }
   let body = "";
   for (const row of rows) body += tmpl.execute(row, options) + "\n";
   if (!isTableFormat(f)) return body;
@@ -132,4 +137,20 @@ export function goTimeStringFromRFC3339(value: string): string {
   if (Number.isNaN(ms)) return value;
   const frac = /T[^.]*\.(\d+)/.exec(value)?.[1] ?? "";
   return goTimeString(ms, frac);
+}
+
+/** Run a custom format once against a sample row, as ps does to learn what it uses. */
+export function checkFormat(format: string, sample: unknown): void {
+  if (format === "json" || format === "") return;
+  let tmpl: Template;
+  try {
+    tmpl = new Template(preFormat(format));
+  } catch (err) {
+    throw new TemplateError(`template parsing error: ${(err as Error).message}`);
+  }
+  try {
+    tmpl.execute(sample);
+  } catch (err) {
+    throw new TemplateError(`failed to execute template: ${(err as Error).message}`);
+  }
 }

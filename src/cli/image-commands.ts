@@ -181,7 +181,8 @@ export function registerHistory(parent: Command, cli: CliContext): Command {
     .option("-q, --quiet", "Only show image IDs")
     .action(async (ref: string, opts: { format?: string; human?: boolean; trunc?: boolean; quiet?: boolean }) => {
       const items = await cli.client.get<HistoryItem[]>(ipath(ref, "/history"));
-      let format = opts.format && opts.format !== "table" ? opts.format : "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+      const created = opts.human === false ? "{{.CreatedAt}}" : "{{.CreatedSince}}";
+      let format = opts.format && opts.format !== "table" ? opts.format : `table {{.ID}}\t${created}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}`;
       if (opts.quiet && !opts.format) format = "{{.ID}}";
       const rows = historyContexts(items, { trunc: opts.trunc !== false, human: opts.human !== false });
       cli.out(renderFormat(format, rows, HISTORY_HEADER));

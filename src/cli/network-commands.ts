@@ -118,8 +118,12 @@ export function registerNetwork(program: Command, cli: CliContext): Command {
           if (opts.gateway?.[i]) c["Gateway"] = opts.gateway[i]!;
           return c;
         });
+        // Daemons before API 1.44 accept duplicate names unless asked to check, as Docker's client does.
+        const version = await cli.client.apiVersion();
+        const checkDuplicate = Number(version.split(".")[1]) < 44 ? true : undefined;
         const res = await cli.client.post<{ Id: string; Warning?: string }>("/networks/create", undefined, {
           Name: name,
+          CheckDuplicate: checkDuplicate,
           Driver: opts.driver,
           Scope: "",
           EnableIPv6: opts.ipv6 ? true : undefined,

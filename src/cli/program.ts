@@ -5,6 +5,7 @@ import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.j
 import {
   registerAttach,
   registerContainerInspect,
+  registerContainerPrune,
   registerKill,
   registerRename,
   registerRm,
@@ -24,6 +25,7 @@ import {
   registerSave,
   registerTag,
 } from "./image-commands.js";
+import { registerExec, registerPause } from "./exec-command.js";
 import { anyObjectFetcher, runInspect, type ObjectType } from "./inspect.js";
 import { registerLogs } from "./logs-command.js";
 import { registerNetwork } from "./network-commands.js";
@@ -75,22 +77,10 @@ function registerContainerGroup(program: Command, cli: CliContext): void {
   registerLogs(container, cli);
   registerContainerInspect(container, cli);
   registerPs(container, cli, "ls", ["ps", "list"]);
-  container
-    .command("prune")
-    .description("Remove all stopped containers")
-    .option("--filter <filter>", "Provide filter values", (v: string, p: string[] = []) => [...p, v])
-    .option("-f, --force", "Do not prompt for confirmation")
-    .action(async (opts: { filter?: string[]; force?: boolean }) => {
-      const { promptForConfirmation } = await import("./cli-context.js");
-      const { filtersQuery, parseFilters } = await import("./filters.js");
-      const { humanSize } = await import("./units.js");
-      if (!opts.force && !(await promptForConfirmation(cli, "WARNING! This will remove all stopped containers."))) return;
-      const report = await cli.client.post<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>("/containers/prune", {
-        filters: filtersQuery(parseFilters(opts.filter)),
-      });
-      if (report.ContainersDeleted?.length) cli.out(`Deleted Containers:\n${report.ContainersDeleted.map((c) => `${c}\n`).join("")}\n`);
-      cli.out(`Total reclaimed space: ${humanSize(report.SpaceReclaimed ?? 0)}\n`);
-    });
+  registerContainerPrune(container, cli);
+  registerExec(container, cli);
+  registerPause(container, cli, "pause");
+  registerPause(container, cli, "unpause");
 }
 
 function registerImageGroup(program: Command, cli: CliContext): void {
@@ -143,6 +133,9 @@ export function buildProgram(cli: CliContext): Command {
   registerRename(program, cli);
   registerWait(program, cli);
   registerAttach(program, cli);
+  registerExec(program, cli);
+  registerPause(program, cli, "pause");
+  registerPause(program, cli, "unpause");
   registerImages(program, cli, "images");
   registerRmi(program, cli, "rmi");
   registerTag(program, cli);
@@ -190,7 +183,7 @@ function usageFailure(err: UsageError): StatusError {
       return new StatusError(125, `${text}\n\n${usage}\n\nRun '${path} --help' for more information`);
     }
     case "commander.optionMissingArgument":
-      return new StatusError(125, `flag needs an argument: ${flagOf(cause.message).split(/[ ,]/).pop()}\n\n${usage}\n\nRun '${path} --help' for more information`);
+      return new StatusError(125, `flag needs an argument: ${flagOf(cause.message).split(/[ ,]+/).find((t) => t.startsWith("--")) ?? flagOf(cause.message)}\n\n${usage}\n\nRun '${path} --help' for more information`);
     case "commander.unknownCommand":
       return new StatusError(1, `${PROGRAM}: unknown command: ${path} ${flagOf(cause.message)}\n\nRun '${path} --help' for more information`);
     case "commander.missingArgument":
@@ -216,14 +209,14 @@ export function normalizeBoolFlags(program: Command, args: readonly string[]): s
   for (let i = 0; i < out.length; i++) {
     const a = out[i]!;
     if (a === "--") break;
-    const m = /^(--[a-z0-9-]+)=(true|false|1|0)$/i.exec(a);
+    const m = /^(--[a-z0-9-]+|-[a-zA-Z])=(true|false|1|0)$/i.exec(a);
     if (m) {
-      const opt = cmd.options.find((o: Option) => o.long === m[1]);
-      if (opt && !opt.required && !opt.optional) {
+      const opt = cmd.options.find((o: Option) => o.long === m[1] || o.short === m[1]);
+      if (opt && !opt.required && !opt.optional && opt.long) {
         const on = /^(true|1)$/i.test(m[2]!);
-        if (on) out[i] = m[1]!;
+        if (on) out[i] = opt.long;
         else {
-          const negated = cmd.options.find((o: Option) => o.long === `--no-${m[1]!.slice(2)}`);
+          const negated = cmd.options.find((o: Option) => o.long === `--no-${opt.long!.slice(2)}`);
           if (negated) out[i] = negated.long!;
           else {
             out.splice(i, 1);
@@ -262,6 +255,6 @@ export async function runCli(args: readonly string[], cli = new CliContext()): P
     if (failure.message) cli.err(`${failure.message}\n`);
     code = failure.code;
   }
-  if (cli.hasClient) await cli.client.close().catch(() => undefined);
+  if (cli.hasClient) await cli.client.destroy().catch(() => undefined);
   return code;
 }

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import type { CliContext } from "./cli-context.js";
 import { containerContext, psFormat, PS_HEADER, type ContainerSummary } from "./container-format.js";
 import { filtersQuery, parseFilters } from "./filters.js";
-import { renderFormat } from "./format.js";
+import { checkFormat, renderFormat } from "./format.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -35,9 +35,11 @@ export function registerPs(parent: Command, cli: CliContext, name: string, alias
     .option("-s, --size", "Display total file sizes")
     .action(async (opts: PsOptions) => {
       const format = psFormat(opts.format, !!opts.quiet, !!opts.size);
+      if (opts.format) checkFormat(opts.format, containerContext({ Id: "" }, { trunc: true }));
       let limit = opts.last !== undefined ? Number(opts.last) : -1;
       if (opts.latest && limit === -1) limit = 1;
-      const size = !!opts.size || (opts.format !== undefined && format.includes(".Size"));
+      // Docker asks for sizes when the template reads .Size (and {{json .}} reads every field).
+      const size = !!opts.size || (opts.format !== undefined && opts.format !== "json" && /\.Size\b|\bjson\s+\.\s*(\}\}|\|)/.test(format));
       const list = await cli.client.get<ContainerSummary[]>("/containers/json", {
         all: opts.all || undefined,
         limit: limit > 0 ? limit : undefined,

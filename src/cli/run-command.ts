@@ -4,14 +4,21 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ApiError } from "../client/index.js";
+import { PierError } from "../errdefs/index.js";
 import { attachContainer, monitorTtySize, proxySignals, type AttachSession } from "./attach-session.js";
 import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
 import { addContainerFlags, buildCreateRequest, checkCidfile, type ContainerFlags, type CreateRequest } from "./container-options.js";
+import { FlagError } from "./flag-parsers.js";
 import { familiarTagged, pullForCreate } from "./image-pull.js";
 
 /** An error of `run`/`create`: "pier: <message>" plus the help hint, exit 125 unless given. */
 export function commandFailure(command: string, err: unknown, code = 125): StatusError {
   if (err instanceof StatusError) return err;
+  if (err instanceof FlagError && err.message.startsWith("invalid argument ")) {
+    // pflag's wording for a bad flag value: the usage follows, no program prefix.
+    const usage = `Usage:  ${PROGRAM} ${command} [OPTIONS] IMAGE [COMMAND] [ARG...]`;
+    return new StatusError(125, `${err.message}\n\n${usage}\n\nRun '${PROGRAM} ${command} --help' for more information`);
+  }
   return new StatusError(code, `${PROGRAM}: ${describeError(err)}\n\nRun '${PROGRAM} ${command} --help' for more information`);
 }
 
@@ -64,6 +71,8 @@ export function registerCreate(parent: Command, cli: CliContext): Command {
       const id = await createContainer(cli, req, !!flags.quiet);
       cli.out(`${id}\n`);
     } catch (err) {
+      // The daemon's refusals are plain errors (exit 1) for create; flag problems are usage errors.
+      if (err instanceof PierError && !(err instanceof FlagError)) throw new StatusError(1, describeError(err));
       throw commandFailure("create", err);
     }
   });
@@ -101,12 +110,13 @@ export async function runContainer(cli: CliContext, image: string, args: string[
     throw commandFailure("run", err);
   }
   if (flags.detach) {
+    // Docker prints the ID as soon as the container exists, before starting it.
+    cli.out(`${id}\n`);
     try {
       await cli.client.post(`/containers/${id}/start`);
     } catch (err) {
       throw commandFailure("run", err, startFailureCode(describeError(err)));
     }
-    cli.out(`${id}\n`);
     return 0;
   }
 

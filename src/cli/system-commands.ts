@@ -1,7 +1,7 @@
 // `system info|df|prune|events`, and the top-level `info`, `events`, `version`.
 
 import { Command } from "commander";
-import { CLIENT_API_VERSION } from "../client/index.js";
+import { BIG_INT_PREFIX, CLIENT_API_VERSION } from "../client/index.js";
 import { CliContext, StatusError, describeError, promptForConfirmation } from "./cli-context.js";
 import { containerContext, type ContainerSummary } from "./container-format.js";
 import { filtersQuery, getTimestamp, parseFilters } from "./filters.js";
@@ -10,7 +10,7 @@ import { imageContexts, type ImageSummary } from "./image-format.js";
 import { pruneImages } from "./image-commands.js";
 import { pruneNetworks } from "./network-commands.js";
 import { tabwrite } from "./tabwriter.js";
-import { Template } from "./template.js";
+import { GO_TYPE, Template } from "./template.js";
 import { bytesSize, humanSize } from "./units.js";
 import { pruneVolumes, volumeContexts, type VolumeSummary } from "./volume-commands.js";
 
@@ -432,20 +432,39 @@ interface EventMessage {
   Action?: string;
   Actor?: { ID?: string; Attributes?: Record<string, string> | null };
   time?: number;
-  timeNano?: number;
+  timeNano?: number | string;
   [key: string]: unknown;
 }
 
 /** Docker's default event line: "<time> <type> <action> <id> (k=v, ...)". */
 export function formatEvent(e: EventMessage): string {
   let out = "";
-  if (e.timeNano) out += `${rfc3339NanoFixed(Math.floor(e.timeNano / 1e6), e.timeNano % 1e6)} `;
+  const nano = e.timeNano === undefined ? 0n : BigInt(String(e.timeNano).replace(BIG_INT_PREFIX, ""));
+  if (nano !== 0n) out += `${rfc3339NanoFixed(Number(nano / 1_000_000n), Number(nano % 1_000_000n))} `;
   else if (e.time) out += `${rfc3339NanoFixed(e.time * 1000)} `;
   out += `${e.Type ?? ""} ${e.Action ?? ""} ${e.Actor?.ID ?? ""}`;
   const attrs = e.Actor?.Attributes ?? {};
   const keys = Object.keys(attrs).sort();
   if (keys.length) out += ` (${keys.map((k) => `${k}=${attrs[k]}`).join(", ")})`;
   return out + "\n";
+}
+
+/** events.Message as templates see it: Go field names; {{json .}} gives the daemon's JSON. */
+export function eventContext(e: EventMessage): Record<string, unknown> {
+  const ctx: Record<string, unknown> = {
+    Status: e["status"] ?? "",
+    ID: e["id"] ?? "",
+    From: e["from"] ?? "",
+    Type: e.Type ?? "",
+    Action: e.Action ?? "",
+    Actor: { ID: e.Actor?.ID ?? "", Attributes: e.Actor?.Attributes ?? null },
+    Scope: e["scope"] ?? "",
+    Time: e.time ?? 0,
+    TimeNano: e.timeNano ?? 0,
+  };
+  Object.defineProperty(ctx, GO_TYPE, { value: "events.Message", enumerable: false });
+  Object.defineProperty(ctx, "toJSON", { value: () => e, enumerable: false });
+  return ctx;
 }
 
 function registerEvents(parent: Command, cli: CliContext): Command {
@@ -472,8 +491,9 @@ function registerEvents(parent: Command, cli: CliContext): Command {
         },
         (msg) => {
           const e = msg as EventMessage;
-          cli.out(tmpl ? tmpl.execute(e) + "\n" : formatEvent(e));
+          cli.out(tmpl ? tmpl.execute(eventContext(e)) + "\n" : formatEvent(e));
         },
+        { lossless: true },
       );
     });
 }

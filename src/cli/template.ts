@@ -1,3 +1,4 @@
+import { BIG_INT_PREFIX } from "../client/index.js";
 // A Go text/template subset, enough for Docker's --format strings: fields and chains
 // ({{.A.B}}, {{$x.A}}, {{(index .M "k").B}}), pipelines ({{.X | json}}), variables, if/else if/
 // else, range (with $i, $e and else, break/continue), with, trim markers ({{- -}}), comments,
@@ -454,7 +455,7 @@ class Parser {
 export function formatValue(v: unknown): string {
   if (v === undefined) return "<no value>";
   if (v === null) return "<nil>";
-  if (typeof v === "string") return v;
+  if (typeof v === "string") return v.startsWith(BIG_INT_PREFIX) ? v.slice(BIG_INT_PREFIX.length) : v;
   if (typeof v === "number") return formatNumber(v);
   if (typeof v === "boolean" || typeof v === "bigint") return String(v);
   if (typeof v === "function") return "<func>";
@@ -646,7 +647,9 @@ function sprint(args: unknown[]): string {
 /** Go's json.Marshal as Docker's `json` function uses it (no HTML escaping, compact). */
 export function goJSON(v: unknown, escapeHTML = false): string {
   const s = JSON.stringify(v === undefined ? null : v, (_k, val: unknown) => (val === undefined ? null : val)) ?? "null";
-  const fixed = s.replace(/[\u2028\u2029]/g, (c) => (c === "\u2028" ? "\\u2028" : "\\u2029"));
+  const fixed = s
+    .replace(/[\u2028\u2029]/g, (c) => (c === "\u2028" ? "\\u2028" : "\\u2029"))
+    .replace(/"\\u0000int:(-?\d+)"/g, "$1");
   return escapeHTML ? fixed.replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : fixed;
 }
 

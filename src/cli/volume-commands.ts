@@ -159,9 +159,12 @@ export async function pruneVolumes(
   confirm: boolean,
 ): Promise<{ reclaimed: number; output: string | undefined }> {
   const filters = parseFilters(opts.filter);
+  // Before API 1.42 the daemon prunes named volumes too, and the CLI warns about all of them.
+  const version = await cli.client.apiVersion();
+  const pruneAll = opts.all || Number(version.split(".")[1]) < 42;
   if (opts.all) filters["all"] = { true: true };
   if (confirm && !opts.force) {
-    const warning = opts.all ? "WARNING! This will remove all local volumes not used by at least one container." : "WARNING! This will remove anonymous local volumes not used by at least one container.";
+    const warning = pruneAll ? "WARNING! This will remove all local volumes not used by at least one container." : "WARNING! This will remove anonymous local volumes not used by at least one container.";
     if (!(await promptForConfirmation(cli, warning))) return { reclaimed: 0, output: undefined };
   }
   const report = await cli.client.post<{ VolumesDeleted?: string[] | null; SpaceReclaimed?: number }>("/volumes/prune", {

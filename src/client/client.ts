@@ -183,9 +183,10 @@ export class ApiClient {
     path: string,
     options: RequestOptions,
     onMessage: (msg: Record<string, unknown>) => void,
+    decodeOptions: { lossless?: boolean } = {},
   ): Promise<void> {
     const res = await this.request(method, path, options);
-    const decoder = new JsonStreamDecoder();
+    const decoder = new JsonStreamDecoder(decodeOptions.lossless);
     for await (const chunk of res.body) {
       decoder.push(chunk as Buffer, (v) => onMessage(v as Record<string, unknown>));
     }
@@ -283,12 +284,4 @@ function writeAll(out: NodeJS.WritableStream, data: Buffer): Promise<void> {
     if (out.write(data)) resolve();
     else out.once("drain", () => resolve());
   });
-}
-
-/** Raise a StreamError for `{"error": ...}` messages of a JSON stream. */
-export function streamErrorOf(msg: Record<string, unknown>): StreamError | undefined {
-  const detail = msg["errorDetail"] as { message?: string } | undefined;
-  if (typeof msg["error"] === "string" && msg["error"] !== "") return new StreamError(msg["error"]);
-  if (detail?.message) return new StreamError(detail.message);
-  return undefined;
 }
