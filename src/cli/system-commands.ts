@@ -256,6 +256,8 @@ function registerVersion(parent: Command, cli: CliContext): Command {
         }
         server["BuildTime"] = reformatBuildTime(server["BuildTime"]);
         server["Platform"] ??= { Name: "" };
+        // Templates see docker's Go struct, whose field is APIVersion (JSON "ApiVersion").
+        server["APIVersion"] = server["ApiVersion"];
         data["Server"] = server;
         data["ServerOK"] = true;
       } catch (err) {
