@@ -3,3 +3,4 @@ export * from "./service.js";
 export * from "./views.js";
 export * from "./logfile.js";
 export { planMounts, parseBind } from "./mounts.js";
+export { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";

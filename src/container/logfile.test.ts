@@ -63,6 +63,36 @@ describe("k8s-file logs", () => {
     await fsp.rm(dir, { recursive: true });
   });
 
+  it("joins a long stdout line even when a stderr line was logged between its parts, and tails by such lines", async () => {
+    const log = [
+      "2026-11-22T01:45:25.1+00:00 stdout F out1",
+      "2026-11-22T01:45:25.2+00:00 stdout P aaa",
+      "2026-11-22T01:45:25.3+00:00 stderr F err1",
+      "2026-11-22T01:45:25.4+00:00 stdout P bbb",
+      "2026-11-22T01:45:25.5+00:00 stdout F ccc",
+      "2026-11-22T01:45:25.6+00:00 stdout P partial",
+      "",
+    ].join("\n");
+    const recs: LogRecord[] = [];
+    parseRecords(Buffer.from(log), recs);
+    const o = { stdout: true, stderr: true, timestamps: false, tty: false };
+    const enc = new LogEncoder(o);
+    assert.deepEqual(demux(Buffer.concat([enc.encode(recs), enc.flush()])), [[1, "out1\n"], [2, "err1\n"], [1, "aaabbbccc\n"], [1, "partial"]]);
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-log-"));
+    const file = path.join(dir, "log");
+    await fsp.writeFile(file, log);
+    const tail = async (n: number) => {
+      const e = new LogEncoder(o);
+      const r = await readLog(file, { ...o, tail: n });
+      return demux(Buffer.concat([e.encode(r.records), e.flush()]));
+    };
+    assert.deepEqual(await tail(1), [[1, "partial"]]);
+    assert.deepEqual(await tail(2), [[1, "aaabbbccc\n"], [1, "partial"]]);
+    assert.deepEqual(await tail(3), [[2, "err1\n"], [1, "aaabbbccc\n"], [1, "partial"]]);
+    assert.equal((await tail(10)).length, 4);
+    await fsp.rm(dir, { recursive: true });
+  });
+
   it("prints timestamps in UTC like Docker", () => {
     assert.equal(dockerTimestamp("2026-11-22T01:45:25.361508334+00:00"), "2026-11-22T01:45:25.361508334Z");
     assert.equal(dockerTimestamp("2026-11-22T03:45:25.5+02:00"), "2026-11-22T01:45:25.5Z");

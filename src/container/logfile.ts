@@ -76,27 +76,30 @@ export function dockerTimestamp(t: string): string {
 
 /**
  * Turns records into the bytes of Docker's logs stream. Partial records are joined with the
- * records that complete them, so each emitted message is one whole line.
+ * records that complete them, so each emitted message is one whole line. stdout and stderr are
+ * joined separately: conmon may write a stderr line between two parts of a long stdout line.
  */
 export class LogEncoder {
-  private pending: { stream: 1 | 2; parts: Buffer[]; time: string } | undefined;
+  private readonly pending = new Map<1 | 2, { parts: Buffer[]; time: string; seq: number }>();
+  private seq = 0;
   constructor(private readonly o: LogReadOptions) {}
 
   /** Records in, wire bytes out (several lines batched into one Buffer for speed). */
   encode(records: LogRecord[]): Buffer {
     const chunks: Buffer[] = [];
     for (const r of records) {
+      const p = this.pending.get(r.stream);
       if (r.partial) {
-        if (!this.pending) this.pending = { stream: r.stream, parts: [], time: r.time };
-        this.pending.parts.push(r.text);
+        if (p) p.parts.push(r.text);
+        else this.pending.set(r.stream, { parts: [r.text], time: r.time, seq: this.seq++ });
         continue;
       }
       let text = r.text;
       let time = r.time;
-      if (this.pending) {
-        text = Buffer.concat([...this.pending.parts, r.text]);
-        time = this.pending.time;
-        this.pending = undefined;
+      if (p) {
+        text = Buffer.concat([...p.parts, r.text]);
+        time = p.time;
+        this.pending.delete(r.stream);
       }
       this.push(chunks, r.stream, time, text, true);
     }
@@ -105,10 +108,11 @@ export class LogEncoder {
 
   /** A trailing partial line (the process ended without a newline) is sent as it is. */
   flush(): Buffer {
-    if (!this.pending) return Buffer.alloc(0);
+    if (this.pending.size === 0) return Buffer.alloc(0);
     const chunks: Buffer[] = [];
-    this.push(chunks, this.pending.stream, this.pending.time, Buffer.concat(this.pending.parts), false);
-    this.pending = undefined;
+    const left = [...this.pending.entries()].sort((a, b) => a[1].seq - b[1].seq);
+    this.pending.clear();
+    for (const [stream, p] of left) this.push(chunks, stream, p.time, Buffer.concat(p.parts), false);
     return Buffer.concat(chunks);
   }
 
@@ -147,20 +151,32 @@ export async function readLog(path: string, o: LogReadOptions): Promise<{ record
   return { records, offset };
 }
 
-/** The last n lines, counting a run of partial records plus its final record as one line. */
+/**
+ * The last n lines. A line is a run of partial records of one stream plus the full record that
+ * ends it (records of the other stream may sit between its parts); a run of partial records at
+ * the very end of a stream (output without a final newline) is a line too, as Docker counts it.
+ */
 function tailRecords(records: LogRecord[], n: number): LogRecord[] {
   if (n <= 0) return [];
-  let lines = 0;
-  let i = records.length;
-  while (i > 0) {
-    const r = records[i - 1]!;
-    if (!r.partial) {
-      if (lines === n) break;
-      lines++;
+  // Assign each record to its line; lines are ordered by the record that ends them.
+  const lineOf: number[] = new Array(records.length);
+  const ends: number[] = []; // line id -> index of its last record
+  const open = new Map<1 | 2, number>();
+  records.forEach((r, i) => {
+    let id = open.get(r.stream);
+    if (id === undefined) {
+      id = ends.length;
+      ends.push(i);
+      open.set(r.stream, id);
     }
-    i--;
-  }
-  return records.slice(i);
+    lineOf[i] = id;
+    ends[id] = i;
+    if (!r.partial) open.delete(r.stream);
+  });
+  if (ends.length <= n) return records;
+  const byEnd = ends.map((end, id) => ({ end, id })).sort((a, b) => a.end - b.end);
+  const keep = new Set(byEnd.slice(byEnd.length - n).map((l) => l.id));
+  return records.filter((_, i) => keep.has(lineOf[i]!));
 }
 
 /**

@@ -126,6 +126,6 @@ async function parseMountObject(m: NonNullable<HostConfig["Mounts"]>[number]): P
       return { point: { Type: "tmpfs", Source: "", Destination: destination, Mode: "", RW: rw, Propagation: "" } };
     }
     default:
-      throw invalidParameter(`invalid mount config: mount type unknown: "${m.Type}"`);
+      throw invalidParameter(`invalid mount config for type "${m.Type}": mount type unknown`);
   }
 }

@@ -4,12 +4,14 @@ import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, invalidParameter, isENOENT, notFound, notModified, PierError, systemError } from "../errdefs/index.js";
-import { VALID_NAME, newID, randomName, rfc3339Nano, writeFileAtomic, type Logger, secureJoin } from "../lib/index.js";
+import { VALID_NAME, newID, randomName, writeFileAtomic, type Logger, secureJoin } from "../lib/index.js";
+import { nowRFC3339, rfc3339FromNs } from "./clock.js";
 import type { ImageConfig } from "../oci/index.js";
 import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/index.js";
-import { buildSpec, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
+import { buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import { writeEtcFiles } from "./etcfiles.js";
+import { validateCreateRequest } from "./validate.js";
 import { planMounts, type PlannedMount } from "./mounts.js";
 import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
 import type { Mount as OCIMount } from "../oci/index.js";
@@ -146,6 +148,7 @@ export class ContainerService {
   // ---------------------------------------------------------------- create
 
   async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    validateCreateRequest(req.config as Record<string, unknown>, req.hostConfig as Record<string, unknown>);
     const config = req.config;
     const hc: HostConfig = { ...req.hostConfig };
     if (!config.Image) throw invalidParameter("No image specified; use Config.Image");
@@ -161,7 +164,7 @@ export class ContainerService {
       do name = `/${randomName()}`;
       while (this.names.has(name));
     }
-    validateHostConfig(hc);
+    const warnings = validateHostConfig(hc);
 
     const image = this.o.images.resolve(config.Image);
     const imgConf = this.o.images.imageConfig(image.id).config ?? {};
@@ -186,11 +189,10 @@ export class ContainerService {
 
     const id = newID();
     const dir = path.join(this.o.dataRoot, id);
-    const now = Date.now();
     const hostname = config.Hostname || (networkMode === "host" ? (await fsp.readFile("/etc/hostname", "utf8").catch(() => "localhost")).trim() : id.slice(0, 12));
     const rec: ContainerRecord = {
       Id: id,
-      Created: rfc3339Nano(now),
+      Created: nowRFC3339(),
       Path: argv[0]!,
       Args: argv.slice(1),
       State: initialState(),
@@ -224,7 +226,7 @@ export class ContainerService {
       throw err;
     }
     this.emit(rec, "create");
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   /** Create volumes (named on demand, anonymous fresh) and bind sources Docker would create. */
@@ -241,7 +243,9 @@ export class ContainerService {
         // Remember whether the image's content should be copied in at first start.
         (point as MountPoint & { copyUp?: boolean }).copyUp = !p.volume.noCopy && !existed;
       } else if (p.createSource) {
-        await fsp.mkdir(point.Source, { recursive: true });
+        // Only a missing source is created; an existing file or directory is bound as it is.
+        const exists = await fsp.lstat(point.Source).then(() => true, (e) => { if (isENOENT(e)) return false; throw e; });
+        if (!exists) await fsp.mkdir(point.Source, { recursive: true, mode: 0o755 });
       }
       points.push(point);
     }
@@ -327,7 +331,7 @@ export class ContainerService {
         throw err;
       }
       mark("conmon");
-      c.State = { ...c.State, Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: rfc3339Nano(Date.now()) };
+      c.State = { ...c.State, Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: nowRFC3339() };
       c.stoppedByUser = false;
       await this.records.put(c.Id, c);
       mark("recorded");
@@ -342,7 +346,7 @@ export class ContainerService {
       const message = err instanceof Error ? err.message : String(err);
       const code = exitCodeForStartError(message);
       c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? "created" : "exited", Running: false, Pid: 0, ExitCode: code, Error: message };
-      if (c.State.Status === "exited") c.State.FinishedAt = rfc3339Nano(Date.now());
+      if (c.State.Status === "exited") c.State.FinishedAt = nowRFC3339();
       await this.records.put(c.Id, c).catch(() => {});
       // A start that failed ends a `run`'s wait with the engine's exit code.
       this.notifyWaiters(c.Id, "next-exit", code, message);
@@ -401,16 +405,18 @@ export class ContainerService {
       if (!c || !c.State.Running) return;
       const exitFile = path.join(this.exitDir, id);
       let code = await this.exitFileCode(id);
-      let finishedMs = Date.now();
+      let finishedAt = nowRFC3339();
       if (code === undefined) {
         if (pidAlive(c.State.Pid)) return; // a spurious event: still running
         code = 255; // it vanished without conmon telling (monitor killed): Docker reports 255
       } else {
-        finishedMs = (await fsp.stat(exitFile)).mtimeMs;
+        // The exit file's mtime is when the process ended, also when pierd was down then.
+        const st = await fsp.stat(exitFile, { bigint: true }).catch(() => undefined);
+        if (st) finishedAt = rfc3339FromNs(st.mtimeNs);
       }
       const bundle = path.join(this.o.execRoot, "containers", id);
       const oom = await fsp.access(path.join(bundle, "oom")).then(() => true, () => false);
-      c.State = { ...c.State, Status: "exited", Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: rfc3339Nano(finishedMs) };
+      c.State = { ...c.State, Status: "exited", Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
       await this.records.put(id, c);
       if (oom) this.emit(c, "oom");
       this.emit(c, "die", { exitCode: String(code) });
@@ -476,11 +482,12 @@ export class ContainerService {
 
   // ---------------------------------------------------------------- stop / kill
 
+  /** Errors are Docker's; the API wraps them as "cannot kill container: <ref>: …". */
   async kill(ref: string, signal = "SIGKILL"): Promise<void> {
+    // The signal is checked before the container is looked up, as moby does.
+    const sig = signalNumber(signal);
     const c = this.get(ref);
-    const sig = parseSignal(signal);
-    if (sig === undefined) throw invalidParameter(`Invalid signal: ${signal}`);
-    if (!c.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    if (!c.State.Running) throw conflict(`container ${c.Id} is not running`);
     if (sig === 9 || sig === 15) c.stoppedByUser = true;
     await this.runc.kill(c.Id, sig).catch((err) => {
       if (!this.records.get(c.Id)?.State.Running) return; // it ended meanwhile
@@ -606,10 +613,14 @@ export class ContainerService {
 
 function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & object): ContainerConfig {
   const out: ContainerConfig = { ...c };
-  // Env: the image's, overridden per key by the request's.
-  const env = new Map<string, string>();
-  for (const e of [...(img.Env ?? []), ...(c.Env ?? [])]) env.set(e.split("=")[0]!, e);
-  out.Env = [...env.values()];
+  // Env (Docker's runconfig Merge): the request's, in its order, then the image's variables
+  // the request does not set.
+  if (!c.Env || c.Env.length === 0) {
+    out.Env = [...(img.Env ?? [])];
+  } else {
+    const keys = new Set(c.Env.map((e) => e.split("=")[0]!));
+    out.Env = [...c.Env, ...(img.Env ?? []).filter((e) => !keys.has(e.split("=")[0]!))];
+  }
   // An explicit entrypoint drops the image's Cmd unless Cmd is also given (Docker's rule).
   if (c.Entrypoint && c.Entrypoint.length > 0) {
     out.Entrypoint = c.Entrypoint;
@@ -629,7 +640,7 @@ function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & objec
   if (!out.StopSignal) delete out.StopSignal;
   out.ExposedPorts = { ...(img.ExposedPorts ?? {}), ...(c.ExposedPorts ?? {}) };
   if (Object.keys(out.ExposedPorts).length === 0) delete out.ExposedPorts;
-  out.Volumes = c.Volumes ?? null;
+  out.Volumes = c.Volumes && Object.keys(c.Volumes).length > 0 ? c.Volumes : null;
   if (!out.Healthcheck && img.Healthcheck) out.Healthcheck = img.Healthcheck;
   if (!out.OnBuild) out.OnBuild = null;
   out.Domainname = c.Domainname ?? "";
@@ -642,9 +653,29 @@ function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & objec
   return out;
 }
 
+/**
+ * HostConfig as Docker stores it after create (daemon adaptContainerSettings and the create
+ * route): defaults filled in, "unset" sentinels normalised, so inspect shows what Docker shows.
+ */
 function withHostConfigDefaults(hc: HostConfig): HostConfig {
+  const memory = (hc.Memory as number) || 0;
+  const privileged = !!hc.Privileged;
+  const pids = hc.PidsLimit as number | null | undefined;
+  const swappiness = hc.MemorySwappiness as number | null | undefined;
   return {
     ...hc,
+    // 0 and negative pids limits mean "unlimited": Docker stores no limit.
+    PidsLimit: pids !== undefined && pids !== null && pids > 0 ? pids : null,
+    MemorySwappiness: swappiness === undefined || swappiness === null || swappiness === -1 ? null : swappiness,
+    // With a memory limit and no swap limit, the swap limit is twice the memory.
+    MemorySwap: memory > 0 && !hc.MemorySwap ? memory * 2 : ((hc.MemorySwap as number) ?? 0),
+    IpcMode: (hc.IpcMode as string) || "private",
+    // Pier gives containers no cgroup namespace yet, which is what "host" means (Docker's
+    // default on cgroup v1).
+    CgroupnsMode: "host",
+    MaskedPaths: (hc.MaskedPaths as string[] | null | undefined) ?? (privileged ? null : [...DEFAULT_MASKED_PATHS]),
+    ReadonlyPaths: (hc.ReadonlyPaths as string[] | null | undefined) ?? (privileged ? null : [...DEFAULT_READONLY_PATHS]),
+    Runtime: (hc.Runtime as string) || "runc",
     Binds: hc.Binds ?? null,
     LogConfig: hc.LogConfig?.Type ? hc.LogConfig : { Type: "json-file", Config: {} },
     RestartPolicy: hc.RestartPolicy?.Name !== undefined ? hc.RestartPolicy : { Name: "no", MaximumRetryCount: 0 },
@@ -658,7 +689,12 @@ function withHostConfigDefaults(hc: HostConfig): HostConfig {
 
 const RESTART_POLICIES = new Set(["", "no", "always", "unless-stopped", "on-failure"]);
 
-function validateHostConfig(hc: HostConfig): void {
+/**
+ * What Docker checks when a container is created (daemon verifyContainerSettings), so a bad
+ * setting fails `create` and leaves nothing behind, instead of failing every start. Returns
+ * Docker's warnings for settings this host cannot honour.
+ */
+function validateHostConfig(hc: HostConfig): string[] {
   const rp = hc.RestartPolicy;
   if (rp && !RESTART_POLICIES.has(rp.Name)) throw invalidParameter(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
   if (rp && rp.Name !== "on-failure" && (rp.MaximumRetryCount ?? 0) > 0) throw invalidParameter(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
@@ -671,13 +707,24 @@ function validateHostConfig(hc: HostConfig): void {
   if (mem > 0 && swap > 0 && swap < mem) throw invalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage");
   if (mem === 0 && swap > 0) throw invalidParameter("You should always set the Memory limit when using Memoryswap limit, see usage");
   const nano = (hc.NanoCpus as number) ?? 0;
-  if (nano < 0) throw invalidParameter("invalid CPU count");
+  const ncpu = navigatorCpus();
+  if (nano < 0 || nano > ncpu * 1e9) throw invalidParameter(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   if (nano > 0 && (hc.CpuQuota as number) > 0) throw invalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
   if (nano > 0 && (hc.CpuPeriod as number) > 0) throw invalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set");
-  const ncpu = navigatorCpus();
-  if (nano > ncpu * 1e9) throw invalidParameter(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   const shm = (hc.ShmSize as number) ?? 0;
   if (shm < 0) throw invalidParameter("SHM size can not be less than 0");
+  for (const field of ["CapAdd", "CapDrop"] as const) {
+    try {
+      normalizeCapabilities((hc[field] as string[] | null | undefined) ?? []);
+    } catch (err) {
+      throw invalidParameter(`invalid ${field}: ${(err as Error).message}`);
+    }
+  }
+  parseSecurityOpt(hc.SecurityOpt as string[] | null | undefined);
+  // Memory, CPU, cpuset, blkio and pids limits, with the host's capabilities.
+  const warnings: string[] = [];
+  buildResources(hc as HostConfigInput, (w) => warnings.push(w));
+  return warnings;
 }
 
 function navigatorCpus(): number {
@@ -699,14 +746,33 @@ function etcMounts(etc: { hostnamePath: string; hostsPath: string; resolvConfPat
 
 /** Docker's start error wording, so clients that read it (the CLI maps 126/127) still work. */
 function startError(runtimeMessage: string): PierError {
-  const msg = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${runtimeMessage}: unknown`;
-  return exitCodeForStartError(msg) === 125 ? systemError(msg) : invalidParameter(msg);
+  let msg = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${runtimeMessage}: unknown`;
+  // moby translateContainerdStartErr: a bind of a file onto a directory (or back) gets a hint.
+  if (/not a directory/i.test(msg)) msg += ": Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type";
+  return exitCodeForStartError(msg) === 128 ? systemError(msg) : invalidParameter(msg);
 }
 
+/** State.ExitCode after a failed start, as moby sets it: 127 not found, 126 not runnable, else 128. */
 function exitCodeForStartError(message: string): number {
-  if (/executable file not found|no such file or directory/.test(message)) return 127;
-  if (/permission denied|is a directory|exec format error/.test(message)) return 126;
-  return 125;
+  if (/executable file not found|no such file or directory|not a directory/i.test(message)) return 127;
+  if (/permission denied|is a directory|exec format error/i.test(message)) return 126;
+  return 128;
+}
+
+/**
+ * moby's signal.ParseSignal plus its ValidSignalForPlatform check: names with or without SIG,
+ * numbers; 0 and unknown names are invalid; numbers beyond the platform's signals unsupported.
+ */
+export function signalNumber(signal: string): number {
+  if (/^\d+$/.test(signal)) {
+    const n = Number(signal);
+    if (n === 0) throw invalidParameter(`Invalid signal: ${signal}`);
+    if (n > 64) throw invalidParameter(`the linux daemon does not support signal ${n}`);
+    return n;
+  }
+  const sig = parseSignal(signal);
+  if (sig === undefined) throw invalidParameter(`Invalid signal: ${signal}`);
+  return sig;
 }
 
 function pidAlive(pid: number): boolean {

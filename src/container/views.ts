@@ -86,8 +86,8 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
 }
 
 export function summaryView(c: ContainerRecord, imageName: string, networkIDs: Record<string, string>, now = Date.now()): Record<string, unknown> {
-  // Docker joins Path and Args with spaces, unquoted.
-  const cmd = [c.Path, ...c.Args].join(" ");
+  // As moby's list does: arguments that contain a space are wrapped in single quotes.
+  const cmd = [c.Path, ...c.Args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
   return {
     Id: c.Id,
     Names: [c.Name],

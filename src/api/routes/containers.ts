@@ -1,8 +1,8 @@
 import { promises as fsp } from "node:fs";
 import type { Duplex } from "node:stream";
-import { invalidParameter, conflict } from "../../errdefs/index.js";
+import { invalidParameter, conflict, PierError } from "../../errdefs/index.js";
 import { parseTimestamp } from "../../lib/index.js";
-import { LogEncoder, LogFollower, inWindow, inspectView, readLog, summaryView, type ContainerRecord, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
+import { LogEncoder, LogFollower, inWindow, inspectView, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
 import { boolParam, checkFilterKeys, filtersParam, intParam, readJSON, sendJSON, sendNoContent } from "../http.js";
 import type { Router, HijackCtx } from "../router.js";
 import type { Services } from "../services.js";
@@ -15,7 +15,11 @@ export function containerRoutes(r: Router, s: Services): void {
 
   r.on("POST", "/containers/create", async ({ req, res, query }) => {
     const body = await readJSON<Record<string, unknown>>(req);
-    if (!body || typeof body !== "object") throw invalidParameter("config cannot be empty in order to create a container");
+    if (body === undefined) throw invalidParameter("invalid JSON: got EOF while reading request body");
+    if (body === null) throw invalidParameter("config cannot be empty in order to create a container");
+    if (typeof body !== "object" || Array.isArray(body)) {
+      throw invalidParameter(`invalid JSON: json: cannot unmarshal ${Array.isArray(body) ? "array" : typeof body === "boolean" ? "bool" : typeof body} into Go value of type runconfig.ContainerConfigWrapper`);
+    }
     const { HostConfig, NetworkingConfig: _n, ...config } = body;
     const out = await s.containers.create({ name: query.get("name") ?? undefined, config: config as CreateRequest["config"], hostConfig: (HostConfig ?? {}) as CreateRequest["hostConfig"] });
     sendJSON(res, 201, out);
@@ -28,7 +32,8 @@ export function containerRoutes(r: Router, s: Services): void {
     const limit = intParam(query, "limit") ?? -1;
     const match = containerFilter(filters, s);
     let list = s.containers.all().filter((c) => (all || limit > 0 || filters.status !== undefined || c.State.Running) && match(c));
-    list.sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0));
+    const created = new Map(list.map((c) => [c.Id, parseRFC3339Ns(c.Created)]));
+    list.sort((a, b) => { const x = created.get(a.Id)!, y = created.get(b.Id)!; return x < y ? 1 : x > y ? -1 : 0; });
     if (limit > 0) list = list.slice(0, limit);
     const now = Date.now();
     sendJSON(res, 200, list.map((c) => summaryView(c, c.Config.Image ?? "", ids(), now)));
@@ -55,7 +60,13 @@ export function containerRoutes(r: Router, s: Services): void {
   });
 
   r.on("POST", "/containers/:id/kill", async ({ res, params, query }) => {
-    await s.containers.kill(params.id!, query.get("signal") || "SIGKILL");
+    try {
+      await s.containers.kill(params.id!, query.get("signal") || "SIGKILL");
+    } catch (err) {
+      // moby wraps every kill error, keeping its kind (status).
+      if (err instanceof PierError) throw new PierError(err.kind, `cannot kill container: ${params.id!}: ${err.message}`);
+      throw err;
+    }
     sendNoContent(res);
   });
 

@@ -1,0 +1,195 @@
+// Security defaults, probed from inside containers the way a user (or an auditor) would check
+// them: capabilities, seccomp, no_new_privs, masked and read-only paths, mounts, /dev, device
+// cgroup. The expected values are Docker's (checked against dockerd with the same probes).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { startEngine, type Engine } from "../harness.js";
+
+/** Docker's 14 default capabilities as the kernel's bit mask (CapEff in /proc/self/status). */
+const DEFAULT_CAPS = "00000000a80425fb";
+
+/** The fields of /proc/self/status a probe looks at. */
+function statusFields(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^(\w+):\s*(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!.trim();
+  }
+  return out;
+}
+
+/** This host's capability set (what a daemon running as root here holds), as a hex mask. */
+function hostCapEff(): string {
+  return statusFields(readFileSync("/proc/self/status", "utf8")).CapEff!;
+}
+
+describe("security defaults", () => {
+  let e: Engine;
+  // A dockerd started with --bridge=none has no default network: use "none" there.
+  let net: string[] = [];
+  before(async () => {
+    e = await startEngine();
+    const bridge = await e.docker(["network", "inspect", "bridge"]);
+    if (bridge.code !== 0) net = ["--network", "none"];
+  });
+  after(async () => {
+    await e?.stop();
+  });
+
+  const run = async (args: string[], script: string) => {
+    const r = await e.docker(["run", "--rm", ...net, ...args, "busybox", "sh", "-c", script]);
+    return r;
+  };
+  const status = async (args: string[] = []) => {
+    const r = await run(args, "cat /proc/self/status");
+    assert.equal(r.code, 0, r.stderr);
+    return statusFields(r.stdout);
+  };
+
+  it("gives root in a container exactly Docker's 14 default capabilities, seccomp filtering and no no_new_privs", async () => {
+    const s = await status();
+    assert.equal(s.CapEff, DEFAULT_CAPS);
+    assert.equal(s.CapPrm, DEFAULT_CAPS);
+    assert.equal(s.CapBnd, DEFAULT_CAPS);
+    assert.equal(s.CapInh, "0000000000000000");
+    assert.equal(s.CapAmb, "0000000000000000");
+    assert.equal(s.Seccomp, "2", "seccomp in filter mode");
+    assert.equal(s.NoNewPrivs, "0");
+  });
+
+  it("adds and drops capabilities with --cap-add and --cap-drop", async () => {
+    // NET_ADMIN is bit 12.
+    assert.equal((await status(["--cap-add", "NET_ADMIN"])).CapEff, "00000000a80435fb");
+    // CHOWN is bit 0; the CAP_ prefix and lower case are accepted too.
+    assert.equal((await status(["--cap-drop", "chown"])).CapEff, "00000000a80425fa");
+    assert.equal((await status(["--cap-drop", "CAP_CHOWN"])).CapEff, "00000000a80425fa");
+    // Dropping ALL then adding KILL (bit 5) leaves only KILL.
+    const only = await status(["--cap-drop", "ALL", "--cap-add", "KILL"]);
+    assert.equal(only.CapEff, "0000000000000020");
+    assert.equal(only.CapBnd, "0000000000000020");
+    const unknown = await e.docker(["run", "--rm", ...net, "--cap-add", "NOT_A_CAP", "busybox", "true"]);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /unknown capability: "CAP_NOT_A_CAP"/);
+  });
+
+  it("gives a non-root user no effective capabilities but keeps the bounding set", async () => {
+    const s = await status(["--user", "1000:1000"]);
+    assert.equal(s.CapEff, "0000000000000000");
+    assert.equal(s.CapPrm, "0000000000000000");
+    assert.equal(s.CapBnd, DEFAULT_CAPS);
+  });
+
+  it("turns seccomp off with --security-opt seccomp=unconfined and sets no_new_privs on request", async () => {
+    const unconfined = await status(["--security-opt", "seccomp=unconfined"]);
+    assert.equal(unconfined.Seccomp, "0");
+    assert.equal(unconfined.CapEff, DEFAULT_CAPS);
+    const nnp = await status(["--security-opt", "no-new-privileges"]);
+    assert.equal(nnp.NoNewPrivs, "1");
+    assert.equal(nnp.Seccomp, "2");
+    const nnpTrue = await status(["--security-opt", "no-new-privileges=true"]);
+    assert.equal(nnpTrue.NoNewPrivs, "1");
+    const bad = await e.docker(["run", "--rm", ...net, "--security-opt", "bogus=1", "busybox", "true"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /invalid --security-opt/);
+  });
+
+  it("gives --privileged every capability the host has, no seccomp, no masked paths and the host's devices", async () => {
+    // Docker 23+ grants the capabilities the daemon itself holds (here: this root test process).
+    const r = await run(["--privileged"], "cat /proc/self/status; echo ===; cat /proc/keys >/dev/null && echo keys-readable; ls /dev | wc -l; mount | grep ' /sys '");
+    assert.equal(r.code, 0, r.stderr);
+    const [statusText, rest] = r.stdout.split("===\n") as [string, string];
+    const s = statusFields(statusText);
+    assert.equal(s.CapEff, hostCapEff());
+    assert.equal(s.CapBnd, hostCapEff());
+    assert.equal(s.Seccomp, "0");
+    const lines = rest.trim().split("\n");
+    assert.ok(Number(lines.find((l) => /^\d+$/.test(l))) > 16, `more than the default devices: ${rest}`);
+    assert.match(rest, /on \/sys type sysfs \(rw,/, "sysfs is writable for a privileged container");
+  });
+
+  it("masks /proc/keys, /proc/timer_list, /proc/kcore and /sys/firmware", async () => {
+    const r = await run([], [
+      "printf 'keys:%s\\n' $(cat /proc/keys 2>/dev/null | wc -c)",
+      "printf 'timer_list:%s\\n' $(cat /proc/timer_list 2>/dev/null | wc -c)",
+      "printf 'kcore:%s\\n' $(cat /proc/kcore 2>/dev/null | wc -c)",
+      "printf 'firmware:%s\\n' $(ls -A /sys/firmware | wc -l)",
+      "touch /sys/firmware/x 2>/dev/null && echo firmware-writable; true",
+    ].join("; "));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "keys:0\ntimer_list:0\nkcore:0\nfirmware:0\n");
+  });
+
+  it("mounts /proc/sys, /proc/sysrq-trigger, /sys and the cgroup tree read-only", async () => {
+    const r = await run([], [
+      "echo pier > /proc/sys/kernel/domainname 2>/dev/null && echo proc-sys-writable",
+      "echo h > /proc/sysrq-trigger 2>/dev/null && echo sysrq-writable",
+      "echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null && echo cgroup-writable",
+      "mount | awk '$3==\"/proc/sys\"||$3==\"/sys\"{print $3, $6}'",
+      "true",
+    ].join("; "));
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.stdout.split("\n").filter(Boolean);
+    assert.ok(!out.some((l) => /writable/.test(l)), r.stdout);
+    assert.match(r.stdout, /^\/proc\/sys \(ro,/m);
+    assert.match(r.stdout, /^\/sys \(ro,nosuid,nodev,noexec/m);
+  });
+
+  it("refuses mount(2) inside the container", async () => {
+    const r = await run([], "mount -t tmpfs none /mnt");
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /permission denied/i);
+    const proc = await run([], "mount -t proc proc /mnt");
+    assert.notEqual(proc.code, 0);
+  });
+
+  it("has only the default devices in /dev, with the right numbers, and a device cgroup that denies others", async () => {
+    const r = await run([], "ls -A /dev | tr '\\n' ' '");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split(" ").sort(), ["fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]);
+    // A terminal adds /dev/console.
+    const tty = await e.docker(["run", "--rm", "-t", ...net, "busybox", "ls", "-A", "/dev"]);
+    assert.equal(tty.code, 0, tty.stderr);
+    assert.match(tty.stdout, /\bconsole\b/);
+    const nodes = await run([], "for d in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$d; done");
+    assert.equal(
+      nodes.stdout,
+      [
+        "/dev/null character special file 1:3 666",
+        "/dev/zero character special file 1:5 666",
+        "/dev/full character special file 1:7 666",
+        "/dev/random character special file 1:8 666",
+        "/dev/urandom character special file 1:9 666",
+        "/dev/tty character special file 5:0 666",
+        "",
+      ].join("\n"),
+    );
+    // CAP_MKNOD lets root make a block device node, but the device cgroup refuses to open it.
+    const blk = await run([], "mknod /tmp/sda b 8 0 && echo made; head -c1 /tmp/sda >/dev/null");
+    assert.match(blk.stdout, /made/);
+    assert.notEqual(blk.code, 0);
+    assert.match(blk.stderr, /Operation not permitted/);
+    const shm = await run([], "mount | grep -E ' /dev/shm | /dev/mqueue | /dev/pts ' | cut -d' ' -f3,5 | sort");
+    assert.equal(shm.stdout, "/dev/mqueue mqueue\n/dev/pts devpts\n/dev/shm tmpfs\n");
+  });
+
+  it("runs the command as pid 1 in private pid, uts, ipc and mount namespaces", async () => {
+    const host = (await import("node:os")).hostname();
+    const r = await run([], "echo $$; hostname");
+    assert.equal(r.code, 0, r.stderr);
+    const [pid, hostname] = r.stdout.split("\n") as [string, string];
+    assert.equal(pid, "1");
+    assert.match(hostname, /^[0-9a-f]{12}$/);
+    assert.notEqual(hostname, host);
+    const ipc = await run([], "readlink /proc/1/ns/ipc /proc/1/ns/mnt /proc/1/ns/uts /proc/1/ns/pid");
+    const hostNs = ["ipc", "mnt", "uts", "pid"].map((n) => `${n}:[${statSync(`/proc/self/ns/${n}`).ino}]`);
+    for (const ns of ipc.stdout.trim().split("\n")) assert.ok(!hostNs.includes(ns), `${ns} differs from the host's`);
+  });
+
+  it("serves the API socket with mode 0660", () => {
+    assert.ok(e.host.startsWith("unix://"));
+    const st = statSync(e.host.slice("unix://".length));
+    assert.ok(st.isSocket());
+    assert.equal(st.mode & 0o777, 0o660);
+  });
+});
