@@ -1,8 +1,9 @@
 /** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints UTC times. */
 export function rfc3339Nano(ms: number, extraNanos = 0): string {
-  const d = new Date(ms);
-  const base = d.toISOString().slice(0, 19);
-  const nanos = (ms % 1000) * 1_000_000 + extraNanos;
+  // ms may carry a fraction (file mtimes do); the fraction becomes nanoseconds.
+  const whole = Math.floor(ms);
+  const base = new Date(whole).toISOString().slice(0, 19);
+  const nanos = (whole % 1000) * 1_000_000 + Math.round((ms - whole) * 1_000_000) + extraNanos;
   if (nanos === 0) return `${base}Z`;
   const frac = String(nanos).padStart(9, "0").replace(/0+$/, "");
   return `${base}.${frac}Z`;
@@ -38,11 +39,12 @@ export function parseGoDuration(value: string): number | undefined {
 
 /** Docker's "Up 3 seconds" / "2 hours ago" wording (go-units HumanDuration). */
 export function humanDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
+  // go-units truncates seconds and minutes, and rounds hours.
+  const s = Math.floor(ms / 1000);
   if (s < 1) return "Less than a second";
   if (s === 1) return "1 second";
   if (s < 60) return `${s} seconds`;
-  const m = Math.round(ms / 60_000);
+  const m = Math.floor(ms / 60_000);
   if (m === 1) return "About a minute";
   if (m < 60) return `${m} minutes`;
   const h = Math.round(ms / 3_600_000);
@@ -51,5 +53,5 @@ export function humanDuration(ms: number): string {
   if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
   if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
   if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
+  return `${Math.floor(Math.floor(ms / 3_600_000) / 24 / 365)} years`;
 }
