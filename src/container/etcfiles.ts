@@ -1,6 +1,6 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { writeFileAtomic } from "../lib/index.js";
+import { writeFileReplace as writeFileAtomic } from "../lib/index.js";
 
 /**
  * /etc/hostname, /etc/hosts and /etc/resolv.conf for a container, written under its directory

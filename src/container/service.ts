@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, invalidParameter, isENOENT, notFound, notModified, PierError, systemError } from "../errdefs/index.js";
-import { VALID_NAME, newID, randomName, writeFileAtomic, type Logger, secureJoin } from "../lib/index.js";
+import { VALID_NAME, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
 import { nowRFC3339, rfc3339FromNs } from "./clock.js";
 import type { ImageConfig } from "../oci/index.js";
 import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/index.js";
@@ -309,7 +309,7 @@ export class ContainerService {
         defaultUlimits: this.o.defaultUlimits,
       });
       mark("spec");
-      await writeFileAtomic(path.join(bundle, "config.json"), specToJSON(spec));
+      await writeFileReplace(path.join(bundle, "config.json"), specToJSON(spec));
       await fsp.mkdir(path.dirname(c.LogPath), { recursive: true });
       let pid: number;
       try {
@@ -420,9 +420,11 @@ export class ContainerService {
       await this.records.put(id, c);
       if (oom) this.emit(c, "oom");
       this.emit(c, "die", { exitCode: String(code) });
-      await this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e }));
-      await this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e }));
-      await fsp.rm(exitFile, { force: true });
+      await Promise.all([
+        this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e })),
+        this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e })),
+        fsp.rm(exitFile, { force: true }),
+      ]);
       for (const l of this.exitListeners.get(id) ?? []) l();
       this.notifyWaiters(id, "next-exit", code, "");
     });

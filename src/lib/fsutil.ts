@@ -6,13 +6,14 @@ import { randomBytes } from "node:crypto";
  * Write a file so that a reader (or a crash) never sees it half-written:
  * temp file in the same directory, fsync, rename, then fsync the directory.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): Promise<void> {
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
   const fh = await fsp.open(tmp, "w", mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
@@ -22,7 +23,15 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(dir);
+  if (durable) await syncDir(dir);
+}
+
+/**
+ * Files that are made again from records at every container start (bundle config, hosts,
+ * resolv.conf): still never seen half-written, but not worth two fsyncs on the start path.
+ */
+export function writeFileReplace(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  return writeFileAtomic(file, data, mode, { durable: false });
 }
 
 export async function syncDir(dir: string): Promise<void> {
