@@ -98,3 +98,32 @@ describe("k8s-file logs", () => {
     assert.equal(dockerTimestamp("2026-11-22T03:45:25.5+02:00"), "2026-11-22T01:45:25.5Z");
   });
 });
+
+describe("k8s-file logs, fast path", () => {
+  it("gives the same lines as the general path when partial records are scattered", () => {
+    const lines: string[] = [];
+    const expected: [number, string][] = [];
+    let t = 0;
+    const ts = () => `2026-11-22T01:45:25.${String(++t).padStart(9, "0")}+00:00`;
+    for (let i = 0; i < 500; i++) {
+      const stream = i % 7 === 0 ? "stderr" : "stdout";
+      const text = `line-${i}-${"x".repeat(i % 90)}`;
+      if (i % 13 === 0) {
+        // split into two partial records and a final one
+        lines.push(`${ts()} ${stream} P ${text.slice(0, 3)}`, `${ts()} ${stream} P ${text.slice(3, 6)}`, `${ts()} ${stream} F ${text.slice(6)}`);
+      } else {
+        lines.push(`${ts()} ${stream} F ${text}`);
+      }
+      expected.push([stream === "stderr" ? 2 : 1, `${text}\n`]);
+    }
+    const recs: LogRecord[] = [];
+    parseRecords(Buffer.from(lines.join("\n") + "\n"), recs);
+    const enc = new LogEncoder({ stdout: true, stderr: true, timestamps: false, tty: false });
+    // Feed in uneven batches, as a follower would.
+    const out: Buffer[] = [];
+    for (let i = 0; i < recs.length; i += 37) out.push(enc.encode(recs.slice(i, i + 37)));
+    assert.deepEqual(demux(Buffer.concat(out)), expected);
+    const onlyOut = new LogEncoder({ stdout: true, stderr: false, timestamps: false, tty: true });
+    assert.equal(onlyOut.encode(recs).toString(), expected.filter(([s]) => s === 1).map(([, l]) => l).join(""));
+  });
+});

@@ -1,5 +1,4 @@
 import { promises as fsp, watch, type FSWatcher } from "node:fs";
-import { frame } from "../lib/index.js";
 
 /**
  * conmon's k8s-file log: one line per record, "<RFC3339Nano time> <stdout|stderr> <P|F> <text>".
@@ -31,29 +30,68 @@ const NL = 0x0a;
 
 /** Parse complete lines of a k8s-file chunk; returns the unparsed remainder. */
 export function parseRecords(chunk: Buffer, out: LogRecord[]): Buffer {
+  // Byte loops instead of indexOf/subarray per line: this runs once per log line, and the
+  // native calls and Buffer objects cost more than the scanning itself.
+  const n = chunk.length;
   let start = 0;
-  for (;;) {
-    const nl = chunk.indexOf(NL, start);
+  while (start < n) {
+    // time<SP>stream<SP>flag<SP>text<NL>
+    let s1 = -1;
+    let s2 = -1;
+    let s3 = -1;
+    let nl = -1;
+    for (let j = start; j < n; j++) {
+      const b = chunk[j]!;
+      if (b === NL) {
+        nl = j;
+        break;
+      }
+      if (b === SPACE && s3 < 0) {
+        if (s1 < 0) s1 = j;
+        else if (s2 < 0) s2 = j;
+        else s3 = j;
+      }
+    }
     if (nl < 0) break;
-    const rec = parseLine(chunk.subarray(start, nl));
-    if (rec) out.push(rec);
+    if (s1 > start && s2 > s1) {
+      const stream = chunk[s1 + 4] === 0x65 /* stdErr */ ? 2 : 1;
+      const textStart = s3 < 0 ? nl : s3 + 1;
+      out.push(new K8sRecord(chunk, start, s1, stream, textStart, nl, chunk[s2 + 1] === 0x50 /* P */));
+    }
     start = nl + 1;
   }
   return chunk.subarray(start);
 }
 
-function parseLine(line: Buffer): LogRecord | undefined {
-  const s1 = line.indexOf(SPACE);
-  if (s1 < 0) return undefined;
-  const s2 = line.indexOf(SPACE, s1 + 1);
-  if (s2 < 0) return undefined;
-  const s3 = line.indexOf(SPACE, s2 + 1);
-  const time = line.toString("latin1", 0, s1);
-  const stream = line[s1 + 1] === 0x65 /* e(stderr) */ || line.toString("latin1", s1 + 1, s2) === "stderr" ? 2 : 1;
-  const flag = line[s2 + 1];
-  const text = s3 < 0 ? Buffer.alloc(0) : line.subarray(s3 + 1);
-  return { time, timeMs: parseTimeMs(time), stream, text, partial: flag === 0x50 /* P */ };
+/**
+ * One parsed line, kept as offsets into the chunk it came from. Time and text are made into
+ * strings and Buffers only when asked: `docker logs` of 100,000 lines must not pay for
+ * 100,000 date parses or Buffer objects it never uses.
+ */
+export class K8sRecord implements LogRecord {
+  private t?: string;
+  private ms?: number;
+  constructor(
+    readonly src: Buffer,
+    private readonly lineStart: number,
+    private readonly timeEnd: number,
+    readonly stream: 1 | 2,
+    readonly textStart: number,
+    readonly textEnd: number,
+    readonly partial: boolean,
+  ) {}
+  get time(): string {
+    return (this.t ??= this.src.toString("latin1", this.lineStart, this.timeEnd));
+  }
+  get timeMs(): number {
+    return (this.ms ??= parseTimeMs(this.time));
+  }
+  get text(): Buffer {
+    return this.src.subarray(this.textStart, this.textEnd);
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function parseTimeMs(t: string): number {
   // Date.parse copes with the nanosecond fraction by ignoring the excess digits only in some
@@ -84,9 +122,27 @@ export class LogEncoder {
   private seq = 0;
   constructor(private readonly o: LogReadOptions) {}
 
-  /** Records in, wire bytes out (several lines batched into one Buffer for speed). */
+  /** Records in, wire bytes out: all lines written into one Buffer (this is the hot path of `docker logs`). */
   encode(records: LogRecord[]): Buffer {
+    if (this.o.timestamps) return this.encodeGeneral(records);
+    // Runs of whole lines (the bulk) go through the tight loop; partial lines and the lines
+    // that complete them go through the general path. conmon splits a line wherever its read
+    // buffer ends, so even `seq` output has a few partial records.
     const chunks: Buffer[] = [];
+    let runStart = 0;
+    for (let i = 0; i <= records.length; i++) {
+      const r = records[i];
+      const whole = r instanceof K8sRecord && !r.partial && !this.pending.has(r.stream);
+      if (whole) continue;
+      if (i > runStart) chunks.push(this.encodeWholeLines(records, runStart, i));
+      if (r) chunks.push(this.encodeGeneral([r]));
+      runStart = i + 1;
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  }
+
+  private encodeGeneral(records: LogRecord[]): Buffer {
+    const lines: Line[] = [];
     for (const r of records) {
       const p = this.pending.get(r.stream);
       if (r.partial) {
@@ -94,39 +150,113 @@ export class LogEncoder {
         else this.pending.set(r.stream, { parts: [r.text], time: r.time, seq: this.seq++ });
         continue;
       }
-      let text = r.text;
-      let time = r.time;
-      if (p) {
-        text = Buffer.concat([...p.parts, r.text]);
-        time = p.time;
-        this.pending.delete(r.stream);
+      if (!this.wanted(r.stream)) {
+        if (p) this.pending.delete(r.stream);
+        continue;
       }
-      this.push(chunks, r.stream, time, text, true);
+      if (p) {
+        lines.push({ stream: r.stream, time: p.time, text: Buffer.concat([...p.parts, r.text]), newline: true });
+        this.pending.delete(r.stream);
+      } else {
+        lines.push({ stream: r.stream, time: this.o.timestamps ? r.time : "", text: r instanceof K8sRecord ? r : r.text, newline: true });
+      }
     }
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    return this.write(lines);
   }
 
   /** A trailing partial line (the process ended without a newline) is sent as it is. */
   flush(): Buffer {
-    if (this.pending.size === 0) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
+    if (this.pending.size === 0) return EMPTY;
     const left = [...this.pending.entries()].sort((a, b) => a[1].seq - b[1].seq);
     this.pending.clear();
-    for (const [stream, p] of left) this.push(chunks, stream, p.time, Buffer.concat(p.parts), false);
-    return Buffer.concat(chunks);
+    return this.write(left.filter(([stream]) => this.wanted(stream)).map(([stream, p]) => ({ stream, time: p.time, text: Buffer.concat(p.parts), newline: false })));
   }
 
-  private push(chunks: Buffer[], stream: 1 | 2, time: string, text: Buffer, newline: boolean) {
-    if (stream === 1 && !this.o.stdout) return;
-    if (stream === 2 && !this.o.stderr) return;
-    const parts: Buffer[] = [];
-    if (this.o.timestamps) parts.push(Buffer.from(dockerTimestamp(time) + " "));
-    parts.push(text);
-    if (newline) parts.push(Buffer.from("\n"));
-    const payload = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    chunks.push(this.o.tty ? payload : frame(stream, payload));
+  /** Whole lines straight from conmon's file, without timestamps, in one tight loop. */
+  private encodeWholeLines(records: LogRecord[], from: number, to: number): Buffer {
+    const header = this.o.tty ? 0 : 8;
+    const out1 = this.o.stdout;
+    const out2 = this.o.stderr;
+    let size = 0;
+    for (let i = from; i < to; i++) {
+      const r = records[i] as K8sRecord;
+      if (r.stream === 1 ? out1 : out2) size += header + r.textEnd - r.textStart + 1;
+    }
+    const out = Buffer.allocUnsafe(size);
+    let off = 0;
+    for (let i = from; i < to; i++) {
+      const r = records[i] as K8sRecord;
+      if (!(r.stream === 1 ? out1 : out2)) continue;
+      const len = r.textEnd - r.textStart;
+      if (header) {
+        const payload = len + 1;
+        out[off] = r.stream;
+        out[off + 1] = 0;
+        out[off + 2] = 0;
+        out[off + 3] = 0;
+        out[off + 4] = payload >>> 24;
+        out[off + 5] = (payload >>> 16) & 0xff;
+        out[off + 6] = (payload >>> 8) & 0xff;
+        out[off + 7] = payload & 0xff;
+        off += 8;
+      }
+      const src = r.src;
+      // Short lines are copied byte by byte: cheaper than a native call each.
+      if (len < 64) {
+        for (let j = r.textStart; j < r.textEnd; j++) out[off++] = src[j]!;
+      } else {
+        off += src.copy(out, off, r.textStart, r.textEnd);
+      }
+      out[off++] = 0x0a;
+    }
+    return out;
+  }
+
+  private wanted(stream: 1 | 2): boolean {
+    return stream === 1 ? this.o.stdout : this.o.stderr;
+  }
+
+  private write(lines: Line[]): Buffer {
+    if (lines.length === 0) return EMPTY;
+    const stamps = this.o.timestamps ? lines.map((l) => Buffer.from(dockerTimestamp(l.time) + " ", "latin1")) : undefined;
+    const header = this.o.tty ? 0 : 8;
+    let size = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!;
+      size += header + textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0);
+    }
+    const out = Buffer.allocUnsafe(size);
+    let off = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!;
+      const payload = textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0);
+      if (header) {
+        // Docker's frame header: stream, three zero bytes, payload size (uint32 big-endian).
+        out[off] = l.stream;
+        out[off + 1] = 0;
+        out[off + 2] = 0;
+        out[off + 3] = 0;
+        out.writeUInt32BE(payload, off + 4);
+        off += 8;
+      }
+      if (stamps) off += stamps[i]!.copy(out, off);
+      off += copyText(l.text, out, off);
+      if (l.newline) out[off++] = 0x0a;
+    }
+    return out;
   }
 }
+
+interface Line {
+  stream: 1 | 2;
+  time: string;
+  /** A Buffer, or a record whose text is copied straight from its source chunk. */
+  text: Buffer | K8sRecord;
+  newline: boolean;
+}
+
+const textLength = (t: Buffer | K8sRecord) => (t instanceof K8sRecord ? t.textEnd - t.textStart : t.length);
+const copyText = (t: Buffer | K8sRecord, out: Buffer, off: number) => (t instanceof K8sRecord ? t.src.copy(out, off, t.textStart, t.textEnd) : t.copy(out, off));
 
 export function inWindow(r: LogRecord, o: LogReadOptions): boolean {
   if (o.sinceMs !== undefined && r.timeMs < o.sinceMs) return false;
