@@ -264,6 +264,41 @@ export function inWindow(r: LogRecord, o: LogReadOptions): boolean {
   return true;
 }
 
+/**
+ * Stream a log file through an encoder chunk by chunk, so the client starts reading while the
+ * rest is parsed (a whole-file read would make it wait). Not for `tail`, which needs the end
+ * first. Returns the offset after the last complete record. `write` returns false when the
+ * client is not keeping up; the stream then waits for `drain`.
+ */
+export async function streamLog(path: string, o: LogReadOptions, enc: LogEncoder, write: (b: Buffer) => Promise<void>): Promise<number> {
+  let fh;
+  try {
+    fh = await fsp.open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw err;
+  }
+  const windowed = o.sinceMs !== undefined || o.untilMs !== undefined;
+  let offset = 0;
+  let rest: Buffer = EMPTY;
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(512 * 1024);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const recs: LogRecord[] = [];
+      rest = parseRecords(data, recs);
+      offset += data.length - rest.length;
+      const sel = windowed ? recs.filter((r) => inWindow(r, o)) : recs;
+      if (sel.length) await write(enc.encode(sel));
+    }
+  } finally {
+    await fh.close();
+  }
+  return offset;
+}
+
 /** Read a whole log file (or what exists of it) into records, honouring since/until/tail. */
 export async function readLog(path: string, o: LogReadOptions): Promise<{ records: LogRecord[]; offset: number }> {
   let data: Buffer;

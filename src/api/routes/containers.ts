@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import type { Duplex } from "node:stream";
 import { invalidParameter, conflict, PierError } from "../../errdefs/index.js";
 import { parseTimestamp } from "../../lib/index.js";
-import { LogEncoder, LogFollower, inWindow, inspectView, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
+import { LogEncoder, LogFollower, inWindow, streamLog, inspectView, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
 import { boolParam, checkFilterKeys, filtersParam, intParam, readJSON, sendJSON, sendNoContent } from "../http.js";
 import type { Router, HijackCtx } from "../router.js";
 import type { Services } from "../services.js";
@@ -103,10 +103,28 @@ export function containerRoutes(r: Router, s: Services): void {
     const o = logOptions(query, c);
     if (!o.stdout && !o.stderr) throw invalidParameter("Bad parameters: you must choose at least one stream");
     const follow = boolParam(query, "follow");
-    const { records, offset } = await readLog(c.LogPath, o);
     res.writeHead(200, { "Content-Type": o.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream" });
     const enc = new LogEncoder(o);
-    if (records.length) res.write(enc.encode(records));
+    let offset: number;
+    if (o.tail !== undefined) {
+      const past = await readLog(c.LogPath, o);
+      if (past.records.length) res.write(enc.encode(past.records));
+      offset = past.offset;
+    } else {
+      // Without tail the file is streamed in chunks, so the client reads while pierd parses.
+      offset = await streamLog(c.LogPath, o, enc, (b) => {
+        if (res.destroyed) return Promise.reject(new Error("client went away"));
+        if (res.write(b)) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          res.once("drain", resolve);
+          res.once("close", resolve);
+        });
+      }).catch((err) => {
+        if (res.destroyed) return 0;
+        throw err;
+      });
+      if (res.destroyed) return;
+    }
     const cur = s.containers.find(c.Id);
     if (!follow || !cur?.State.Running) {
       res.end(enc.flush());
