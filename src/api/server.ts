@@ -7,6 +7,7 @@ import { containerRoutes } from "./routes/containers.js";
 import { imageRoutes } from "./routes/images.js";
 import { volumeRoutes } from "./routes/volumes.js";
 import { networkRoutes } from "./routes/networks.js";
+import { registerBuildRoutes } from "./routes/build.js";
 import { notImplemented } from "../errdefs/index.js";
 
 export function buildRouter(s: Services, log: Logger): Router {
@@ -16,6 +17,7 @@ export function buildRouter(s: Services, log: Logger): Router {
   imageRoutes(r, s);
   volumeRoutes(r, s);
   networkRoutes(r, s);
+  if (s.builder) registerBuildRoutes(r, { builder: s.builder });
   // No builder yet, so no build cache: pruning it (part of `docker system prune`) frees nothing.
   r.on("POST", "/build/prune", ({ res }) => {
     res.writeHead(200, { "Content-Type": "application/json" });

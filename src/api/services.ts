@@ -3,6 +3,7 @@ import type { ImageService } from "../image/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService } from "../network/index.js";
 import type { EventBus } from "../events/index.js";
+import type { Builder } from "../builder/index.js";
 
 /** Facts about the daemon that /info and /version report. */
 export interface DaemonInfo {
@@ -29,4 +30,5 @@ export interface Services {
   networks: NetworkService;
   events: EventBus;
   info: DaemonInfo;
+  builder?: Builder;
 }

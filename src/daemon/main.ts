@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createApiServer, type DaemonInfo, type Services } from "../api/index.js";
 import { ContainerService } from "../container/index.js";
+import { Builder } from "../builder/index.js";
 import { EventBus } from "../events/index.js";
 import { ContentStore } from "../content/index.js";
 import { ImageService } from "../image/index.js";
@@ -14,6 +15,7 @@ import { createLogger, newID, writeFileAtomic, type Logger } from "../lib/index.
 import { run } from "../sys/index.js";
 import { loadConfig, USAGE, type DaemonConfig } from "./config.js";
 import { PIER_VERSION } from "./version.js";
+import { containerBuildRunner } from "./build-runner.js";
 
 export async function main(argv: string[]): Promise<void> {
   let cfg: DaemonConfig | "help" | "version";
@@ -51,7 +53,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   const snapshots = new Snapshotter(path.join(cfg.dataRoot, "overlay2"));
   const images = new ImageService({ root: path.join(cfg.dataRoot, "image"), content, snapshots, events });
   const volumes = new VolumeService(path.join(cfg.dataRoot, "volumes"), events);
-  const networks = new NetworkService(path.join(cfg.dataRoot, "network"));
+  const networks = new NetworkService({ root: path.join(cfg.dataRoot, "network"), execRoot: cfg.execRoot, events, log });
   await content.init();
   await snapshots.init();
   await images.init();
@@ -78,6 +80,15 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     log,
   });
   await containers.init();
+  const builder = new Builder({ root: path.join(cfg.dataRoot, "builder"), images, snapshots, runner: containerBuildRunner(containers), log });
+  await builder.init();
+  // Layers of a force-deleted image outlive it while a container sits on them; once such a
+  // container is removed they can go.
+  events.subscribe((e) => {
+    if (e.Type !== "container" || e.Action !== "destroy") return;
+    const inUse = containers.all().map((c) => images.chainIDOf(c.Image)).filter((c): c is string => !!c);
+    images.collectOrphanLayers(inUse).catch((err) => log.warn("layer collection failed", { err }));
+  });
 
   const info: DaemonInfo = {
     id: await daemonID(cfg.dataRoot),
@@ -94,7 +105,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     cgroupVersion: (await fsp.stat("/sys/fs/cgroup/cgroup.controllers").then(() => true, () => false)) ? "2" : "1",
     startedAt: Date.now(),
   };
-  const services: Services = { containers, images, volumes, networks, events, info };
+  const services: Services = { containers, images, volumes, networks, events, info, builder };
   const servers: import("node:http").Server[] = [];
   for (const host of cfg.hosts) {
     const server = createApiServer(services, log);

@@ -2,3 +2,4 @@ export * from "./exec.js";
 export * from "./conmon.js";
 export * from "./runc.js";
 export * from "./native.js";
+export * from "./net.js";

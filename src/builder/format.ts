@@ -1,0 +1,112 @@
+// Go's fmt verbs as the classic builder uses them in history comments (`CMD %q`,
+// `HEALTHCHECK %q`), Go durations, and Docker's port specs for EXPOSE.
+
+import { invalidParameter } from "../errdefs/index.js";
+
+/** strconv.Quote */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === "\\") out += "\\\\";
+    else if (cp === 7) out += "\\a";
+    else if (cp === 8) out += "\\b";
+    else if (cp === 12) out += "\\f";
+    else if (cp === 10) out += "\\n";
+    else if (cp === 13) out += "\\r";
+    else if (cp === 9) out += "\\t";
+    else if (cp === 11) out += "\\v";
+    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return out + '"';
+}
+
+/** %q of a []string: ["a" "b"] */
+export function goQuoteSlice(v: readonly string[] | null | undefined): string {
+  return `[${(v ?? []).map(goQuote).join(" ")}]`;
+}
+
+/** %q of an int: a quoted rune literal. */
+export function goQuoteRune(n: number): string {
+  if (n === 39) return "'\\''";
+  if (n === 92) return "'\\\\'";
+  const named: Record<number, string> = { 7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v" };
+  if (named[n]) return `'${named[n]}'`;
+  if (n < 0x20 || n === 0x7f) return `'\\x${n.toString(16).padStart(2, "0")}'`;
+  if (n > 0x10ffff || n < 0) return "'\\ufffd'";
+  return `'${String.fromCodePoint(n)}'`;
+}
+
+/** time.Duration.String for nanoseconds. */
+export function goDuration(ns: number): string {
+  if (ns === 0) return "0s";
+  const neg = ns < 0;
+  let u = Math.abs(ns);
+  let s: string;
+  if (u < 1e9) {
+    if (u < 1e3) s = `${u}ns`;
+    else if (u < 1e6) s = `${trimFrac(u / 1e3)}µs`;
+    else s = `${trimFrac(u / 1e6)}ms`;
+  } else {
+    const h = Math.floor(u / 3600e9);
+    u -= h * 3600e9;
+    const m = Math.floor(u / 60e9);
+    u -= m * 60e9;
+    const sec = trimFrac(u / 1e9);
+    s = h > 0 ? `${h}h${m}m${sec}s` : m > 0 ? `${m}m${sec}s` : `${sec}s`;
+  }
+  return neg ? `-${s}` : s;
+}
+
+function trimFrac(x: number): string {
+  return String(Number(x.toFixed(9)));
+}
+
+/** time.ParseDuration → nanoseconds. */
+export function parseGoDuration(s: string): number {
+  const orig = s;
+  if (s === "0") return 0;
+  let neg = false;
+  if (s.startsWith("-") || s.startsWith("+")) {
+    neg = s[0] === "-";
+    s = s.slice(1);
+  }
+  if (s === "") throw invalidParameter(`time: invalid duration ${goQuote(orig)}`);
+  const units: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  const re = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
+  while (s.length > 0) {
+    const m = re.exec(s);
+    if (!m) throw invalidParameter(`time: invalid duration ${goQuote(orig)}`);
+    total += Number(m[1]) * units[m[2]!]!;
+    s = s.slice(m[0].length);
+  }
+  return Math.round(neg ? -total : total);
+}
+
+/** nat.ParsePortSpecs for EXPOSE: "80", "80/udp", "8000-8010/tcp", "ip:host:container" → "80/tcp" keys. */
+export function exposedPorts(specs: string[]): string[] {
+  const out: string[] = [];
+  for (const raw of specs) {
+    let spec = raw;
+    // A mapping such as 127.0.0.1:8080:80 exposes the container side.
+    const lastColon = spec.lastIndexOf(":");
+    if (lastColon >= 0) spec = spec.slice(lastColon + 1);
+    let proto = "tcp";
+    const slash = spec.indexOf("/");
+    if (slash >= 0) {
+      proto = spec.slice(slash + 1).toLowerCase();
+      spec = spec.slice(0, slash);
+    }
+    if (!["tcp", "udp", "sctp"].includes(proto)) throw invalidParameter(`invalid proto: ${proto}`);
+    const m = /^(\d+)(?:-(\d+))?$/.exec(spec);
+    if (!m) throw invalidParameter(`invalid containerPort: ${spec}`);
+    const lo = Number(m[1]);
+    const hi = m[2] !== undefined ? Number(m[2]) : lo;
+    if (lo > 65535 || hi > 65535 || hi < lo) throw invalidParameter(`invalid range format for --expose: ${raw}`);
+    for (let p = lo; p <= hi; p++) out.push(`${p}/${proto}`);
+  }
+  return out;
+}

@@ -1,0 +1,235 @@
+import { iptablesRestore, iptablesSave } from "../sys/index.js";
+import type { Logger } from "../lib/index.js";
+
+// Pier's iptables rules. Everything lives in chains whose names start with the instance's
+// prefix ("PIER" for the default pierd); the built-in chains only get one jump each. Every write
+// regenerates the content of those chains from the engine's state and applies it with one
+// `iptables-restore --noflush` (atomic; only our chains are flushed), so a rule can neither be
+// left behind nor be missing, and cleanup never needs to parse or guess.
+
+export interface FwNetwork {
+  bridge: string;
+  subnet: string;
+  internal: boolean;
+  masquerade: boolean;
+  icc: boolean;
+}
+
+export interface FwPort {
+  proto: "tcp" | "udp" | "sctp";
+  /** "" or "0.0.0.0": every host address. */
+  hostIP: string;
+  hostPort: number;
+  containerIP: string;
+  containerPort: number;
+}
+
+export interface FwState {
+  networks: FwNetwork[];
+  ports: FwPort[];
+}
+
+export interface Chains {
+  dnat: string;
+  postrouting: string;
+  forward: string;
+  isolate1: string;
+  isolate2: string;
+  input: string;
+}
+
+export function chainNames(prefix: string): Chains {
+  return {
+    dnat: prefix,
+    postrouting: `${prefix}-POSTROUTING`,
+    forward: `${prefix}-FORWARD`,
+    isolate1: `${prefix}-ISOLATE-1`,
+    isolate2: `${prefix}-ISOLATE-2`,
+    input: `${prefix}-INPUT`,
+  };
+}
+
+/** The one jump per built-in chain, as iptables-save prints it (so it can be found again). */
+export function jumps(c: Chains): { table: "nat" | "filter"; chain: string; rule: string; first: boolean }[] {
+  return [
+    { table: "nat", chain: "PREROUTING", rule: `-m addrtype --dst-type LOCAL -j ${c.dnat}`, first: false },
+    { table: "nat", chain: "OUTPUT", rule: `-m addrtype --dst-type LOCAL -j ${c.dnat}`, first: false },
+    { table: "nat", chain: "POSTROUTING", rule: `-j ${c.postrouting}`, first: false },
+    { table: "filter", chain: "FORWARD", rule: `-j ${c.forward}`, first: true },
+    { table: "filter", chain: "INPUT", rule: `-j ${c.input}`, first: true },
+  ];
+}
+
+function ourChain(c: Chains, name: string): boolean {
+  return Object.values(c).includes(name);
+}
+
+/** The content of our chains for a state: the body of an iptables-restore file. */
+export function renderChains(c: Chains, s: FwState): { nat: string[]; filter: string[] } {
+  const nat: string[] = [`:${c.dnat} - [0:0]`, `:${c.postrouting} - [0:0]`];
+  const filter: string[] = [`:${c.forward} - [0:0]`, `:${c.isolate1} - [0:0]`, `:${c.isolate2} - [0:0]`, `:${c.input} - [0:0]`];
+
+  for (const p of s.ports) {
+    const dst = p.hostIP && p.hostIP !== "0.0.0.0" ? `-d ${p.hostIP}/32 ` : "";
+    nat.push(`-A ${c.dnat} ${dst}-p ${p.proto} -m ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination ${p.containerIP}:${p.containerPort}`);
+  }
+  for (const n of s.networks) {
+    if (!n.internal && n.masquerade) nat.push(`-A ${c.postrouting} -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
+    // Published ports reached from the host's loopback (route_localnet on the bridge) and from
+    // containers of the same network (hairpin): the container must answer through the host.
+    nat.push(`-A ${c.postrouting} -s 127.0.0.0/8 -o ${n.bridge} -j MASQUERADE`);
+    nat.push(`-A ${c.postrouting} -s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
+  }
+
+  filter.push(`-A ${c.forward} -j ${c.isolate1}`);
+  for (const n of s.networks) {
+    const b = n.bridge;
+    if (n.internal) {
+      filter.push(`-A ${c.forward} -i ${b} ! -o ${b} -j DROP`);
+      filter.push(`-A ${c.forward} -o ${b} ! -i ${b} -j DROP`);
+      filter.push(`-A ${c.forward} -i ${b} -o ${b} -j ${n.icc ? "ACCEPT" : "DROP"}`);
+      continue;
+    }
+    filter.push(`-A ${c.forward} -o ${b} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+    filter.push(`-A ${c.forward} -o ${b} -m conntrack --ctstate DNAT -j ACCEPT`);
+    if (!n.icc) filter.push(`-A ${c.forward} -i ${b} -o ${b} -j DROP`);
+    filter.push(`-A ${c.forward} -i ${b} -j ACCEPT`);
+    // Nothing else reaches a container from outside: only published ports and replies.
+    filter.push(`-A ${c.forward} -o ${b} -j DROP`);
+  }
+  // Networks are isolated from each other, except through a published port.
+  for (const n of s.networks) filter.push(`-A ${c.isolate1} -i ${n.bridge} ! -o ${n.bridge} -m conntrack ! --ctstate DNAT -j ${c.isolate2}`);
+  for (const n of s.networks) filter.push(`-A ${c.isolate2} -o ${n.bridge} -j DROP`);
+  // route_localnet lets 127.0.0.1 be routed to the bridge; never let a container reach the
+  // host's loopback services through it.
+  for (const n of s.networks) filter.push(`-A ${c.input} -i ${n.bridge} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP`);
+  return { nat, filter };
+}
+
+/** Rules of built-in chains that jump to one of our chains, from iptables-save output. */
+export function findJumps(c: Chains, saved: string): { chain: string; rule: string }[] {
+  const out: { chain: string; rule: string }[] = [];
+  for (const line of saved.split("\n")) {
+    const m = /^-A (\S+) (.*)$/.exec(line);
+    if (!m || ourChain(c, m[1]!)) continue;
+    const target = /(?:^| )-[jg] (\S+)/.exec(m[2]!)?.[1];
+    if (target && ourChain(c, target)) out.push({ chain: m[1]!, rule: m[2]! });
+  }
+  return out;
+}
+
+/** Our chains that exist in an iptables-save output. */
+export function findChains(c: Chains, saved: string): string[] {
+  const out: string[] = [];
+  for (const line of saved.split("\n")) {
+    const m = /^:(\S+) /.exec(line);
+    if (m && ourChain(c, m[1]!)) out.push(m[1]!);
+  }
+  return out;
+}
+
+function table(name: string, lines: string[]): string {
+  return lines.length ? `*${name}\n${lines.join("\n")}\nCOMMIT\n` : "";
+}
+
+/**
+ * The engine's firewall. `sync()` asks for the rules to match the state; calls that come while a
+ * write runs are folded into the next one, so 50 concurrent starts make a handful of writes.
+ */
+export class Firewall {
+  readonly chains: Chains;
+  private requested = 0;
+  private written = 0;
+  /** The filter table needs writing too (networks changed; ports only touch nat). */
+  private filterDirty = false;
+  private running: Promise<void> | undefined;
+  private waiters: { gen: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private installed = false;
+
+  constructor(
+    prefix: string,
+    private readonly state: () => FwState,
+    private readonly log: Logger,
+    readonly enabled = true,
+  ) {
+    this.chains = chainNames(prefix);
+  }
+
+  /** Put the jumps in place (removing duplicates and stale ones) and write the chains. */
+  async install(): Promise<void> {
+    if (!this.enabled) return;
+    const [nat, filter] = await Promise.all([iptablesSave("nat"), iptablesSave("filter")]);
+    const r = renderChains(this.chains, this.state());
+    const natLines = [...r.nat];
+    const filterLines = [...r.filter];
+    for (const [saved, lines] of [[nat, natLines], [filter, filterLines]] as const) {
+      for (const j of findJumps(this.chains, saved)) lines.push(`-D ${j.chain} ${j.rule}`);
+    }
+    for (const j of jumps(this.chains)) {
+      const lines = j.table === "nat" ? natLines : filterLines;
+      lines.push(j.first ? `-I ${j.chain} 1 ${j.rule}` : `-A ${j.chain} ${j.rule}`);
+    }
+    await iptablesRestore(table("nat", natLines) + table("filter", filterLines));
+    this.installed = true;
+  }
+
+  /** Remove every jump and chain of ours (when nothing of Pier's runs any more). */
+  async uninstall(): Promise<void> {
+    if (!this.enabled) return;
+    await this.idle();
+    const [nat, filter] = await Promise.all([iptablesSave("nat"), iptablesSave("filter")]);
+    const text: string[] = [];
+    for (const [name, saved] of [["nat", nat], ["filter", filter]] as const) {
+      const chains = findChains(this.chains, saved);
+      const lines = chains.map((ch) => `:${ch} - [0:0]`);
+      for (const j of findJumps(this.chains, saved)) lines.push(`-D ${j.chain} ${j.rule}`);
+      for (const ch of chains) lines.push(`-X ${ch}`);
+      if (chains.length || lines.length) text.push(table(name, lines));
+    }
+    if (text.join("")) await iptablesRestore(text.join(""));
+    this.installed = false;
+  }
+
+  /**
+   * Resolves once a write that started after this call has finished. "nat" when only published
+   * ports changed: the filter chains depend on the networks alone, and each table written costs
+   * iptables-restore a fetch of that table.
+   */
+  sync(scope: "nat" | "all" = "all"): Promise<void> {
+    if (!this.enabled || !this.installed) return Promise.resolve();
+    if (scope === "all") this.filterDirty = true;
+    const gen = ++this.requested;
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ gen, resolve, reject }));
+    if (!this.running) this.running = this.loop();
+    return p;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.written < this.requested) {
+        const gen = this.requested;
+        const withFilter = this.filterDirty;
+        this.filterDirty = false;
+        const r = renderChains(this.chains, this.state());
+        let err: unknown;
+        try {
+          await iptablesRestore(table("nat", r.nat) + (withFilter ? table("filter", r.filter) : ""));
+        } catch (e) {
+          err = e;
+          if (withFilter) this.filterDirty = true;
+          this.log.error("firewall update failed", { err: (e as Error).message });
+        }
+        this.written = gen;
+        const done = this.waiters.filter((w) => w.gen <= gen);
+        this.waiters = this.waiters.filter((w) => w.gen > gen);
+        for (const w of done) (err ? w.reject(err) : w.resolve());
+      }
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  async idle(): Promise<void> {
+    while (this.running) await this.running.catch(() => {});
+  }
+}

@@ -1,0 +1,184 @@
+import * as dgram from "node:dgram";
+import * as net from "node:net";
+import { conflict, invalidParameter } from "../errdefs/index.js";
+import { parseIPv4 } from "./ipnet.js";
+
+export type Proto = "tcp" | "udp" | "sctp";
+
+/** One published port as asked for: a host port range (0–0 is "any free port"). */
+export interface PortRequest {
+  proto: Proto;
+  containerPort: number;
+  hostIP: string;
+  hostPortFrom: number;
+  hostPortTo: number;
+}
+
+/** One published port as bound. */
+export interface PortMapping {
+  proto: Proto;
+  containerPort: number;
+  hostIP: string;
+  hostPort: number;
+}
+
+export type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | null>;
+
+/** "80/tcp" → [80, "tcp"]; Docker's nat.Port. */
+export function parsePortKey(key: string): { port: number; proto: Proto } {
+  const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/i.exec(key.trim());
+  const port = m ? Number(m[1]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) throw invalidParameter(`invalid port specification: "${key}"`);
+  return { port, proto: (m[2]?.toLowerCase() ?? "tcp") as Proto };
+}
+
+function parseHostPort(s: string | undefined, key: string): [number, number] {
+  const v = (s ?? "").trim();
+  if (v === "" || v === "0") return [0, 0];
+  const m = /^(\d+)(?:-(\d+))?$/.exec(v);
+  const from = m ? Number(m[1]) : NaN;
+  const to = m?.[2] !== undefined ? Number(m[2]) : from;
+  if (!m || !(from >= 1 && from <= 65535) || !(to >= from && to <= 65535)) throw invalidParameter(`invalid host port "${v}" for ${key}`);
+  return [from, to];
+}
+
+/**
+ * The ports a container publishes: its PortBindings, plus with PublishAllPorts every exposed
+ * port not bound otherwise (on a random host port), as Docker does.
+ */
+export function portRequests(bindings: PortBindings | null | undefined, publishAll: boolean, exposed: Record<string, unknown> | null | undefined, defaultHostIP = ""): PortRequest[] {
+  const out: PortRequest[] = [];
+  const keys = new Set<string>();
+  for (const [key, list] of Object.entries(bindings ?? {})) {
+    const { port, proto } = parsePortKey(key);
+    keys.add(`${port}/${proto}`);
+    for (const b of list && list.length ? list : [{}]) {
+      const hostIP = (b.HostIp ?? "").trim() || defaultHostIP;
+      if (hostIP !== "" && parseIPv4(hostIP) === undefined) {
+        if (hostIP.includes(":")) throw invalidParameter(`cannot publish on ${hostIP}: this engine has no IPv6 networking`);
+        throw invalidParameter(`invalid host IP address "${hostIP}" in port binding for ${key}`);
+      }
+      const [from, to] = parseHostPort(b.HostPort, key);
+      out.push({ proto, containerPort: port, hostIP: hostIP === "0.0.0.0" ? "" : hostIP, hostPortFrom: from, hostPortTo: to });
+    }
+  }
+  if (publishAll) {
+    for (const key of Object.keys(exposed ?? {})) {
+      const { port, proto } = parsePortKey(key);
+      if (keys.has(`${port}/${proto}`)) continue;
+      keys.add(`${port}/${proto}`);
+      out.push({ proto, containerPort: port, hostIP: defaultHostIP === "0.0.0.0" ? "" : defaultHostIP, hostPortFrom: 0, hostPortTo: 0 });
+    }
+  }
+  return out;
+}
+
+interface Held {
+  close(): void;
+}
+
+/**
+ * Host ports held open while they are published: the kernel's DNAT sends the traffic to the
+ * container before any socket sees it, but holding the port keeps other programs (and another
+ * container) from taking it, and makes a taken port an error at start, as Docker's proxy does.
+ */
+export class PortReservations {
+  private readonly held = new Map<string, Held>();
+
+  /** Bind every request; all or nothing. */
+  async reserve(reqs: PortRequest[]): Promise<PortMapping[]> {
+    const done: PortMapping[] = [];
+    try {
+      for (const r of reqs) done.push(await this.reserveOne(r));
+      return done;
+    } catch (err) {
+      this.release(done);
+      throw err;
+    }
+  }
+
+  /** Hold a mapping that is already in use (a running container after a pierd restart). */
+  async readopt(m: PortMapping): Promise<boolean> {
+    try {
+      await this.bindExact(m.proto, m.hostIP, m.hostPort);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  release(list: PortMapping[]): void {
+    for (const m of list) {
+      const k = key(m.proto, m.hostIP, m.hostPort);
+      this.held.get(k)?.close();
+      this.held.delete(k);
+    }
+  }
+
+  closeAll(): void {
+    for (const h of this.held.values()) h.close();
+    this.held.clear();
+  }
+
+  private async reserveOne(r: PortRequest): Promise<PortMapping> {
+    if (r.proto === "sctp") throw invalidParameter("publishing SCTP ports is not supported");
+    const shown = `${r.hostIP || "0.0.0.0"}:${r.hostPortFrom === r.hostPortTo ? r.hostPortFrom : `${r.hostPortFrom}-${r.hostPortTo}`}`;
+    if (r.hostPortFrom === 0) {
+      const port = await this.bindExact(r.proto, r.hostIP, 0);
+      return { proto: r.proto, containerPort: r.containerPort, hostIP: r.hostIP, hostPort: port };
+    }
+    let lastErr: unknown;
+    for (let p = r.hostPortFrom; p <= r.hostPortTo; p++) {
+      try {
+        await this.bindExact(r.proto, r.hostIP, p);
+        return { proto: r.proto, containerPort: r.containerPort, hostIP: r.hostIP, hostPort: p };
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    const code = (lastErr as NodeJS.ErrnoException)?.code;
+    if (code === "EADDRINUSE" || code === "EACCES") throw conflict(`Bind for ${shown} failed: port is already allocated`);
+    if (code === "EADDRNOTAVAIL") throw invalidParameter(`Bind for ${shown} failed: cannot assign requested address`);
+    throw conflict(`Bind for ${shown} failed: ${(lastErr as Error)?.message ?? "unknown error"}`);
+  }
+
+  private bindExact(proto: Proto, hostIP: string, port: number): Promise<number> {
+    const host = hostIP || "0.0.0.0";
+    if (port !== 0 && this.held.has(key(proto, hostIP, port))) {
+      return Promise.reject(Object.assign(new Error("port is already allocated"), { code: "EADDRINUSE" }));
+    }
+    // Another of our reservations on 0.0.0.0 covers every specific address too, and the kernel
+    // allows 0.0.0.0 and a specific address side by side only with SO_REUSEADDR, which we don't set.
+    if (proto === "udp") {
+      return new Promise((resolve, reject) => {
+        const sock = dgram.createSocket({ type: "udp4" });
+        sock.once("error", reject);
+        sock.bind({ port, address: host, exclusive: true }, () => {
+          sock.removeListener("error", reject);
+          sock.on("error", () => {});
+          sock.on("message", () => {});
+          sock.unref();
+          const bound = sock.address().port;
+          this.held.set(key(proto, hostIP, bound), { close: () => sock.close() });
+          resolve(bound);
+        });
+      });
+    }
+    return new Promise((resolve, reject) => {
+      const server = net.createServer((c) => c.destroy());
+      server.once("error", reject);
+      server.listen({ port, host, exclusive: true, backlog: 1 }, () => {
+        server.removeListener("error", reject);
+        server.on("error", () => {});
+        server.unref();
+        const bound = (server.address() as net.AddressInfo).port;
+        this.held.set(key(proto, hostIP, bound), { close: () => server.close() });
+        resolve(bound);
+      });
+    });
+  }
+}
+
+function key(proto: string, hostIP: string, port: number): string {
+  return `${proto}/${hostIP || "0.0.0.0"}/${port}`;
+}

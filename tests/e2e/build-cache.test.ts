@@ -1,0 +1,181 @@
+// `docker build` against pierd: the layer cache (all hits on a rebuild, a changed COPY source
+// rebuilds from that step on, --no-cache, build args, a daemon restart), context escapes,
+// failing steps, -q. The real docker CLI with the classic builder.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { startEngine, type Engine } from "../harness.js";
+
+const ENV = { DOCKER_BUILDKIT: "0" };
+let engine: Engine;
+const tmp = mkdtempSync("/tmp/pier-build-cache-");
+
+before(async () => {
+  engine = await startEngine();
+});
+after(async () => {
+  await engine?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function build(args: string[]) {
+  const r = await engine.docker(["build", ...args], { env: ENV, timeoutMs: 90_000 });
+  return { ...r, out: r.stdout + r.stderr };
+}
+
+function ctx(name: string, files: Record<string, string>): string {
+  const dir = path.join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    writeFileSync(path.join(dir, f), text);
+  }
+  return dir;
+}
+
+const cacheHits = (out: string) => (out.match(/ ---> Using cache\n/g) ?? []).length;
+const ran = (out: string) => (out.match(/ ---> Running in /g) ?? []).length;
+const builtID = (out: string) => /Successfully built ([0-9a-f]{12})/.exec(out)?.[1];
+
+const DOCKERFILE = [
+  "FROM busybox",
+  "ARG V=1",
+  "RUN echo first-$V > /first",
+  "COPY a.txt /a.txt",
+  "ENV STAGE=2",
+  "RUN cat /a.txt /first > /second",
+  "COPY b.txt /b.txt",
+  "",
+].join("\n");
+
+describe("docker build: layer cache", () => {
+  let dir: string;
+  let firstID: string | undefined;
+
+  it("a second build is all cache hits and gives the same image", async () => {
+    dir = ctx("cache", { Dockerfile: DOCKERFILE, "a.txt": "a1\n", "b.txt": "b1\n" });
+    const one = await build(["-t", "cache:1", dir]);
+    assert.equal(one.code, 0, one.out);
+    assert.equal(cacheHits(one.out), 0);
+    assert.equal(ran(one.out), 2);
+    firstID = builtID(one.out);
+    const two = await build(["-t", "cache:1", dir]);
+    assert.equal(two.code, 0, two.out);
+    assert.equal(cacheHits(two.out), 6, two.out);
+    assert.equal(ran(two.out), 0);
+    assert.equal(builtID(two.out), firstID);
+  });
+
+  it("the cache survives a daemon restart", async () => {
+    if (!engine.restart) return;
+    await engine.restart();
+    const r = await build(["-t", "cache:1", dir]);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(cacheHits(r.out), 6, r.out);
+    assert.equal(builtID(r.out), firstID);
+  });
+
+  it("changing one COPY source rebuilds from that step on", async () => {
+    writeFileSync(path.join(dir, "a.txt"), "a2\n");
+    const r = await build(["-t", "cache:2", dir]);
+    assert.equal(r.code, 0, r.out);
+    // ARG and the first RUN come from the cache; COPY a.txt and everything after is rebuilt.
+    assert.match(r.out, /Step 3\/7 : RUN echo first-\$V > \/first\n ---> Using cache\n/);
+    assert.match(r.out, /Step 4\/7 : COPY a.txt \/a.txt\n ---> [0-9a-f]{12}\n/);
+    assert.equal(cacheHits(r.out), 2);
+    assert.equal(ran(r.out), 1);
+    const run = await engine.docker(["run", "--rm", "cache:2", "cat", "/second", "/b.txt"]);
+    assert.equal(run.stdout, "a2\nfirst-1\nb1\n");
+    // A file whose content is the same again hits the cache of the first build.
+    writeFileSync(path.join(dir, "a.txt"), "a1\n");
+    const back = await build([dir]);
+    assert.equal(cacheHits(back.out), 6, back.out);
+  });
+
+  it("a different build arg reruns the RUN steps that see it; --no-cache bypasses the cache", async () => {
+    const r = await build(["--build-arg", "V=2", dir]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Step 2\/7 : ARG V=1\n ---> Using cache\n/);
+    assert.equal(ran(r.out), 2);
+    const hist = await engine.docker(["history", "--no-trunc", "--format", "{{.CreatedBy}}", builtID(r.out)!]);
+    assert.match(hist.stdout, /^\|1 V=2 \/bin\/sh -c cat \/a.txt \/first > \/second$/m);
+    const nc = await build(["--no-cache", dir]);
+    assert.equal(nc.code, 0, nc.out);
+    assert.equal(cacheHits(nc.out), 0);
+    assert.equal(ran(nc.out), 2);
+    assert.notEqual(builtID(nc.out), firstID);
+  });
+});
+
+describe("docker build: errors", () => {
+  it("a failing RUN stops the build with Docker's message and exit code", async () => {
+    const dir = ctx("fail", { Dockerfile: "FROM busybox\nRUN echo out; echo err >&2; exit 3\nRUN echo never\n" });
+    const r = await build([dir]);
+    assert.equal(r.code, 3, r.out);
+    assert.match(r.out, /out\n/);
+    assert.match(r.out, /The command '\/bin\/sh -c echo out; echo err >&2; exit 3' returned a non-zero code: 3/);
+    assert.doesNotMatch(r.out, /never/);
+    // Without --force-rm the failed step's container is kept (as Docker does); with it, not.
+    const before = (await engine.docker(["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean).length;
+    const f = await build(["--force-rm", dir]);
+    assert.equal(f.code, 3);
+    const afterCount = (await engine.docker(["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean).length;
+    assert.equal(afterCount, before);
+  });
+
+  it("COPY sources can never leave the context", async () => {
+    const dir = ctx("escape", { "inside.txt": "in\n" });
+    symlinkSync("/etc/passwd", path.join(dir, "abs-link"));
+    symlinkSync("../../../../../../etc", path.join(dir, "rel-link"));
+    mkdirSync(path.join(dir, "sub"));
+    symlinkSync("../inside.txt", path.join(dir, "sub", "ok-link"));
+    const cases: Array<[string, RegExp]> = [
+      ["COPY ../x /x", /Forbidden path outside the build context: \.\.\/x/],
+      ["COPY abs-link /x", /Forbidden path outside the build context: abs-link \(abs-link is a symlink to \/etc\/passwd\)/],
+      ["COPY rel-link/passwd /x", /Forbidden path outside the build context: rel-link\/passwd/],
+      ["COPY missing /x", /file not found in build context or excluded by \.dockerignore: stat missing: file does not exist/],
+      ["COPY inside.txt sub/ok-link /x", /When using COPY with more than one source file, the destination must be a directory and end with a \//],
+    ];
+    for (const [line, re] of cases) {
+      writeFileSync(path.join(dir, "Dockerfile"), `FROM busybox\n${line}\n`);
+      const r = await build([dir]);
+      assert.notEqual(r.code, 0, line);
+      assert.match(r.out, re, line);
+    }
+    // A symlink that stays inside the context is followed.
+    writeFileSync(path.join(dir, "Dockerfile"), "FROM busybox\nCOPY sub/ok-link /x\n");
+    const ok = await build(["-t", "escape-ok", dir]);
+    assert.equal(ok.code, 0, ok.out);
+    assert.equal((await engine.docker(["run", "--rm", "escape-ok", "cat", "/x"])).stdout, "in\n");
+  });
+
+  it("Dockerfile mistakes are reported with Docker's wording", async () => {
+    const dir = ctx("bad", {});
+    const cases: Array<[string, RegExp]> = [
+      ["FROM busybox\nFOO bar\n", /unknown instruction: FOO/],
+      ["RUN true\n", /no build stage in current context/],
+      ["FROM busybox\nCOPY onlyone\n", /COPY requires at least two arguments/],
+      ["FROM busybox\nENV A=${B\n", /missing ':' in substitution|missing '}'/],
+      ["FROM busybox\nSHELL sh -c\n", /SHELL requires the arguments to be in JSON form/],
+      ["FROM busybox\nONBUILD ONBUILD RUN x\n", /Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed/],
+      ["FROM no-such-image-here\n", /no-such-image-here/],
+      ["FROM busybox\nRUN --mount=type=cache,target=/x true\n", /--mount option requires BuildKit/],
+    ];
+    for (const [text, re] of cases) {
+      writeFileSync(path.join(dir, "Dockerfile"), text);
+      const r = await build([dir]);
+      assert.notEqual(r.code, 0, text);
+      assert.match(r.out, re, text);
+    }
+  });
+
+  it("-q prints only the image ID; unused build args are warned about", async () => {
+    const dir = ctx("quiet", { Dockerfile: "FROM busybox\nRUN echo loud\n" });
+    const r = await build(["-q", "--build-arg", "UNUSED=1", dir]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+    const v = await build(["--build-arg", "UNUSED=1", dir]);
+    assert.match(v.out, /\[Warning\] One or more build-args \[UNUSED\] were not consumed/);
+  });
+});
