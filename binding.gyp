@@ -5,6 +5,13 @@
       "sources": ["native/pier_native.cc"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "defines": ["_GNU_SOURCE"]
+    },
+    {
+      "target_name": "pier-exec",
+      "type": "executable",
+      "sources": ["native/pier_exec.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "defines": ["_GNU_SOURCE"]
     }
   ]
 }

@@ -507,6 +507,18 @@ napi_value SeqpacketWrite(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// shutdown(fd, how): shutdown(2); how is 0 (SHUT_RD), 1 (SHUT_WR) or 2 (SHUT_RDWR). A
+// half-close (SHUT_WR) of conmon's attach socket is how a client's stdin EOF reaches the
+// container. Callers wait for their pending writes first.
+napi_value Shutdown(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  int32_t fd, how;
+  if (!GetInt32(env, argv[0], &fd) || !GetInt32(env, argv[1], &how)) return nullptr;
+  if (shutdown(fd, how) != 0 && errno != ENOTCONN) return ThrowErrno(env, errno, "shutdown", "");
+  return Undefined(env);
+}
+
 void OnPollClosed(uv_handle_t* h) { delete static_cast<FdState*>(h->data); }
 
 // close(fd): pending reads resolve to null, pending writes reject with EBADF.
@@ -535,6 +547,65 @@ napi_value Close(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// ---- chroot helpers for container file access (docker cp, export, commit) --------------
+// Used only by the short-lived copy helper (container/copy-helper.ts), which runs in its own
+// mount namespace (started under `unshare --mount`): it chroots into a container's rootfs and
+// attaches the container's volumes with the new mount API, so every path it resolves after
+// that stays inside the container's view, whatever symlinks the container plants.
+
+// chroot(path): chroot(2) for the whole process (threads share the root; the caller chdirs).
+napi_value Chroot(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  std::string dir;
+  if (!GetString(env, argv[0], &dir)) return nullptr;
+  if (chroot(dir.c_str()) != 0) return ThrowErrno(env, errno, "chroot", dir);
+  return Undefined(env);
+}
+
+// openTree(path, recursive): open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount
+// (tree) at path, as an fd, to be attached elsewhere with moveMount.
+napi_value OpenTree(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  std::string dir;
+  bool recursive = false;
+  if (!GetString(env, argv[0], &dir)) return nullptr;
+  napi_get_value_bool(env, argv[1], &recursive);
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
+  int fd = open_tree(AT_FDCWD, dir.c_str(), flags);
+  if (fd < 0) return ThrowErrno(env, errno, "open_tree", dir);
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+// mountSetReadonly(treeFd): mount_setattr(2) MOUNT_ATTR_RDONLY on a detached tree, recursively.
+napi_value MountSetReadonly(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int32_t fd;
+  if (!GetInt32(env, argv[0], &fd)) return nullptr;
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) != 0)
+    return ThrowErrno(env, errno, "mount_setattr", "");
+  return Undefined(env);
+}
+
+// moveMount(treeFd, targetFd): move_mount(2) attaching a detached tree onto the directory or
+// file that targetFd (an O_PATH fd) refers to; no path is resolved here at all.
+napi_value MoveMount(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  int32_t from, to;
+  if (!GetInt32(env, argv[0], &from) || !GetInt32(env, argv[1], &to)) return nullptr;
+  if (move_mount(from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    return ThrowErrno(env, errno, "move_mount", "");
+  return Undefined(env);
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", nullptr, Mknod, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -548,6 +619,11 @@ napi_value Init(napi_env env, napi_value exports) {
       {"seqpacketRead", nullptr, SeqpacketRead, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"seqpacketWrite", nullptr, SeqpacketWrite, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"shutdown", nullptr, Shutdown, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"chroot", nullptr, Chroot, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"openTree", nullptr, OpenTree, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"mountSetReadonly", nullptr, MountSetReadonly, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"moveMount", nullptr, MoveMount, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

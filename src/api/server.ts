@@ -7,6 +7,9 @@ import { containerRoutes } from "./routes/containers.js";
 import { imageRoutes } from "./routes/images.js";
 import { volumeRoutes } from "./routes/volumes.js";
 import { networkRoutes } from "./routes/networks.js";
+import { execRoutes } from "./routes/exec.js";
+import { containerFileRoutes } from "./routes/container-files.js";
+import { containerObserveRoutes } from "./routes/container-observe.js";
 import { registerBuildRoutes } from "./routes/build.js";
 import { notImplemented } from "../errdefs/index.js";
 
@@ -14,9 +17,12 @@ export function buildRouter(s: Services, log: Logger): Router {
   const r = new Router(log);
   systemRoutes(r, s);
   containerRoutes(r, s);
+  containerFileRoutes(r, s);
+  containerObserveRoutes(r, s);
   imageRoutes(r, s);
   volumeRoutes(r, s);
   networkRoutes(r, s);
+  execRoutes(r, s);
   if (s.builder) registerBuildRoutes(r, { builder: s.builder });
   // No builder yet, so no build cache: pruning it (part of `docker system prune`) frees nothing.
   r.on("POST", "/build/prune", ({ res }) => {

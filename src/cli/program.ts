@@ -26,6 +26,8 @@ import {
   registerTag,
 } from "./image-commands.js";
 import { registerExec, registerPause } from "./exec-command.js";
+import { registerCp } from "./cp-command.js";
+import { registerCommit, registerDiff, registerExport, registerPort, registerStats, registerTop, registerUpdate } from "./observe-commands.js";
 import { anyObjectFetcher, runInspect, type ObjectType } from "./inspect.js";
 import { registerLogs } from "./logs-command.js";
 import { registerNetwork } from "./network-commands.js";
@@ -81,6 +83,19 @@ function registerContainerGroup(program: Command, cli: CliContext): void {
   registerExec(container, cli);
   registerPause(container, cli, "pause");
   registerPause(container, cli, "unpause");
+  registerFileAndObserveCommands(container, cli);
+}
+
+/** cp, top, stats, diff, export, commit, update, port: at the top level and under `container`. */
+function registerFileAndObserveCommands(parent: Command, cli: CliContext): void {
+  registerCp(parent, cli);
+  registerTop(parent, cli);
+  registerStats(parent, cli);
+  registerDiff(parent, cli);
+  registerExport(parent, cli);
+  registerCommit(parent, cli);
+  registerUpdate(parent, cli);
+  registerPort(parent, cli);
 }
 
 function registerImageGroup(program: Command, cli: CliContext): void {
@@ -136,6 +151,7 @@ export function buildProgram(cli: CliContext): Command {
   registerExec(program, cli);
   registerPause(program, cli, "pause");
   registerPause(program, cli, "unpause");
+  registerFileAndObserveCommands(program, cli);
   registerImages(program, cli, "images");
   registerRmi(program, cli, "rmi");
   registerTag(program, cli);

@@ -6,7 +6,7 @@ import { writeFileReplace as writeFileAtomic } from "../lib/index.js";
  * /etc/hostname, /etc/hosts and /etc/resolv.conf for a container, written under its directory
  * and bind-mounted in, as Docker does, so the image's own files are never changed.
  */
-export async function writeEtcFiles(dir: string, o: { hostname: string; domainname?: string; networkMode: string; extraHosts: string[]; dns: string[]; dnsSearch: string[]; dnsOptions: string[] }): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }> {
+export async function writeEtcFiles(dir: string, o: { hostname: string; domainname?: string; networkMode: string; extraHosts: string[]; dns: string[]; dnsSearch: string[]; dnsOptions: string[]; addresses?: string[]; dnsServers?: string[]; dnsOptionsNet?: string[]; hostGateway?: string }): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }> {
   const hostnamePath = path.join(dir, "hostname");
   const hostsPath = path.join(dir, "hosts");
   const resolvConfPath = path.join(dir, "resolv.conf");
@@ -25,11 +25,18 @@ export async function writeEtcFiles(dir: string, o: { hostname: string; domainna
     ];
     for (const h of o.extraHosts) {
       const i = h.indexOf(":");
-      if (i > 0) lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
+      if (i <= 0) continue;
+      let addr = h.slice(i + 1);
+      if (addr === "host-gateway") addr = o.hostGateway ?? "";
+      if (addr) lines.push(`${addr}\t${h.slice(0, i)}`);
     }
+    const fqdn = o.domainname ? `${o.hostname}.${o.domainname}\t` : "";
+    if (o.addresses?.[0]) lines.push(`${o.addresses[0]}\t${fqdn}${o.hostname}`);
     await writeFileAtomic(hostsPath, lines.join("\n") + "\n");
   }
-  await writeFileAtomic(resolvConfPath, await resolvConf(o.dns, o.dnsSearch, o.dnsOptions));
+  // On a user network the container asks Pier's DNS server (which relays to the --dns servers).
+  const resolv = o.dnsServers?.length ? await resolvConf(o.dnsServers, o.dnsSearch, [...(o.dnsOptionsNet ?? []), ...o.dnsOptions]) : await resolvConf(o.dns, o.dnsSearch, o.dnsOptions);
+  await writeFileAtomic(resolvConfPath, resolv);
   return { hostnamePath, hostsPath, resolvConfPath };
 }
 

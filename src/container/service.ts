@@ -3,18 +3,21 @@ import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
-import { conflict, invalidParameter, isENOENT, notFound, notModified, PierError, systemError } from "../errdefs/index.js";
+import { conflict, invalidParameter, isENOENT, notFound, notImplemented, notModified, PierError, systemError } from "../errdefs/index.js";
 import { VALID_NAME, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
 import { nowRFC3339, rfc3339FromNs } from "./clock.js";
 import type { ImageConfig } from "../oci/index.js";
 import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/index.js";
-import { buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
+import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
+import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
 import { writeEtcFiles } from "./etcfiles.js";
 import { validateCreateRequest } from "./validate.js";
 import { planMounts, type PlannedMount } from "./mounts.js";
+import { updateContainer, type UpdateRequest } from "./resources.js";
 import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
 import type { Mount as OCIMount } from "../oci/index.js";
+import { ExecManager } from "./exec.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -28,6 +31,10 @@ export interface RootfsProvider {
   mountContainer(id: string, chainID: string | undefined): Promise<string>;
   unmountContainer(id: string): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /** The container's overlay upper dir (its changes), for diff and commit. */
+  containerUpperDir?(id: string): string;
+  /** The image's layer dirs, top-most first, for diff. */
+  lowerDirs?(chainID: string): string[];
 }
 
 export interface ContainerServiceOptions {
@@ -40,6 +47,7 @@ export interface ContainerServiceOptions {
   images: ImageProvider;
   rootfs: RootfsProvider;
   volumes: VolumeService;
+  networks: NetworkService;
   events: EventBus;
   log: Logger;
 }
@@ -48,6 +56,8 @@ export interface CreateRequest {
   name?: string;
   config: ContainerConfig;
   hostConfig: HostConfig;
+  /** NetworkingConfig.EndpointsConfig of the create request. */
+  endpointsConfig?: Record<string, EndpointSettingsInput | null> | null;
 }
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
@@ -67,11 +77,16 @@ export class ContainerService {
   private readonly runc: Runc;
   private exitWatcher: FSWatcher | undefined;
   readonly exitDir: string;
+  /** Exec sessions, container tty resizes. */
+  readonly execs: ExecManager;
+  /** One-shot hooks run when a container is created by conmon but not yet running (attach before start). */
+  private readonly startHooks = new Map<string, Set<(bundle: string) => Promise<void>>>();
 
   constructor(private readonly o: ContainerServiceOptions) {
     this.records = new RecordStore<ContainerRecord>(path.join(o.dataRoot, "_meta"));
     this.runc = new Runc(o.runtimePath, path.join(o.execRoot, "runc"));
     this.exitDir = path.join(o.execRoot, "exits");
+    this.execs = new ExecManager(this, { execRoot: o.execRoot, runtimePath: o.runtimePath, conmonPath: o.conmonPath, log: o.log, noHelper: process.env.PIER_EXEC_HELPER === "0" });
   }
 
   async init(): Promise<void> {
@@ -175,15 +190,8 @@ export class ContainerService {
     if (argv.length === 0) throw invalidParameter("no command specified");
 
     const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
-    if (!["bridge", "host", "none"].includes(networkMode) && !networkMode.startsWith("container:")) {
-      throw notFound(`network ${networkMode} not found`);
-    }
-    if (networkMode.startsWith("container:")) throw invalidParameter("--network container:<name> is not supported yet");
+    if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
     hc.NetworkMode = networkMode;
-    const ports = Object.keys(hc.PortBindings ?? {});
-    if (ports.length > 0 || hc.PublishAllPorts) {
-      throw invalidParameter("publishing ports (-p/-P) is not supported by this pierd yet: containers on the default bridge have loopback networking only");
-    }
 
     const planned = await planMounts(hc, config.Volumes, imgConf.Volumes);
 
@@ -216,11 +224,13 @@ export class ContainerService {
     // Reserve the name at once so two concurrent creates cannot both take it.
     this.names.set(name, id);
     try {
+      await this.o.networks.configure(id, { name: name.slice(1), networkMode, endpointsConfig: req.endpointsConfig });
       await fsp.mkdir(dir, { recursive: true, mode: 0o710 });
       rec.Mounts = await this.realizeMounts(planned, rec);
       await this.records.put(id, rec);
     } catch (err) {
       this.names.delete(name);
+      await this.o.networks.forget(id).catch(() => {});
       await this.discardVolumes(rec.anonymousVolumes);
       await fsp.rm(dir, { recursive: true, force: true });
       throw err;
@@ -259,6 +269,7 @@ export class ContainerService {
     await this.withLock(c.Id, async () => {
       const cur = this.records.get(c.Id);
       if (!cur) throw notFound(`No such container: ${ref}`);
+      if (cur.State.Paused) throw conflict("cannot start a paused container, try unpause instead");
       if (cur.State.Running) throw notModified();
       if (cur.State.Status === "removing") throw conflict(`container is marked for removal and cannot be started`);
       if (cur.State.Dead) throw conflict(`Container ${cur.Id} is dead and cannot be started`);
@@ -277,9 +288,34 @@ export class ContainerService {
       await fsp.rm(path.join(this.exitDir, c.Id), { force: true });
       await this.runc.delete(c.Id);
       mark("cleaned");
-      const rootfs = await this.o.rootfs.mountContainer(c.Id, this.o.images.chainIDOf(c.Image));
       const hc = c.HostConfig;
+      // The network is made while the rootfs is mounted: one helper process, in parallel.
+      const netP = this.o.networks.attach(c.Id, {
+        name: c.Name.slice(1),
+        networkMode: hc.NetworkMode,
+        portBindings: hc.PortBindings as never,
+        publishAllPorts: !!hc.PublishAllPorts,
+        exposedPorts: c.Config.ExposedPorts,
+        dns: hc.Dns ?? [],
+      });
+      netP.catch(() => {});
+      const rootfs = await this.o.rootfs.mountContainer(c.Id, this.o.images.chainIDOf(c.Image));
+      const net = await netP;
+      mark("network");
+      let network: NetworkSpec;
+      if (net.mode === "host") network = { mode: "host" };
+      else if (net.mode === "none") network = { mode: "new" };
+      else if (net.mode === "path") network = { mode: "path", path: net.netnsPath! };
+      else {
+        const target = this.get(net.containerRef!);
+        if (!target.State.Running) throw conflict(`cannot join network namespace of a non running container: ${target.Id}`);
+        network = { mode: "path", path: this.o.networks.sandboxPath(target.Id) ?? `/proc/${target.State.Pid}/ns/net`, fromContainer: true };
+      }
       const etc = await writeEtcFiles(path.join(this.o.dataRoot, c.Id), {
+        addresses: net.addresses,
+        dnsServers: net.dnsServers,
+        dnsOptionsNet: net.dnsOptions,
+        hostGateway: this.o.networks.hostGatewayIP(),
         hostname: c.Config.Hostname ?? c.Id.slice(0, 12),
         domainname: c.Config.Domainname,
         networkMode: hc.NetworkMode ?? "bridge",
@@ -303,7 +339,7 @@ export class ContainerService {
         domainname: c.Config.Domainname,
         hostConfig: hc as HostConfigInput,
         mounts: [...this.ociMounts(c), ...etcMounts(etc, c)],
-        network: hc.NetworkMode === "host" ? { mode: "host" } : { mode: "new" },
+        network,
         cgroupsPath: `/pier/${c.Id}`,
         initPath: hc.Init ? this.o.initPath : undefined,
         defaultUlimits: this.o.defaultUlimits,
@@ -325,6 +361,7 @@ export class ContainerService {
           logPath: c.LogPath,
           tty: !!c.Config.Tty,
           stdin: !!c.Config.OpenStdin,
+          stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,
         }));
       } catch (err) {
         if (err instanceof RuntimeCreateError) throw startError(err.message);
@@ -335,6 +372,7 @@ export class ContainerService {
       c.stoppedByUser = false;
       await this.records.put(c.Id, c);
       mark("recorded");
+      await this.runStartHooks(c.Id, bundle);
       await this.runc.start(c.Id);
       mark("started");
       this.o.log.debug("container started", { id: c.Id, ms: marks });
@@ -342,6 +380,7 @@ export class ContainerService {
     } catch (err) {
       // Leave nothing half-made: no runc state, no mount; record why the start failed.
       await this.runc.delete(c.Id).catch(() => {});
+      await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
       const message = err instanceof Error ? err.message : String(err);
       const code = exitCodeForStartError(message);
@@ -386,6 +425,25 @@ export class ContainerService {
     if (changed) await this.records.put(c.Id, c);
   }
 
+  /**
+   * Run `fn` once, the next time the container starts: after conmon created it (its attach
+   * socket exists) and before its process runs, so an attach made before start misses nothing.
+   * Returns a function that cancels it.
+   */
+  beforeStart(id: string, fn: (bundle: string) => Promise<void>): () => void {
+    let set = this.startHooks.get(id);
+    if (!set) this.startHooks.set(id, (set = new Set()));
+    set.add(fn);
+    return () => set!.delete(fn);
+  }
+
+  private async runStartHooks(id: string, bundle: string): Promise<void> {
+    const set = this.startHooks.get(id);
+    if (!set) return;
+    this.startHooks.delete(id);
+    await Promise.all([...set].map((fn) => fn(bundle).catch((err) => this.o.log.warn("attach before start failed", { id, err: String(err) }))));
+  }
+
   // ---------------------------------------------------------------- exit
 
   private async exitFileCode(id: string): Promise<number | undefined> {
@@ -420,6 +478,8 @@ export class ContainerService {
       await this.records.put(id, c);
       if (oom) this.emit(c, "oom");
       this.emit(c, "die", { exitCode: String(code) });
+      // Released at once in what the API shows; the host objects go in the background.
+      void this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e }));
       await Promise.all([
         this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e })),
         this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e })),
@@ -495,6 +555,7 @@ export class ContainerService {
       if (!this.records.get(c.Id)?.State.Running) return; // it ended meanwhile
       throw err;
     });
+    if (sig === 9 || sig === parseSignal(c.Config.StopSignal || "SIGTERM")) await this.thawForSignal(c);
     this.emit(c, "kill", { signal: String(sig) });
   }
 
@@ -509,6 +570,7 @@ export class ContainerService {
     const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
     if (timeout !== 0) {
       await this.runc.kill(c.Id, sig).catch(() => {});
+      await this.thawForSignal(c);
       this.emit(c, "kill", { signal: String(sig) });
     }
     if (timeout < 0) {
@@ -517,6 +579,7 @@ export class ContainerService {
       const timedOut = await Promise.race([exited.then(() => false), delay(timeout * 1000).then(() => true)]);
       if (timedOut) {
         await this.runc.kill(c.Id, 9, true).catch(() => {});
+        await this.thawForSignal(c);
         this.emit(c, "kill", { signal: "9" });
         await exited;
       }
@@ -537,10 +600,12 @@ export class ContainerService {
     const c = this.get(ref);
     if (c.State.Running) {
       if (!opts.force) {
+        if (c.State.Paused) throw conflict(`cannot remove container "${c.Name}": container is paused: unpause and then stop the container before removing or force remove`);
         throw conflict(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
       }
       const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
       await this.runc.kill(c.Id, 9, true).catch(() => {});
+      await this.thawForSignal(c);
       await Promise.race([exited, delay(10_000)]);
     }
     await this.withLock(c.Id, async () => {
@@ -550,6 +615,7 @@ export class ContainerService {
       cur.State = { ...cur.State, Status: "removing" };
       await this.records.put(cur.Id, cur);
       await this.runc.delete(cur.Id).catch(() => {});
+      await this.o.networks.forget(cur.Id);
       await this.o.rootfs.removeContainer(cur.Id);
       await fsp.rm(path.join(this.o.execRoot, "containers", cur.Id), { recursive: true, force: true });
       await fsp.rm(path.join(this.o.dataRoot, cur.Id), { recursive: true, force: true });
@@ -581,6 +647,7 @@ export class ContainerService {
     this.names.delete(old);
     c.Name = name;
     await this.records.put(c.Id, c);
+    await this.o.networks.rename(c.Id, name);
     this.emit(c, "rename", { oldName: old });
   }
 
@@ -592,6 +659,96 @@ export class ContainerService {
       deleted.push(c.Id);
     }
     return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  }
+
+  // ---------------------------------------------------------------- pause, update, files
+
+  async pause(ref: string): Promise<void> {
+    const id = this.get(ref).Id;
+    await this.withLock(id, async () => {
+      const c = this.get(id);
+      if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
+      if (c.State.Paused) throw conflict(`Container ${c.Id} is already paused`);
+      if (c.State.Restarting) throw conflict(`Container ${c.Id} is restarting, wait until the container is running`);
+      await this.runc.pause(c.Id).catch((err) => { throw systemError(`Cannot pause container ${c.Id}: ${(err as Error).message}`, err); });
+      c.State = { ...c.State, Status: "paused", Paused: true };
+      await this.records.put(c.Id, c);
+      this.emit(c, "pause");
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const id = this.get(ref).Id;
+    await this.withLock(id, async () => {
+      const c = this.get(id);
+      if (!c.State.Paused) throw conflict(`Container ${c.Id} is not paused`);
+      await this.runc.resume(c.Id).catch((err) => { throw systemError(`Cannot unpause container ${c.Id}: ${(err as Error).message}`, err); });
+      c.State = { ...c.State, Status: "running", Paused: false };
+      await this.records.put(c.Id, c);
+      this.emit(c, "unpause");
+    });
+  }
+
+  /** A frozen container cannot act on a stop signal: thaw it after sending one (moby does). */
+  private async thawForSignal(c: ContainerRecord): Promise<void> {
+    if (!c.State.Paused) return;
+    await this.runc.resume(c.Id).catch(() => {});
+    await this.withLock(c.Id, async () => {
+      // It may have ended already (handleExit clears Paused): only a live one is "running".
+      const cur = this.records.get(c.Id);
+      if (!cur?.State.Paused) return;
+      cur.State = { ...cur.State, Status: cur.State.Running ? "running" : cur.State.Status, Paused: false };
+      await this.records.put(cur.Id, cur).catch(() => {});
+    });
+  }
+
+  /** POST /containers/{id}/update: resources (applied to a running container) and restart policy. */
+  async update(ref: string, body: UpdateRequest): Promise<{ Warnings: string[] }> {
+    const id = this.get(ref).Id;
+    return this.withLock(id, () => updateContainer(this.get(id), body, {
+      apply: (c, flags) => this.runc.update(c.Id, flags),
+      save: (c) => this.records.put(c.Id, c),
+      emit: (c) => this.emit(c, "update"),
+    }));
+  }
+
+  private readonly rootfsUsers = new Map<string, number>();
+
+  /**
+   * The container's root filesystem for a file operation (cp, export): mounted for the call
+   * when the container is not running, unmounted by release() if it still is not.
+   */
+  async acquireRootfs(ref: string): Promise<{ c: ContainerRecord; rootfs: string; release: () => Promise<void> }> {
+    const id = this.get(ref).Id;
+    return this.withLock(id, async () => {
+      const c = this.get(id);
+      if (c.State.Status === "removing") throw conflict(`container ${c.Id} is marked for removal`);
+      if (c.State.Dead) throw conflict(`container ${c.Id} is dead`);
+      const rootfs = await this.o.rootfs.mountContainer(c.Id, this.o.images.chainIDOf(c.Image));
+      this.rootfsUsers.set(id, (this.rootfsUsers.get(id) ?? 0) + 1);
+      let released = false;
+      const release = async () => {
+        if (released) return;
+        released = true;
+        await this.withLock(id, async () => {
+          const n = (this.rootfsUsers.get(id) ?? 1) - 1;
+          if (n > 0) return void this.rootfsUsers.set(id, n);
+          this.rootfsUsers.delete(id);
+          const cur = this.records.get(id);
+          if (cur && !cur.State.Running) await this.o.rootfs.unmountContainer(id).catch(() => {});
+        });
+      };
+      return { c, rootfs, release };
+    });
+  }
+
+  /** The container's overlay upper dir and its image's layer dirs (top first), for diff and commit. */
+  layerDirs(ref: string): { upper: string; lowers: string[] } {
+    const c = this.get(ref);
+    const { containerUpperDir, lowerDirs } = this.o.rootfs;
+    if (!containerUpperDir || !lowerDirs) throw notImplemented("this storage driver cannot list a container's changes");
+    const chain = this.o.images.chainIDOf(c.Image);
+    return { upper: containerUpperDir.call(this.o.rootfs, c.Id), lowers: chain ? lowerDirs.call(this.o.rootfs, chain) : [] };
   }
 
   // ---------------------------------------------------------------- helpers

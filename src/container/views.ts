@@ -1,31 +1,12 @@
 import { humanDuration } from "../lib/index.js";
 import type { ContainerRecord, MountPoint } from "./record.js";
+import type { NetworkService } from "../network/index.js";
+
+/** What the views need of the network service. */
+export type NetworkView = Pick<NetworkService, "settings" | "summary">;
 
 // The API's two views of a container: the list summary and the inspect document.
 
-function endpoint(networkID: string) {
-  return {
-    IPAMConfig: null,
-    Links: null,
-    Aliases: null,
-    MacAddress: "",
-    NetworkID: networkID,
-    EndpointID: "",
-    Gateway: "",
-    IPAddress: "",
-    IPPrefixLen: 0,
-    IPv6Gateway: "",
-    GlobalIPv6Address: "",
-    GlobalIPv6PrefixLen: 0,
-    DriverOpts: null,
-    DNSNames: null,
-  };
-}
-
-export function networks(c: ContainerRecord, networkIDs: Record<string, string>): Record<string, ReturnType<typeof endpoint>> {
-  const mode = c.HostConfig.NetworkMode ?? "bridge";
-  return { [mode]: endpoint(networkIDs[mode] ?? "") };
-}
 
 function publicMount(m: MountPoint): MountPoint {
   const { Type, Name, Source, Destination, Driver, Mode, RW, Propagation } = m;
@@ -34,33 +15,14 @@ function publicMount(m: MountPoint): MountPoint {
     : { Type, Source, Destination, Mode, RW, Propagation };
 }
 
-export function inspectView(c: ContainerRecord, networkIDs: Record<string, string>): Record<string, unknown> {
+export function inspectView(c: ContainerRecord, net: NetworkView): Record<string, unknown> {
   const { anonymousVolumes: _a, stoppedByUser: _s, ...pub } = c;
   return {
     ...pub,
     Mounts: c.Mounts.map(publicMount),
     ExecIDs: null,
     GraphDriver: { Name: "overlay2", Data: null },
-    NetworkSettings: {
-      Bridge: "",
-      SandboxID: "",
-      SandboxKey: "",
-      Ports: {},
-      HairpinMode: false,
-      LinkLocalIPv6Address: "",
-      LinkLocalIPv6PrefixLen: 0,
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: "",
-      Gateway: "",
-      GlobalIPv6Address: "",
-      GlobalIPv6PrefixLen: 0,
-      IPAddress: "",
-      IPPrefixLen: 0,
-      IPv6Gateway: "",
-      MacAddress: "",
-      Networks: networks(c, networkIDs),
-    },
+    NetworkSettings: net.settings(c.Id, { networkMode: c.HostConfig.NetworkMode, exposedPorts: c.Config.ExposedPorts, portBindings: c.HostConfig.PortBindings as never }),
   };
 }
 
@@ -85,7 +47,8 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
   }
 }
 
-export function summaryView(c: ContainerRecord, imageName: string, networkIDs: Record<string, string>, now = Date.now()): Record<string, unknown> {
+export function summaryView(c: ContainerRecord, imageName: string, net: NetworkView, now = Date.now()): Record<string, unknown> {
+  const ns = net.summary(c.Id, { networkMode: c.HostConfig.NetworkMode, exposedPorts: c.Config.ExposedPorts });
   // As moby's list does: arguments that contain a space are wrapped in single quotes.
   const cmd = [c.Path, ...c.Args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
   return {
@@ -95,12 +58,12 @@ export function summaryView(c: ContainerRecord, imageName: string, networkIDs: R
     ImageID: c.Image,
     Command: cmd,
     Created: Math.floor(Date.parse(c.Created) / 1000),
-    Ports: [],
+    Ports: ns.Ports,
     Labels: c.Config.Labels ?? {},
     State: c.State.Status,
     Status: statusText(c, now),
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? "bridge" },
-    NetworkSettings: { Networks: networks(c, networkIDs) },
+    NetworkSettings: ns.NetworkSettings,
     Mounts: c.Mounts.map(publicMount),
   };
 }

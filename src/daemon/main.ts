@@ -76,10 +76,12 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     },
     rootfs: snapshots,
     volumes,
+    networks,
     events,
     log,
   });
   await containers.init();
+  await networks.restore((id) => containers.find(id)?.State.Running ?? false);
   const builder = new Builder({ root: path.join(cfg.dataRoot, "builder"), images, snapshots, runner: containerBuildRunner(containers), log });
   await builder.init();
   // Layers of a force-deleted image outlive it while a container sits on them; once such a
@@ -120,6 +122,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
       s.closeAllConnections();
     }
     containers.close();
+    await networks.close().catch((e) => log.warn("network shutdown failed", { err: (e as Error).message }));
     await fsp.rm(path.join(cfg.dataRoot, "pierd.pid"), { force: true });
   };
   const onSignal = (sig: string) => {

@@ -1,4 +1,4 @@
-import { spawn, type SpawnOptions } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from "node:child_process";
 import { systemError } from "../errdefs/index.js";
 
 export interface RunResult {
@@ -49,6 +49,14 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     child.stdin!.on("error", () => {});
     child.stdin!.end(opts.input ?? undefined);
   });
+}
+
+/**
+ * Start a system binary whose stdio the caller streams (tar in and out of the copy helper).
+ * The caller owns the child: it must read its pipes and wait for "close".
+ */
+export function spawnStreaming(cmd: string, args: string[], opts: { stdio: StdioOptions; env?: NodeJS.ProcessEnv; cwd?: string }): ChildProcess {
+  return spawn(cmd, args, { stdio: opts.stdio, env: opts.env ?? process.env, cwd: opts.cwd });
 }
 
 const SIGNALS: Record<string, number> = {

@@ -2,4 +2,5 @@ export * from "./exec.js";
 export * from "./conmon.js";
 export * from "./runc.js";
 export * from "./native.js";
+export * from "./nsexec.js";
 export * from "./net.js";

@@ -17,6 +17,11 @@ interface NativeBinding {
   seqpacketRead(fd: number, maxLen: number): Promise<Buffer | null>;
   seqpacketWrite(fd: number, data: Buffer): Promise<void>;
   close(fd: number): void;
+  shutdown(fd: number, how: number): void;
+  chroot(path: string): void;
+  openTree(path: string, recursive: boolean): number;
+  mountSetReadonly(treeFd: number): void;
+  moveMount(treeFd: number, targetFd: number): void;
 }
 
 // Loaded on first use, not at import: modules that never touch a syscall (and the CLI) must
@@ -112,4 +117,40 @@ export function seqpacketWrite(fd: number, data: Buffer): Promise<void> {
 /** Close a fd from seqpacketConnect; pending reads resolve to null. Use this, not fs.close. */
 export function seqpacketClose(fd: number): void {
   native().close(fd);
+}
+
+/**
+ * Half-close a seqpacket connection: with "write", the peer reads EOF (conmon then closes the
+ * container's stdin) while messages still flow towards us. Wait for pending writes first.
+ */
+export function seqpacketShutdown(fd: number, how: "read" | "write" | "both"): void {
+  native().shutdown(fd, how === "read" ? 0 : how === "write" ? 1 : 2);
+}
+
+/**
+ * chroot(2) for the whole process. Only for the copy helper (a child process in its own mount
+ * namespace): pierd itself never changes its root.
+ */
+export function chroot(path: string): void {
+  native().chroot(path);
+}
+
+/** open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `path`, as an fd. */
+export function openTree(path: string, recursive = true): number {
+  return native().openTree(path, recursive);
+}
+
+/** mount_setattr(2): make a detached tree (from openTree) read-only, recursively. */
+export function mountSetReadonly(treeFd: number): void {
+  native().mountSetReadonly(treeFd);
+}
+
+/** move_mount(2): attach a detached tree onto what `targetFd` (an O_PATH fd) refers to. */
+export function moveMount(treeFd: number, targetFd: number): void {
+  native().moveMount(treeFd, targetFd);
+}
+
+/** Load the addon now (a process about to chroot must not load code afterwards). */
+export function preloadNative(): void {
+  native();
 }

@@ -79,4 +79,9 @@ export class Runc {
   async resume(id: string): Promise<void> {
     await run(this.path, this.args("resume", id));
   }
+
+  /** `runc update` with its resource flags (--memory, --cpu-quota, --pids-limit, …). */
+  async update(id: string, flags: string[]): Promise<void> {
+    await run(this.path, this.args("update", ...flags, id));
+  }
 }

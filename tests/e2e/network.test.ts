@@ -254,7 +254,8 @@ describe("networking", () => {
     // (Pier's DNS answers for every network of the asking container, as Docker's does).
     await ok(["network", "create", "side"]);
     await ok(["run", "-d", "--name", "client", "--network", "side", "busybox", "sh", "-c",
-      "while true; do if wget -qO- http://api/ >/dev/null 2>&1; then echo up; else echo down; fi; sleep 0.2; done"]);
+      // busybox-static wget -T segfaults; timeout(1) bounds a connect that would hang.
+      "while true; do if timeout 2 wget -qO- http://api/ >/dev/null 2>&1; then echo up; else echo down; fi; sleep 0.2; done"]);
     const logsUntil = async (want: string) => {
       let l: string[] = [];
       for (let i = 0; i < 50; i++) {

@@ -1,8 +1,8 @@
 import { promises as fsp } from "node:fs";
 import type { Duplex } from "node:stream";
-import { invalidParameter, conflict, PierError } from "../../errdefs/index.js";
+import { invalidParameter, PierError } from "../../errdefs/index.js";
 import { parseTimestamp } from "../../lib/index.js";
-import { LogEncoder, LogFollower, inWindow, streamLog, inspectView, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
+import { LogEncoder, LogFollower, inWindow, streamLog, inspectView, parseDetachKeys, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
 import { boolParam, checkFilterKeys, filtersParam, intParam, readJSON, sendJSON, sendNoContent } from "../http.js";
 import type { Router, HijackCtx } from "../router.js";
 import type { Services } from "../services.js";
@@ -11,7 +11,6 @@ import { containerFilter } from "./filters.js";
 const WAIT_CONDITIONS = new Set(["not-running", "next-exit", "removed"]);
 
 export function containerRoutes(r: Router, s: Services): void {
-  const ids = () => s.networks.ids();
 
   r.on("POST", "/containers/create", async ({ req, res, query }) => {
     const body = await readJSON<Record<string, unknown>>(req);
@@ -20,8 +19,8 @@ export function containerRoutes(r: Router, s: Services): void {
     if (typeof body !== "object" || Array.isArray(body)) {
       throw invalidParameter(`invalid JSON: json: cannot unmarshal ${Array.isArray(body) ? "array" : typeof body === "boolean" ? "bool" : typeof body} into Go value of type runconfig.ContainerConfigWrapper`);
     }
-    const { HostConfig, NetworkingConfig: _n, ...config } = body;
-    const out = await s.containers.create({ name: query.get("name") ?? undefined, config: config as CreateRequest["config"], hostConfig: (HostConfig ?? {}) as CreateRequest["hostConfig"] });
+    const { HostConfig, NetworkingConfig, ...config } = body;
+    const out = await s.containers.create({ name: query.get("name") ?? undefined, config: config as CreateRequest["config"], hostConfig: (HostConfig ?? {}) as CreateRequest["hostConfig"], endpointsConfig: (NetworkingConfig as { EndpointsConfig?: CreateRequest["endpointsConfig"] } | null)?.EndpointsConfig });
     sendJSON(res, 201, out);
   });
 
@@ -36,12 +35,13 @@ export function containerRoutes(r: Router, s: Services): void {
     list.sort((a, b) => { const x = created.get(a.Id)!, y = created.get(b.Id)!; return x < y ? 1 : x > y ? -1 : 0; });
     if (limit > 0) list = list.slice(0, limit);
     const now = Date.now();
-    sendJSON(res, 200, list.map((c) => summaryView(c, c.Config.Image ?? "", ids(), now)));
+    sendJSON(res, 200, list.map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now)));
   });
 
   r.on("GET", "/containers/:id/json", ({ res, params }) => {
     const c = s.containers.get(params.id!);
-    sendJSON(res, 200, inspectView(c, ids()));
+    // ExecIDs: the running exec sessions, which only the exec manager knows.
+    sendJSON(res, 200, { ...inspectView(c, s.networks), ExecIDs: s.containers.execs.idsFor(c.Id) });
   });
 
   r.on("POST", "/containers/:id/start", async ({ res, params }) => {
@@ -181,12 +181,14 @@ function logOptions(query: URLSearchParams, c: ContainerRecord): LogReadOptions 
 async function attach(ctx: HijackCtx, s: Services): Promise<void> {
   const { socket, query, params } = ctx;
   const c = s.containers.get(params.id!);
-  if (boolParam(query, "stdin") && c.Config.OpenStdin) {
-    // Interactive attach needs conmon's attach socket (issue 3); refuse clearly, never hang.
-    throw conflict("attaching stdin is not supported by this pierd yet; run without -i");
-  }
   const streamOut = boolParam(query, "stdout");
   const streamErr = boolParam(query, "stderr");
+  // With stdin (to a container that keeps one open) the streams go through conmon's attach
+  // socket; otherwise the output is read from the log, so nothing of a quick run is missed.
+  const interactive = boolParam(query, "stdin") && !!c.Config.OpenStdin && boolParam(query, "stream");
+  const detachKeys = query.get("detachKeys") ?? "";
+  if (interactive) parseDetachKeys(detachKeys); // bad keys are a 400, before the hijack
+  s.containers.emit(c, "attach");
   const o: LogReadOptions = { stdout: streamOut, stderr: streamErr, timestamps: false, tty: !!c.Config.Tty };
   const contentType = c.Config.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
   writeUpgradeHead(socket, ctx.upgrade, contentType);
@@ -204,6 +206,11 @@ async function attach(ctx: HijackCtx, s: Services): Promise<void> {
   }
   if (!boolParam(query, "stream")) {
     socket.end(enc.flush());
+    return;
+  }
+  if (interactive) {
+    send(enc.flush());
+    await s.containers.execs.attach(c, { socket, pending: ctx.head, stdout: streamOut, stderr: streamErr, detachKeys });
     return;
   }
   const follower = new LogFollower(c.LogPath, offset, (recs) => send(enc.encode(recs)));
