@@ -17,7 +17,7 @@ import { planMounts, type PlannedMount } from "./mounts.js";
 import { updateContainer, type UpdateRequest } from "./resources.js";
 import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
 import type { Mount as OCIMount } from "../oci/index.js";
-import { ExecManager } from "./exec.js";
+import { ExecManager, execEnv } from "./exec.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -331,7 +331,8 @@ export class ContainerService {
         id: c.Id,
         rootfs,
         args: [c.Path, ...c.Args],
-        env: c.Config.Env ?? [],
+        // Docker's daemon environment: PATH, HOSTNAME and (with a tty) TERM, under Config.Env.
+        env: execEnv(c, { tty: !!c.Config.Tty, env: [] }),
         cwd: c.Config.WorkingDir || "/",
         user,
         tty: !!c.Config.Tty,

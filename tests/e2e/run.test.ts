@@ -89,6 +89,19 @@ describe("docker run", () => {
     assert.match(badUser.stderr, /unable to find user nosuchuser/);
   });
 
+  it("gives the process Docker's environment: PATH, HOSTNAME, HOME, and TERM with a tty", async () => {
+    const r = await e.docker(["run", "--name", "envcheck", "-e", "FOO=1", "busybox", "env"]);
+    const id = (await e.docker(["inspect", "-f", "{{.Id}}", "envcheck"])).stdout.trim();
+    const env = r.stdout.trim().split("\n").sort();
+    assert.deepEqual(env, ["FOO=1", "HOME=/root", `HOSTNAME=${id.slice(0, 12)}`, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
+    // Config.Env in inspect holds only what the image and the user gave.
+    const cfg = await e.docker(["inspect", "-f", "{{json .Config.Env}}", "envcheck"]);
+    assert.deepEqual(JSON.parse(cfg.stdout).sort(), ["FOO=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
+    await e.docker(["rm", "envcheck"]);
+    const tty = await e.docker(["run", "--rm", "-t", "busybox", "sh", "-c", "echo $TERM"]);
+    assert.equal(tty.stdout.trim(), "xterm");
+  });
+
   it("answers 404 with Docker's message for a missing image when pulling is impossible", async () => {
     const r = await e.docker(["run", "--rm", "--pull", "never", "no-such-image:1"]);
     assert.equal(r.code, 125);
