@@ -74,6 +74,9 @@ export class ContainerService {
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly exitListeners = new Map<string, Set<() => void>>();
+  /** Restart policies: the pending restart of each restarting container and its backoff. */
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly restartDelay = new Map<string, number>();
   private readonly runc: Runc;
   private exitWatcher: FSWatcher | undefined;
   readonly exitDir: string;
@@ -113,7 +116,11 @@ export class ContainerService {
         await this.remove(c.Id, { force: true, removeVolumes: false }).catch(() => {});
         continue;
       }
-      if (!c.State.Running) continue;
+      if (!c.State.Running) {
+        // Waiting for a restart when pierd went away: the wait starts again.
+        if (c.State.Restarting && this.shouldRestart(c)) await this.scheduleRestart(c);
+        continue;
+      }
       if (await this.exitFileCode(c.Id) !== undefined || !pidAlive(c.State.Pid)) {
         await this.handleExit(c.Id);
       }
@@ -273,6 +280,10 @@ export class ContainerService {
       if (cur.State.Running) throw notModified();
       if (cur.State.Status === "removing") throw conflict(`container is marked for removal and cannot be started`);
       if (cur.State.Dead) throw conflict(`Container ${cur.Id} is dead and cannot be started`);
+      // A start by the user begins a new restart history, as in Docker.
+      this.cancelRestart(cur);
+      cur.RestartCount = 0;
+      this.restartDelay.delete(cur.Id);
       await this.startLocked(cur);
     });
   }
@@ -492,7 +503,68 @@ export class ContainerService {
     const c = this.records.get(id);
     if (c && !c.State.Running && c.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, removeVolumes: true }).catch((e) => this.o.log.warn("auto-remove failed", { id, err: e }));
+      return;
     }
+    if (c && !c.State.Running && this.shouldRestart(c)) await this.scheduleRestart(c);
+  }
+
+  /** Docker's restart policies; a stop or kill by the user turns them off until the next start. */
+  private shouldRestart(c: ContainerRecord): boolean {
+    if (c.stoppedByUser) return false;
+    const p = c.HostConfig.RestartPolicy;
+    switch (p?.Name) {
+      case "always":
+      case "unless-stopped":
+        return true;
+      case "on-failure":
+        return c.State.ExitCode !== 0 && (!p.MaximumRetryCount || c.RestartCount < p.MaximumRetryCount);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Restart after Docker's backoff: 100 ms, doubling up to a minute, back to 100 ms when the
+   * container had run for 10 s. Meanwhile it is "restarting".
+   */
+  private async scheduleRestart(c: ContainerRecord): Promise<void> {
+    const ranMs = Date.parse(c.State.FinishedAt) - Date.parse(c.State.StartedAt);
+    const last = this.restartDelay.get(c.Id);
+    const wait = last === undefined || ranMs >= 10_000 ? 100 : Math.min(last * 2, 60_000);
+    this.restartDelay.set(c.Id, wait);
+    c.State = { ...c.State, Status: "restarting", Restarting: true };
+    await this.records.put(c.Id, c);
+    if (c.stoppedByUser) {
+      // Stopped by the user while this was being decided: it stays stopped.
+      this.cancelRestart(c);
+      await this.records.put(c.Id, c);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(c.Id);
+      void this.withLock(c.Id, async () => {
+        const cur = this.records.get(c.Id);
+        if (!cur || cur.State.Running || !cur.State.Restarting || cur.stoppedByUser) return;
+        cur.RestartCount += 1;
+        await this.startLocked(cur);
+      }).catch(async (err) => {
+        this.o.log.warn("restart failed", { id: c.Id, err });
+        const cur = this.records.get(c.Id);
+        if (cur && !cur.State.Running && this.shouldRestart(cur)) await this.scheduleRestart(cur);
+      });
+    }, wait);
+    timer.unref();
+    this.restartTimers.set(c.Id, timer);
+  }
+
+  /** Drop a pending restart; the container is then simply exited. */
+  private cancelRestart(c: ContainerRecord): boolean {
+    const timer = this.restartTimers.get(c.Id);
+    if (timer) clearTimeout(timer);
+    this.restartTimers.delete(c.Id);
+    if (!c.State.Restarting) return false;
+    c.State = { ...c.State, Status: "exited", Restarting: false };
+    return true;
   }
 
   /** Called once when the container next stops running (or at once if it is not running). */
@@ -562,6 +634,14 @@ export class ContainerService {
 
   async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
     const c = this.get(ref);
+    if (!c.State.Running && c.State.Restarting) {
+      // Stopping a container that waits to be restarted: it stays stopped.
+      c.stoppedByUser = true;
+      this.cancelRestart(c);
+      await this.records.put(c.Id, c);
+      this.emit(c, "stop");
+      return;
+    }
     if (!c.State.Running) throw notModified();
     const sig = parseSignal(opts.signal || c.Config.StopSignal || "SIGTERM");
     if (sig === undefined) throw invalidParameter(`Invalid signal: ${opts.signal}`);
@@ -599,6 +679,10 @@ export class ContainerService {
 
   async remove(ref: string, opts: { force?: boolean; removeVolumes?: boolean }): Promise<void> {
     const c = this.get(ref);
+    if (c.State.Restarting && !c.State.Running) {
+      if (!opts.force) throw conflict(`cannot remove container "${c.Name}": container is restarting: stop the container before removing or force remove`);
+      this.cancelRestart(c);
+    }
     if (c.State.Running) {
       if (!opts.force) {
         if (c.State.Paused) throw conflict(`cannot remove container "${c.Name}": container is paused: unpause and then stop the container before removing or force remove`);
