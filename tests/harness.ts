@@ -5,6 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, promises as fsp } from "node:fs";
 import * as path from "node:path";
 import * as net from "node:net";
+import { request as httpRequest } from "node:http";
 
 export const ROOT = process.env.PIER_ROOT ?? new URL("../..", import.meta.url).pathname;
 export const DOCKER = process.env.PIER_TEST_DOCKER_CLI ?? "/usr/local/bin/docker";
@@ -152,4 +153,34 @@ export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Eng
     if (load.code !== 0) throw new Error(`docker load of busybox failed: ${load.stderr}`);
   }
   return engine;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: import("node:http").IncomingHttpHeaders;
+  body: Buffer;
+  text: string;
+  json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/**
+ * One raw API request over the engine's socket, for what the CLI would never send. A Buffer body
+ * goes as a tar (archive uploads), anything else as JSON.
+ */
+export function apiRequest(e: Engine, method: string, urlPath: string, body?: unknown): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+    const headers = data ? { "Content-Type": Buffer.isBuffer(body) ? "application/x-tar" : "application/json", "Content-Length": data.length } : {};
+    const req = httpRequest({ socketPath: e.host.replace(/^unix:\/\//, ""), method, path: urlPath, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const buf = Buffer.concat(chunks);
+        const text = buf.toString();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buf, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on("error", reject);
+    req.end(data);
+  });
 }

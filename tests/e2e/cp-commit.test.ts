@@ -4,30 +4,15 @@
 // CLI and pier.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as http from "node:http";
 import { mkdtempSync, promises as fsp, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
-import { startEngine, type Engine } from "../harness.js";
+import { startEngine, type Engine, apiRequest } from "../harness.js";
 import { assertMatchesSpec, specAvailable } from "../apispec.js";
 
 const tar = createRequire(import.meta.url)("tar-stream") as typeof import("tar-stream");
 
-function api(e: Engine, method: string, urlPath: string, body?: unknown): Promise<{ status: number; text: string; json: () => any }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ socketPath: e.host.replace(/^unix:\/\//, ""), method, path: urlPath, headers: data ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) });
-      });
-    });
-    req.on("error", reject);
-    req.end(data);
-  });
-}
+const api = apiRequest;
 
 async function tarNames(buf: Buffer): Promise<Map<string, string>> {
   const ex = tar.extract();

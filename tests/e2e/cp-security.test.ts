@@ -6,32 +6,16 @@
 // addon and library pierd's copy helper could load; none may run.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as http from "node:http";
 import { mkdtempSync, promises as fsp, readFileSync, existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { ROOT, startEngine, type Engine } from "../harness.js";
+import { ROOT, startEngine, type Engine, apiRequest } from "../harness.js";
 
 const tar = createRequire(import.meta.url)("tar-stream") as typeof import("tar-stream");
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
 
-function api(e: Engine, method: string, urlPath: string, body?: Buffer): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: e.host.replace(/^unix:\/\//, ""), method, path: urlPath, headers: body ? { "Content-Type": "application/x-tar", "Content-Length": body.length } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const api = apiRequest;
 
 type Entry = { name: string; type?: "file" | "directory" | "symlink" | "link"; data?: string | Buffer; linkname?: string; mode?: number };
 

@@ -5,36 +5,20 @@
 // read-only volumes and rootfs.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as http from "node:http";
 import { mkdtempSync, promises as fsp, readFileSync, existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
-import { startEngine, type Engine } from "../harness.js";
+import { startEngine, type Engine, apiRequest, type RawResponse } from "../harness.js";
 
 const tar = createRequire(import.meta.url)("tar-stream") as typeof import("tar-stream");
 
 const MODE_DIR = 2 ** 31;
 const MODE_SYMLINK = 2 ** 27;
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
 
-function api(e: Engine, method: string, urlPath: string, body?: Buffer): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: e.host.replace(/^unix:\/\//, ""), method, path: urlPath, headers: body ? { "Content-Type": "application/x-tar", "Content-Length": body.length } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const api = apiRequest;
 
-function pathStat(res: Res): { name: string; size: number; mode: number; mtime: string; linkTarget: string } {
+function pathStat(res: RawResponse): { name: string; size: number; mode: number; mtime: string; linkTarget: string } {
   const h = res.headers["x-docker-container-path-stat"];
   assert.equal(typeof h, "string", "X-Docker-Container-Path-Stat is set");
   return JSON.parse(Buffer.from(h as string, "base64").toString());

@@ -9,27 +9,13 @@ import * as http from "node:http";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { ROOT, startEngine, type Engine } from "../harness.js";
+import { ROOT, startEngine, type Engine, apiRequest } from "../harness.js";
 import { assertMatchesSpec, specAvailable } from "../apispec.js";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function api(e: Engine, method: string, urlPath: string, body?: unknown): Promise<{ status: number; text: string; json: () => any }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ socketPath: e.host.replace(/^unix:\/\//, ""), method, path: urlPath, headers: data ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) });
-      });
-    });
-    req.on("error", reject);
-    req.end(data);
-  });
-}
+const api = apiRequest;
 
 /** The first `n` JSON lines of a streaming answer, then the connection is dropped. */
 function streamLines(e: Engine, urlPath: string, n: number): Promise<any[]> {
