@@ -84,6 +84,12 @@ export class ContainerService {
   readonly execs: ExecManager;
   /** One-shot hooks run when a container is created by conmon but not yet running (attach before start). */
   private readonly startHooks = new Map<string, Set<(bundle: string) => Promise<void>>>();
+  /**
+   * Host objects of containers that ended (runc state, rootfs mount, exit file) being released
+   * in the background, so an exit reaches waiters without waiting for `runc delete` (~15 ms);
+   * whatever touches those objects next (start, remove, a rootfs mount) awaits the release.
+   */
+  private readonly releasing = new Map<string, Promise<void>>();
 
   constructor(private readonly o: ContainerServiceOptions) {
     this.records = new RecordStore<ContainerRecord>(path.join(o.dataRoot, "_meta"));
@@ -97,7 +103,8 @@ export class ContainerService {
     await fsp.mkdir(this.exitDir, { recursive: true, mode: 0o700 });
     await fsp.mkdir(path.join(this.o.execRoot, "containers"), { recursive: true, mode: 0o700 });
     await this.records.load();
-    for (const c of this.records.values()) this.names.set(c.Name, c.Id);
+    // A container whose removal was interrupted no longer owns its name.
+    for (const c of this.records.values()) if (c.State.Status !== "removing") this.names.set(c.Name, c.Id);
     // Exit files are how conmon tells us a container ended, also while pierd was down.
     this.exitWatcher = watch(this.exitDir, (_ev, file) => {
       if (file && this.records.get(String(file))) void this.handleExit(String(file));
@@ -294,6 +301,7 @@ export class ContainerService {
     const marks: Record<string, number> = {};
     const mark = (name: string) => (marks[name] = Math.round(performance.now() - t0));
     try {
+      await this.released(c.Id);
       await fsp.rm(bundle, { recursive: true, force: true });
       await fsp.mkdir(bundle, { recursive: true, mode: 0o700 });
       await fsp.rm(path.join(this.exitDir, c.Id), { force: true });
@@ -492,11 +500,7 @@ export class ContainerService {
       this.emit(c, "die", { exitCode: String(code) });
       // Released at once in what the API shows; the host objects go in the background.
       void this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e }));
-      await Promise.all([
-        this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e })),
-        this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e })),
-        fsp.rm(exitFile, { force: true }),
-      ]);
+      this.releaseHostObjects(id, exitFile);
       for (const l of this.exitListeners.get(id) ?? []) l();
       this.notifyWaiters(id, "next-exit", code, "");
     });
@@ -506,6 +510,22 @@ export class ContainerService {
       return;
     }
     if (c && !c.State.Running && this.shouldRestart(c)) await this.scheduleRestart(c);
+  }
+
+  private releaseHostObjects(id: string, exitFile: string): void {
+    const done = Promise.all([
+      this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e })),
+      this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e })),
+      fsp.rm(exitFile, { force: true }).catch(() => {}),
+    ]).then(() => {
+      if (this.releasing.get(id) === done) this.releasing.delete(id);
+    });
+    this.releasing.set(id, done);
+  }
+
+  /** Resolves when the host objects of the container's last run are released. */
+  private async released(id: string): Promise<void> {
+    await this.releasing.get(id);
   }
 
   /** Docker's restart policies; a stop or kill by the user turns them off until the next start. */
@@ -698,18 +718,27 @@ export class ContainerService {
       if (!cur) return;
       if (cur.State.Running) throw conflict(`cannot remove container "${c.Name}": could not kill it`);
       cur.State = { ...cur.State, Status: "removing" };
+      // Durable first: a crash from here on finishes the removal at the next start.
       await this.records.put(cur.Id, cur);
-      await this.runc.delete(cur.Id).catch(() => {});
-      await this.o.networks.forget(cur.Id);
-      await this.o.rootfs.removeContainer(cur.Id);
-      await fsp.rm(path.join(this.o.execRoot, "containers", cur.Id), { recursive: true, force: true });
-      await fsp.rm(path.join(this.o.dataRoot, cur.Id), { recursive: true, force: true });
-      await this.records.delete(cur.Id);
-      this.names.delete(cur.Name);
+      // Gone for the API at once (name free, waiters answered); the host objects follow.
+      this.records.hide(cur.Id);
+      if (this.names.get(cur.Name) === cur.Id) this.names.delete(cur.Name);
       if (opts.removeVolumes) await this.discardVolumes(cur.anonymousVolumes);
       this.emit(cur, "destroy");
       this.notifyWaiters(cur.Id, "removed", cur.State.ExitCode, "");
+      await this.removeHostObjects(cur.Id);
     });
+  }
+
+  /** Everything a removed container had on the host, then its record. */
+  private async removeHostObjects(id: string): Promise<void> {
+    await this.released(id);
+    await this.runc.delete(id).catch(() => {});
+    await this.o.networks.forget(id);
+    await this.o.rootfs.removeContainer(id);
+    await fsp.rm(path.join(this.o.execRoot, "containers", id), { recursive: true, force: true });
+    await fsp.rm(path.join(this.o.dataRoot, id), { recursive: true, force: true });
+    await this.records.delete(id);
   }
 
   private async discardVolumes(names: string[]): Promise<void> {
@@ -809,6 +838,7 @@ export class ContainerService {
       const c = this.get(id);
       if (c.State.Status === "removing") throw conflict(`container ${c.Id} is marked for removal`);
       if (c.State.Dead) throw conflict(`container ${c.Id} is dead`);
+      await this.released(id);
       const rootfs = await this.o.rootfs.mountContainer(c.Id, this.o.images.chainIDOf(c.Image));
       this.rootfsUsers.set(id, (this.rootfsUsers.get(id) ?? 0) + 1);
       let released = false;

@@ -48,6 +48,15 @@ export class RecordStore<T> {
     this.records.set(id, record);
   }
 
+  /**
+   * Drop the record from what readers see while its file stays until delete(): an object
+   * whose removal is still being finished is gone for the API, yet a crash before delete()
+   * finds the file again at the next start and finishes the removal.
+   */
+  hide(id: string): void {
+    this.records.delete(id);
+  }
+
   async delete(id: string): Promise<void> {
     await fsp.rm(path.join(this.dir, `${id}.json`), { force: true });
     this.records.delete(id);
