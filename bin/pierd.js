@@ -1,3 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
+// The V8 flags keep the daemon small: young-generation semi-spaces of 1 MiB instead of up to
+// 16 MiB (a burst of short-lived objects, such as an image load, no longer leaves the heap
+// grown), and size over speed for the heap and compiled code. Measured here: RSS after an
+// image load and five runs 59 MiB instead of 71. Start pierd through this file (as setup.sh,
+// the test harness and the benchmark do) so the flags apply.
 import { main } from "../dist/src/daemon/index.js";
 await main(process.argv.slice(2));

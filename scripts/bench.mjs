@@ -185,8 +185,8 @@ class Engine {
     const logFd = fs.openSync(this.logFile, "a");
     let cmd, args;
     if (this.name === "pier") {
-      cmd = process.execPath;
-      args = [path.join(ROOT, "bin", "pierd.js"), "-H", this.host, "--data-root", this.dataRoot, "--exec-root", this.execRoot, "--config-file", cfg];
+      cmd = path.join(ROOT, "bin", "pierd.js"); // its #! line carries pierd's V8 flags
+      args = ["-H", this.host, "--data-root", this.dataRoot, "--exec-root", this.execRoot, "--config-file", cfg];
     } else {
       cmd = "dockerd";
       args = [

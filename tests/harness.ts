@@ -106,7 +106,8 @@ export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Eng
     let child: ReturnType<typeof spawn>;
     let logs = "";
     const launch = async () => {
-      child = spawn(process.execPath, [path.join(ROOT, "bin/pierd.js"), "-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn"], {
+      // Started as a user starts it, so the V8 flags in its #! line apply.
+      child = spawn(path.join(ROOT, "bin/pierd.js"), ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn"], {
         stdio: ["ignore", "ignore", "pipe"],
       });
       child.stderr!.on("data", (d) => {
