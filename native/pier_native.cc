@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
@@ -606,6 +607,20 @@ napi_value MoveMount(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// x32SyscallsWork(): whether this kernel runs x32-ABI system calls (CONFIG_X86_X32_ABI and not
+// disabled at boot). Probed with getpid through the x32 syscall bit: a kernel without x32
+// answers ENOSYS. Always false off x86_64.
+napi_value X32SyscallsWork(napi_env env, napi_callback_info info) {
+  bool works = false;
+#if defined(__x86_64__)
+  const long x32_bit = 0x40000000L;
+  works = syscall(x32_bit | SYS_getpid) == (long)getpid();
+#endif
+  napi_value result;
+  napi_get_boolean(env, works, &result);
+  return result;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", nullptr, Mknod, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -624,6 +639,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"openTree", nullptr, OpenTree, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mountSetReadonly", nullptr, MountSetReadonly, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"moveMount", nullptr, MoveMount, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"x32SyscallsWork", nullptr, X32SyscallsWork, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

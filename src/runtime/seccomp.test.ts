@@ -33,6 +33,13 @@ test("default profile loads from assets and is cached", () => {
   assert.equal(defaultSeccompProfile(), a);
 });
 
+test("a kernel without x32 system calls gets no SCMP_ARCH_X32; explicit architectures stay", () => {
+  const s = resolveSeccomp(defaultSeccompProfile(), { capabilities: defaults, arch: "amd64", kernel: "6.1.0", kernelRunsX32: false })!;
+  assert.deepEqual(s.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]);
+  const own = resolveSeccomp({ defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"], syscalls: [] }, { capabilities: defaults, arch: "amd64", kernelRunsX32: false })!;
+  assert.deepEqual(own.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]);
+});
+
 test("default caps on amd64: architectures, default action, SYS_ADMIN syscalls denied", () => {
   const s = resolveSeccomp(defaultSeccompProfile(), { capabilities: defaults, arch: "amd64", kernel: "6.1.0" })!;
   assert.deepEqual(s.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import * as os from "node:os";
 import { invalidParameter } from "../errdefs/index.js";
 import type { LinuxSeccomp, LinuxSyscall, LinuxSeccompArg } from "../oci/index.js";
+import { x32SyscallsWork } from "../sys/index.js";
 
 export interface DockerSeccompArg {
   index: number;
@@ -57,6 +58,14 @@ export interface SeccompContext {
   arch: string;
   /** Kernel release to compare minKernel against; defaults to os.release(). */
   kernel?: string;
+  /**
+   * Whether the kernel runs x32-ABI system calls (default true). When it does not (no
+   * CONFIG_X86_X32_ABI, as on most distribution kernels), SCMP_ARCH_X32 is left out of the
+   * architectures an archMap brings: libseccomp then compiles a third of the rules fewer, which
+   * took ~18 ms off every `runc create` here. An x32 call is refused either way; it ends in
+   * SIGSYS from the filter instead of ENOSYS from the kernel.
+   */
+  kernelRunsX32?: boolean;
 }
 
 // GOARCH => libseccomp's native arch name (what profiles use in includes/excludes.arches).
@@ -98,6 +107,23 @@ const NATIVE_TO_SECCOMP: Record<string, string> = {
   s390x: "SCMP_ARCH_S390X",
   loong64: "SCMP_ARCH_LOONGARCH64",
 };
+
+let x32Probe: boolean | undefined;
+/**
+ * Whether this kernel runs x32 system calls, probed once through the native addon. Without
+ * the addon (a checkout where it is not built) the answer is "yes", which keeps Docker's
+ * architectures unchanged.
+ */
+export function kernelRunsX32(): boolean {
+  if (x32Probe === undefined) {
+    try {
+      x32Probe = x32SyscallsWork();
+    } catch {
+      x32Probe = true;
+    }
+  }
+  return x32Probe;
+}
 
 /** The host's architecture spelled as Go's GOARCH (what Docker uses to pick seccomp arches). */
 export function hostGoArch(): string {
@@ -162,7 +188,8 @@ export function resolveSeccomp(profile: DockerSeccompProfile, ctx: SeccompContex
   const scmpArch = NATIVE_TO_SECCOMP[native];
   if (scmpArch && Array.isArray(profile.archMap)) {
     const entry = profile.archMap.find((a) => a.architecture === scmpArch);
-    if (entry) architectures.push(entry.architecture, ...(entry.subArchitectures ?? []));
+    const subs = (entry?.subArchitectures ?? []).filter((a) => ctx.kernelRunsX32 !== false || a !== "SCMP_ARCH_X32");
+    if (entry) architectures.push(entry.architecture, ...subs);
   }
   if (architectures.length > 0) out.architectures = architectures;
   if (nonEmpty(profile.flags)) out.flags = [...profile.flags];

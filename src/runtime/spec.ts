@@ -16,7 +16,7 @@ import type {
   POSIXRlimit,
   Spec,
 } from "../oci/index.js";
-import { defaultSeccompProfile, hostGoArch, parseSeccompProfile, resolveSeccomp } from "./seccomp.js";
+import { defaultSeccompProfile, hostGoArch, kernelRunsX32, parseSeccompProfile, resolveSeccomp } from "./seccomp.js";
 
 /** The Docker API's HostConfig fields that affect the spec (all optional, as clients send them). */
 export interface HostConfigInput {
@@ -1192,7 +1192,7 @@ function seccompFor(
     warn("seccomp is not enabled in your kernel, running container without default profile");
     return undefined;
   }
-  const ctx = { capabilities: caps, arch: hostGoArch() };
+  const ctx = { capabilities: caps, arch: hostGoArch(), kernelRunsX32: kernelRunsX32() };
   if (choice === "builtin") return resolveSeccomp(defaultSeccompProfile(), ctx);
   if (choice !== undefined && choice !== "") return resolveSeccomp(parseSeccompProfile(choice), ctx);
   if (daemonProfile !== undefined) {

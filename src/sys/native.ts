@@ -22,6 +22,7 @@ interface NativeBinding {
   openTree(path: string, recursive: boolean): number;
   mountSetReadonly(treeFd: number): void;
   moveMount(treeFd: number, targetFd: number): void;
+  x32SyscallsWork(): boolean;
 }
 
 // Loaded on first use, not at import: modules that never touch a syscall (and the CLI) must
@@ -151,6 +152,11 @@ export function moveMount(treeFd: number, targetFd: number): void {
 }
 
 /** Load the addon now (a process about to chroot must not load code afterwards). */
+/** Whether the kernel runs x32-ABI system calls at all (most distribution kernels do not). */
+export function x32SyscallsWork(): boolean {
+  return native().x32SyscallsWork();
+}
+
 export function preloadNative(): void {
   native();
 }
