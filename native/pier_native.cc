@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <stdlib.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
@@ -607,6 +609,64 @@ napi_value MoveMount(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// createNetns(path): a new network namespace kept alive by a bind mount at `path` (what
+// `unshare --net=<path> true` does, without two process starts). The namespace is entered only
+// by a short-lived child that shares this process's memory (CLONE_VM|CLONE_VFORK, so the calling
+// thread waits for it) and does nothing but unshare + mount: the daemon itself never enters it.
+// The child's exit signal is 0, so libuv's SIGCHLD handling never sees it.
+struct NetnsChild {
+  const char* path;
+  int err;
+  const char* step;
+};
+
+static int NetnsChildMain(void* arg) {
+  NetnsChild* c = static_cast<NetnsChild*>(arg);
+  if (unshare(CLONE_NEWNET) != 0) {
+    c->err = errno;
+    c->step = "unshare";
+    return 1;
+  }
+  if (mount("/proc/self/ns/net", c->path, nullptr, MS_BIND, nullptr) != 0) {
+    c->err = errno;
+    c->step = "mount";
+    return 1;
+  }
+  return 0;
+}
+
+napi_value CreateNetns(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  std::string path;
+  if (!GetString(env, argv[0], &path)) return nullptr;
+  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+  if (fd < 0) return ThrowErrno(env, errno, "open", path);
+  close(fd);
+  NetnsChild c = {path.c_str(), 0, ""};
+  const size_t stack_size = 64 * 1024;
+  char* stack = static_cast<char*>(malloc(stack_size));
+  if (!stack) return ThrowErrno(env, ENOMEM, "malloc", path);
+  pid_t pid = clone(NetnsChildMain, stack + stack_size, CLONE_VM | CLONE_VFORK, &c);
+  int clone_err = errno;
+  int status = 0;
+  if (pid > 0) {
+    while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+    }
+  }
+  free(stack);
+  if (pid < 0) return ThrowErrno(env, clone_err, "clone", path);
+  if (c.err != 0) {
+    unlink(path.c_str());
+    return ThrowErrno(env, c.err, c.step, path);
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    unlink(path.c_str());
+    return ThrowErrno(env, EIO, "clone", path);
+  }
+  return Undefined(env);
+}
+
 // x32SyscallsWork(): whether this kernel runs x32-ABI system calls (CONFIG_X86_X32_ABI and not
 // disabled at boot). Probed with getpid through the x32 syscall bit: a kernel without x32
 // answers ENOSYS. Always false off x86_64.
@@ -639,6 +699,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"openTree", nullptr, OpenTree, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mountSetReadonly", nullptr, MountSetReadonly, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"moveMount", nullptr, MoveMount, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"createNetns", nullptr, CreateNetns, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"x32SyscallsWork", nullptr, X32SyscallsWork, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

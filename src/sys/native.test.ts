@@ -7,8 +7,10 @@ import net from "node:net";
 import { spawn } from "node:child_process";
 import {
   mknod, lsetxattr, lgetxattr, llistxattr, mount, mountAt, umount2, MNT_DETACH, MS_NODEV, MS_NOSUID,
-  seqpacketConnect, seqpacketRead, seqpacketWrite, seqpacketClose,
+  seqpacketConnect, seqpacketRead, seqpacketWrite, seqpacketClose, createNetns,
 } from "./native.js";
+import { readlinkSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 
 async function tmpdir(t: { after(fn: () => unknown): void }): Promise<string> {
   // Not under os.tmpdir() if that were tmpfs: trusted xattrs and overlay need a real fs. /tmp is ext4 here.
@@ -159,4 +161,24 @@ test("seqpacketClose settles a pending read with null; connect errors carry the 
   assert.equal(await pending, null);
   py.kill();
   assert.throws(() => seqpacketConnect(path.join(d, "missing")), (e: NodeJS.ErrnoException) => e.code === "ENOENT" && e.message.includes("missing"));
+});
+
+test("createNetns makes a namespace of its own at a path and never moves the caller", async (t) => {
+  const d = await tmpdir(t);
+  const ns = path.join(d, "ns");
+  const before = readlinkSync("/proc/self/ns/net");
+  createNetns(ns);
+  try {
+    assert.equal(readlinkSync("/proc/self/ns/net"), before, "pierd stays in its own namespace");
+    const inside = spawnSync("nsenter", [`--net=${ns}`, "readlink", "/proc/self/ns/net"], { encoding: "utf8" });
+    assert.equal(inside.status, 0, inside.stderr);
+    assert.notEqual(inside.stdout.trim(), before);
+    assert.equal(`net:[${statSync(ns).ino}]`, inside.stdout.trim());
+    const links = spawnSync("nsenter", [`--net=${ns}`, "ip", "-o", "link"], { encoding: "utf8" });
+    assert.deepEqual(links.stdout.trim().split("\n").map((l) => l.split(":")[1]!.trim()), ["lo"]);
+    assert.throws(() => createNetns(path.join(d, "missing", "ns")), { code: "ENOENT" });
+    assert.ok(!existsSync(path.join(d, "missing")));
+  } finally {
+    umount2(ns, MNT_DETACH); // before the directory goes
+  }
 });

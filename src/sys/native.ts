@@ -23,6 +23,7 @@ interface NativeBinding {
   mountSetReadonly(treeFd: number): void;
   moveMount(treeFd: number, targetFd: number): void;
   x32SyscallsWork(): boolean;
+  createNetns(path: string): void;
 }
 
 // Loaded on first use, not at import: modules that never touch a syscall (and the CLI) must
@@ -152,6 +153,14 @@ export function moveMount(treeFd: number, targetFd: number): void {
 }
 
 /** Load the addon now (a process about to chroot must not load code afterwards). */
+/**
+ * A new network namespace bind-mounted at `path` (created if missing), made by a short-lived
+ * child: pierd never enters it. Remove it with umount2(path, MNT_DETACH) and unlink.
+ */
+export function createNetns(path: string): void {
+  native().createNetns(path);
+}
+
 /** Whether the kernel runs x32-ABI system calls at all (most distribution kernels do not). */
 export function x32SyscallsWork(): boolean {
   return native().x32SyscallsWork();
