@@ -495,7 +495,11 @@ export class ContainerService {
       const bundle = path.join(this.o.execRoot, "containers", id);
       const oom = await fsp.access(path.join(bundle, "oom")).then(() => true, () => false);
       c.State = { ...c.State, Status: "exited", Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
-      await this.records.put(id, c);
+      // A --rm container goes straight on to its removal, whose durable "removing" record
+      // follows at once; until then the record on disk still says running, and a crash in
+      // between settles this exit again at the next start.
+      if (c.HostConfig.AutoRemove) this.records.set(id, c);
+      else await this.records.put(id, c);
       if (oom) this.emit(c, "oom");
       this.emit(c, "die", { exitCode: String(code) });
       // Released at once in what the API shows; the host objects go in the background.

@@ -48,6 +48,11 @@ export class RecordStore<T> {
     this.records.set(id, record);
   }
 
+  /** Change a record in memory only; the next put() or delete() makes the change durable. */
+  set(id: string, record: T): void {
+    this.records.set(id, record);
+  }
+
   /**
    * Drop the record from what readers see while its file stays until delete(): an object
    * whose removal is still being finished is gone for the API, yet a crash before delete()
