@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { ChildProcess } from "node:child_process";
 import { Readable, type Writable } from "node:stream";
 import { invalidParameter, notFound, PierError, systemError } from "../errdefs/index.js";
+import { compareStrings } from "../lib/index.js";
 import { spawnStreaming } from "../sys/index.js";
 import type { ContainerService } from "./service.js";
 import type { ContainerRecord } from "./record.js";
@@ -105,7 +106,7 @@ class Helper {
 function helperMounts(c: ContainerRecord): HelperMount[] {
   return c.Mounts.filter((m) => (m.Type === "bind" || m.Type === "volume") && m.Source)
     .map((m) => ({ source: m.Source, destination: m.Destination, readonly: !m.RW }))
-    .sort((a, b) => depth(a.destination) - depth(b.destination) || a.destination.localeCompare(b.destination));
+    .sort((a, b) => depth(a.destination) - depth(b.destination) || compareStrings(a.destination, b.destination));
 }
 
 const depth = (p: string) => p.split("/").filter(Boolean).length;

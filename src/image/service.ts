@@ -7,7 +7,7 @@ import { decompressStream, detectCompression } from "../archive/index.js";
 import { ContentStore, digestOf, isDigest } from "../content/index.js";
 import { conflict, invalidParameter, isKind, notFound, notImplemented, systemError } from "../errdefs/index.js";
 import type { EventBus } from "../events/index.js";
-import { readJSONIfExists, rfc3339Nano, shortID, silentLogger, writeFileAtomic, type Logger, ZERO_TIME } from "../lib/index.js";
+import { compareStrings, readJSONIfExists, rfc3339Nano, shortID, silentLogger, writeFileAtomic, type Logger, ZERO_TIME } from "../lib/index.js";
 import { RecordStore } from "../metadata/index.js";
 import {
   MediaTypes,
@@ -221,7 +221,7 @@ export class ImageService {
     }
     // Index tags; a tag found on two images (a crash between moving it off one record and
     // onto another) stays with the image tagged last.
-    const sorted = [...this.store.values()].sort((a, b) => (a.lastTagTime ?? "").localeCompare(b.lastTagTime ?? ""));
+    const sorted = [...this.store.values()].sort((a, b) => compareStrings(a.lastTagTime ?? "", b.lastTagTime ?? ""));
     for (const rec of sorted) {
       for (const t of rec.repoTags) {
         const prev = this.tags.get(t);

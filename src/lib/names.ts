@@ -37,3 +37,11 @@ export function randomName(): string {
 
 /** Docker's rule for container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
 export const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/**
+ * Byte-order string comparison (Go's `<` on strings), for sort(). Unlike localeCompare it
+ * does not wake ICU's collator, which costs pierd ~3 MiB of resident memory.
+ */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
