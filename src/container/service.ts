@@ -319,6 +319,7 @@ export class ContainerService {
       });
       netP.catch(() => {});
       const rootfs = await this.o.rootfs.mountContainer(c.Id, this.o.images.chainIDOf(c.Image));
+      mark("rootfs");
       const net = await netP;
       mark("network");
       let network: NetworkSpec;
@@ -392,6 +393,8 @@ export class ContainerService {
       c.stoppedByUser = false;
       await this.records.put(c.Id, c);
       mark("recorded");
+      await net.ready; // the namespace's links and rules, configured while runc created the container
+      mark("network ready");
       await this.runStartHooks(c.Id, bundle);
       await this.runc.start(c.Id);
       mark("started");

@@ -165,9 +165,9 @@ describe("firewall rules", () => {
 });
 
 describe("sandbox scripts", () => {
-  it("make the namespace with one unshare and configure both ends in two ip batches", () => {
+  it("configure both ends of a namespace made beforehand in two ip batches", () => {
     const s = setupScript("/run/pier/netns/abc", [{ ifname: "eth0", hostIf: "piervabc", bridge: "pier0", mac: "02:42:ac:11:00:02", ip: "172.17.0.2", prefixLen: 16, gateway: "172.17.0.1", mtu: 1500, defaultRoute: true }], "/proc/1/ns/net");
-    assert.match(s, /^: > '\/run\/pier\/netns\/abc'\nunshare --net='\/run\/pier\/netns\/abc' ip -batch - <</);
+    assert.match(s, /^nsenter --net='\/run\/pier\/netns\/abc' ip -batch - <<'PIER_EOF'\nlink set lo up\n/);
     assert.match(s, /link add eth0 address 02:42:ac:11:00:02 mtu 1500 type veth peer name piervabc mtu 1500 netns \/proc\/1\/ns\/net/);
     assert.match(s, /route add default via 172\.17\.0\.1 dev eth0/);
     assert.match(s, /ip -batch - <<'PIER_EOF'\nlink set piervabc master pier0 up\nPIER_EOF/);

@@ -1,11 +1,11 @@
 import { shq } from "../sys/index.js";
 
-// Shell scripts that build and tear down a container's network namespace. Each is run with one
-// spawn (`sh -ec`); pierd itself never enters a namespace. The namespace is a bind-mounted file
-// (like `ip netns add`, but under the exec root), made by `unshare --net=<file>`, which then
-// runs `ip -batch` inside it: the veth is created there, its host end moved out to pierd's
-// namespace by `netns /proc/<pid>/ns/net`. A second `ip -batch` on the host puts the host end
-// on the bridge.
+// Shell scripts that configure and tear down a container's network namespace. Each is run with
+// one spawn (`sh -ec`); pierd itself never enters a namespace. The namespace is a bind-mounted
+// file (like `ip netns add`, but under the exec root), made beforehand by the addon's
+// createNetns; `nsenter --net=<file> ip -batch` configures it from inside: the veth is created
+// there, its host end moved out to pierd's namespace by `netns /proc/<pid>/ns/net`. A second
+// `ip -batch` on the host puts the host end on the bridge.
 
 export interface Link {
   /** Interface name inside the container (eth0, eth1, …). */
@@ -41,11 +41,9 @@ function heredoc(cmd: string, lines: string[]): string {
   return `${cmd} <<'PIER_EOF'\n${lines.join("\n")}\nPIER_EOF\n`;
 }
 
-/** A new namespace at `netnsPath` with loopback up and the given links. */
+/** Loopback up and the given links in the new (still empty) namespace at `netnsPath`. */
 export function setupScript(netnsPath: string, links: Link[], hostNetns = `/proc/${process.pid}/ns/net`): string {
-  const ns = shq(netnsPath);
-  let s = `: > ${ns}\n`;
-  s += heredoc(`unshare --net=${ns} ip -batch -`, ["link set lo up", ...innerLines(links, hostNetns)]);
+  let s = heredoc(`nsenter --net=${shq(netnsPath)} ip -batch -`, ["link set lo up", ...innerLines(links, hostNetns)]);
   if (links.length) s += heredoc("ip -batch -", hostLines(links));
   return s;
 }
