@@ -79,7 +79,7 @@ async function startAttached(cli: CliContext, ref: string, interactive: boolean,
   });
   const condition = c.HostConfig.AutoRemove ? "removed" : "next-exit";
   const waitRes = await cli.client.request("POST", cpath(c.Id, "/wait"), { query: { condition } });
-  const waitBody = (waitRes.body as unknown as { json(): Promise<{ StatusCode: number }> }).json();
+  const waitBody = waitRes.json<{ StatusCode: number }>();
   waitBody.catch(() => undefined);
   try {
     await cli.client.post(cpath(c.Id, "/start"));
@@ -197,7 +197,7 @@ export function registerAttach(parent: Command, cli: CliContext): Command {
       const c = await cli.client.get<ContainerJSON>(cpath(ref, "/json"));
       if (!c.State.Running) throw new StatusError(1, "You cannot attach to a stopped container, start it first");
       const waitRes = await cli.client.request("POST", cpath(c.Id, "/wait"));
-      const waitBody = (waitRes.body as unknown as { json(): Promise<{ StatusCode: number }> }).json();
+      const waitBody = waitRes.json<{ StatusCode: number }>();
       waitBody.catch(() => undefined);
       const session = await attachContainer(cli, c.Id, {
         stdin: opts.stdin !== false && c.Config.OpenStdin,

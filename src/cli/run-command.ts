@@ -136,7 +136,7 @@ export async function runContainer(cli: CliContext, image: string, args: string[
     // The wait must be registered before start, or a fast container's exit is missed.
     const condition = body.HostConfig.AutoRemove ? "removed" : "next-exit";
     const waitRes = await cli.client.request("POST", `/containers/${id}/wait`, { query: { condition } });
-    waitBody = (waitRes.body as unknown as { json(): Promise<{ StatusCode: number; Error?: { Message?: string } | null }> }).json();
+    waitBody = waitRes.json<{ StatusCode: number; Error?: { Message?: string } | null }>();
     waitBody.catch(() => undefined);
   } catch (err) {
     session?.close();

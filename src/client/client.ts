@@ -1,6 +1,5 @@
 import http from "node:http";
 import { Duplex, Readable } from "node:stream";
-import { Pool, type Dispatcher } from "undici";
 import { Demuxer } from "../lib/index.js";
 import { ApiError, ConnectionError, StreamError, isConnectFailure, messageFromBody } from "./errors.js";
 import { parseHost, type Endpoint } from "./host.js";
@@ -26,6 +25,9 @@ export interface RawResponse {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
+  /** The whole body as text, or parsed as JSON (for answers read in one piece later, like wait). */
+  text(): Promise<string>;
+  json<T = unknown>(): Promise<T>;
 }
 
 /** A hijacked connection (attach, exec start): read the container's output, write its stdin. */
@@ -61,11 +63,22 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** A whole body as UTF-8 text. */
+async function readText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** A client for the Docker Engine API over a unix socket or TCP. */
 export class ApiClient {
   readonly host: string;
   readonly endpoint: Endpoint;
-  private readonly pool: Pool;
+  /**
+   * node:http with keep-alive rather than undici: undici's many CommonJS files and its wasm
+   * HTTP parser took ~150 ms of every `pier` command's start-up.
+   */
+  private readonly agent: http.Agent;
   private version: string | undefined;
   private negotiation: Promise<string> | undefined;
 
@@ -73,13 +86,14 @@ export class ApiClient {
     this.host = host;
     this.endpoint = parseHost(host);
     this.version = options.apiVersion;
-    const origin = this.endpoint.kind === "unix" ? "http://localhost" : `http://${this.hostHeader()}`;
-    this.pool = new Pool(origin, {
-      ...(this.endpoint.kind === "unix" ? { socketPath: this.endpoint.socketPath } : {}),
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      keepAliveTimeout: 4_000,
-    });
+    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 4_000 });
+  }
+
+  /** Where requests go: the socket path, or host and port. */
+  private target(): http.RequestOptions {
+    return this.endpoint.kind === "unix"
+      ? { socketPath: this.endpoint.socketPath, host: "localhost" }
+      : { host: this.endpoint.hostname, port: this.endpoint.port };
   }
 
   private hostHeader(): string {
@@ -101,8 +115,8 @@ export class ApiClient {
 
   /** GET /_ping: the daemon's API version and OS type. */
   async ping(): Promise<{ apiVersion?: string; osType?: string; body: string }> {
-    const res = await this.dispatch({ method: "GET", path: "/_ping" });
-    const body = await res.body.text();
+    const res = await this.dispatch({ method: "GET", path: "/_ping", headers: {} });
+    const body = await readText(res.body);
     const header = (name: string) => {
       const v = res.headers[name];
       return Array.isArray(v) ? v[0] : v;
@@ -111,15 +125,29 @@ export class ApiClient {
     return { apiVersion: header("api-version"), osType: header("ostype"), body };
   }
 
-  private async dispatch(opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-    try {
-      return await this.pool.request(opts);
-    } catch (err) {
-      if (isConnectFailure(err) || isConnectFailure((err as { cause?: unknown })?.cause)) {
-        throw new ConnectionError(this.host, err);
+  private dispatch(opts: { method: string; path: string; headers: Record<string, string>; body?: Readable | Buffer | string; signal?: AbortSignal }): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ ...this.target(), agent: this.agent, method: opts.method, path: opts.path, headers: opts.headers, signal: opts.signal }, (res) => {
+        resolve({
+          statusCode: res.statusCode ?? 0,
+          headers: res.headers,
+          body: res,
+          text: () => readText(res),
+          json: async <T>() => JSON.parse(await readText(res)) as T,
+        });
+      });
+      req.on("error", (err) => {
+        if (isConnectFailure(err) || isConnectFailure((err as { cause?: unknown })?.cause)) reject(new ConnectionError(this.host, err));
+        else reject(err);
+      });
+      const body = opts.body;
+      if (body instanceof Readable) {
+        body.on("error", (err) => req.destroy(err));
+        body.pipe(req);
+      } else {
+        req.end(body);
       }
-      throw err;
-    }
+    });
   }
 
   private async versionedPath(path: string, query?: Query): Promise<string> {
@@ -131,7 +159,7 @@ export class ApiClient {
   async request(method: string, path: string, options: RequestOptions = {}): Promise<RawResponse> {
     const fullPath = await this.versionedPath(path, options.query);
     const headers: Record<string, string> = { "user-agent": "Pier-Client", ...options.headers };
-    let body: Dispatcher.DispatchOptions["body"];
+    let body: Readable | Buffer | string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
       headers["content-type"] = "application/json";
@@ -139,18 +167,18 @@ export class ApiClient {
       body = options.rawBody;
       headers["content-type"] ??= "application/x-tar";
     }
-    const res = await this.dispatch({ method: method as Dispatcher.HttpMethod, path: fullPath, headers, body, signal: options.signal });
+    const res = await this.dispatch({ method, path: fullPath, headers, body, signal: options.signal });
     if (res.statusCode >= 400) {
-      const text = await res.body.text().catch(() => "");
+      const text = await readText(res.body).catch(() => "");
       throw new ApiError(res.statusCode, messageFromBody(res.statusCode, text, fullPath));
     }
-    return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+    return res;
   }
 
   /** A request whose answer is JSON (or empty: then undefined). */
   async json<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const res = await this.request(method, path, options);
-    const text = await (res.body as Readable & { text(): Promise<string> }).text();
+    const text = await readText(res.body);
     if (text.trim() === "") return undefined as T;
     return JSON.parse(text) as T;
   }
@@ -158,7 +186,7 @@ export class ApiClient {
   /** Both the parsed JSON and its raw text (inspect keeps the daemon's key order). */
   async jsonWithRaw<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<{ value: T; raw: string }> {
     const res = await this.request(method, path, options);
-    const raw = await (res.body as Readable & { text(): Promise<string> }).text();
+    const raw = await readText(res.body);
     return { value: JSON.parse(raw) as T, raw };
   }
 
@@ -212,12 +240,8 @@ export class ApiClient {
       "Content-Type": payload ? "application/json" : "text/plain",
       "Content-Length": payload ? payload.length : 0,
     };
-    const target =
-      this.endpoint.kind === "unix"
-        ? { socketPath: this.endpoint.socketPath }
-        : { host: this.endpoint.hostname, port: this.endpoint.port };
     return new Promise<HijackedConnection>((resolve, reject) => {
-      const req = http.request({ ...target, method: "POST", path: fullPath, headers, agent: false });
+      const req = http.request({ ...this.target(), method: "POST", path: fullPath, headers, agent: false });
       req.on("upgrade", (res, socket, head) => {
         if (head.length) socket.unshift(head);
         resolve({ stream: socket, upgraded: true, contentType: String(res.headers["content-type"] ?? "") });
@@ -242,14 +266,14 @@ export class ApiClient {
     });
   }
 
-  /** Close idle connections so the process can exit. */
+  /** Close idle connections so the process can exit (open streams go on). */
   async close(): Promise<void> {
-    await this.pool.close().catch(() => undefined);
+    for (const list of Object.values(this.agent.freeSockets)) for (const sock of list ?? []) sock.destroy();
   }
 
   /** Destroy everything at once (interrupts open streams). */
   async destroy(): Promise<void> {
-    await this.pool.destroy().catch(() => undefined);
+    this.agent.destroy();
   }
 }
 
