@@ -170,6 +170,17 @@ describe("health checks", { concurrency: true }, () => {
     assert.equal(neg.json().message, "Retries in Healthcheck cannot be negative");
   });
 
+  it("StartInterval is checked from API 1.44 on and dropped for older clients", async (t) => {
+    const api = (await apiRequest(e, "GET", "/version")).json().ApiVersion as string;
+    if (Number(api.split(".")[1]) < 44) return t.skip(`the engine speaks API ${api}`);
+    const tooShort = await apiRequest(e, "POST", "/v1.44/containers/create", { Image: "busybox", Healthcheck: { Test: ["CMD", "true"], StartInterval: 5 } });
+    assert.equal(tooShort.status, 400);
+    assert.equal(tooShort.json().message, "StartInterval in Healthcheck cannot be less than 1ms");
+    const old = await apiRequest(e, "POST", "/v1.43/containers/create?name=hc-old-client", { Image: "busybox", Healthcheck: { Test: ["CMD", "true"], StartInterval: 5 } });
+    assert.equal(old.status, 201, old.text);
+    assert.deepEqual(JSON.parse((await ok(["inspect", "-f", "{{json .Config.Healthcheck}}", "hc-old-client"])).stdout), { Test: ["CMD", "true"] });
+  });
+
   it("stop ends the checks (unhealthy, as Docker reads it); start begins again from starting", async () => {
     await run("hc-stop", ["--health-cmd", "true", "--health-interval", "1s"]);
     await waitHealth("hc-stop", "healthy", (x) => x.Status === "healthy");
