@@ -714,6 +714,7 @@ export class ContainerService {
       const cur = this.records.get(c.Id);
       if (!cur) return;
       if (cur.State.Running) throw conflict(`cannot remove container "${c.Name}": could not kill it`);
+      this.health.stop(cur); // no timer may outlive the container
       cur.State = { ...cur.State, Status: "removing" };
       await this.records.put(cur.Id, cur);
       await this.runc.delete(cur.Id).catch(() => {});
@@ -722,7 +723,6 @@ export class ContainerService {
       await fsp.rm(path.join(this.o.execRoot, "containers", cur.Id), { recursive: true, force: true });
       await fsp.rm(path.join(this.o.dataRoot, cur.Id), { recursive: true, force: true });
       await this.records.delete(cur.Id);
-      this.health.stop(cur);
       this.names.delete(cur.Name);
       if (opts.removeVolumes) await this.discardVolumes(cur.anonymousVolumes);
       this.emit(cur, "destroy");
