@@ -9,6 +9,7 @@ import { conflict, invalidParameter } from "../errdefs/index.js";
 import { apiConfig, applyChanges, type ImageService } from "../image/index.js";
 import { parseNormalizedNamed, type ContainerConfigDefaults, type ImageConfig } from "../oci/index.js";
 import { nowRFC3339 } from "./clock.js";
+import { mergeHealthcheck } from "./health.js";
 import type { ContainerFiles } from "./copy.js";
 import type { ContainerConfig } from "./record.js";
 import type { ContainerService } from "./service.js";
@@ -112,18 +113,8 @@ export function mergeConfig(user: ContainerConfig, image: ContainerConfig): void
     if (!user.Cmd || user.Cmd.length === 0) user.Cmd = image.Cmd;
     if (user.Entrypoint === undefined || user.Entrypoint === null) user.Entrypoint = image.Entrypoint;
   }
-  if (image.Healthcheck) {
-    if (!user.Healthcheck) user.Healthcheck = image.Healthcheck;
-    else {
-      const h = user.Healthcheck;
-      const i = image.Healthcheck;
-      if (!h.Test || h.Test.length === 0) h.Test = i.Test;
-      if (!h.Interval) h.Interval = i.Interval;
-      if (!h.Timeout) h.Timeout = i.Timeout;
-      if (!h.StartPeriod) h.StartPeriod = i.StartPeriod;
-      if (!h.Retries) h.Retries = i.Retries;
-    }
-  }
+  const health = mergeHealthcheck(user.Healthcheck, image.Healthcheck);
+  if (health) user.Healthcheck = health;
   if (!user.WorkingDir) user.WorkingDir = image.WorkingDir;
   if (!user.Volumes || Object.keys(user.Volumes).length === 0) user.Volumes = image.Volumes;
   else Object.assign(user.Volumes, image.Volumes ?? {});

@@ -1,6 +1,6 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import type { Duplex, Readable } from "node:stream";
+import { Duplex, type Readable } from "node:stream";
 import { conflict, invalidParameter, isENOENT, notFound, PierError } from "../errdefs/index.js";
 import { frame, newID, secureJoin, writeFileReplace, type Logger } from "../lib/index.js";
 import type { Process, Spec } from "../oci/index.js";
@@ -87,6 +87,16 @@ interface ExecInstance {
   conmonDir?: string;
   whenStarted: Promise<void>;
   markStarted: () => void;
+}
+
+/** A running health-check exec. */
+export interface ProbeRun {
+  /** Settles when the process runs, or could not be started. */
+  started: Promise<void>;
+  /** The exit code; rejects with why the process could not run. */
+  done: Promise<number>;
+  /** SIGKILL the process and what it started (an overrunning check). */
+  kill(): void;
 }
 
 /** Where the client's stdio goes for an attached start. */
@@ -209,20 +219,7 @@ export class ExecManager {
    * detached start's failure as an HTTP error).
    */
   async startDetached(id: string, consoleSize?: [number, number]): Promise<void> {
-    const ex = this.find(id);
-    const c = this.claim(ex);
-    if (consoleSize) ex.consoleSize = consoleSize;
-    this.host.emit(c, `exec_start: ${ex.entrypoint} ${ex.args.join(" ")}`, { execID: ex.id });
-    try {
-      if (!ex.tty && !this.o.noHelper && nsExecHelper()) {
-        const r = await this.runWithHelper(ex, c, undefined);
-        if (r !== "fallback") return;
-      }
-      await this.runWithConmon(ex, c, undefined);
-    } catch (err) {
-      this.failed(ex, err);
-      throw err;
-    }
+    await this.run(this.find(id), undefined, consoleSize);
   }
 
   /**
@@ -233,24 +230,52 @@ export class ExecManager {
   async startAttached(id: string, client: ExecClient, consoleSize?: [number, number]): Promise<void> {
     const ex = this.find(id);
     try {
-      const c = this.claim(ex);
-      if (consoleSize) ex.consoleSize = consoleSize;
-      this.host.emit(c, `exec_start: ${ex.entrypoint} ${ex.args.join(" ")}`, { execID: ex.id });
-      try {
-        if (!ex.tty && !this.o.noHelper && nsExecHelper()) {
-          const r = await this.runWithHelper(ex, c, client);
-          if (r !== "fallback") return;
-        }
-        await this.runWithConmon(ex, c, client);
-      } catch (err) {
-        this.failed(ex, err);
-        throw err;
-      }
+      await this.run(ex, client, consoleSize);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       const text = Buffer.from(`${msg}\r\n`);
       if (!client.socket.destroyed) client.socket.end(client.raw ? text : frame(1, text));
     }
+  }
+
+  /** Start attached to `client` or detached; throws why the process could not run. */
+  private async run(ex: ExecInstance, client: ExecClient | undefined, consoleSize?: [number, number]): Promise<void> {
+    const c = this.claim(ex);
+    if (consoleSize) ex.consoleSize = consoleSize;
+    this.host.emit(c, `exec_start: ${ex.entrypoint} ${ex.args.join(" ")}`, { execID: ex.id });
+    try {
+      if (!ex.tty && !this.o.noHelper && nsExecHelper()) {
+        const r = await this.runWithHelper(ex, c, client);
+        if (r !== "fallback") return;
+      }
+      await this.runWithConmon(ex, c, client);
+    } catch (err) {
+      this.failed(ex, err);
+      throw err;
+    }
+  }
+
+  /**
+   * A health check's process (moby's cmdProbe): an exec created, announced and listed in
+   * ExecIDs like any other while it runs, with no stdin and stdout and stderr both into
+   * `output`; the container's user and working dir apply.
+   */
+  probe(containerId: string, cmd: string[], output: (d: Buffer) => void): ProbeRun {
+    const { Id } = this.create(containerId, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    const ex = this.find(Id);
+    const sink = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        output(chunk);
+        cb();
+      },
+    });
+    const done = this.run(ex, { socket: sink, raw: true }).then(() => {
+      if (ex.exitCode === null) throw new Error(`healthcheck for container ${containerId} has no exit code`);
+      return ex.exitCode;
+    });
+    done.catch(() => {});
+    return { started: ex.whenStarted, done, kill: () => killProcessGroup(ex.pid) };
   }
 
   /** A start that failed: Docker's exit code (126, or 127 for a missing command), no longer listed. */
@@ -711,3 +736,21 @@ export function replaceOrAppendEnv(defaults: string[], overrides: string[]): str
 }
 
 const delayValue = <T>(ms: number, v: T) => new Promise<T>((r) => setTimeout(() => r(v), ms).unref());
+
+/**
+ * SIGKILL a process and its process group: the exec helper makes each exec a session leader,
+ * so a shell's children (`sleep` in `sh -c 'sleep 9'`) go too and release the output pipes.
+ * A process that is no group leader (runc's exec) is killed alone.
+ */
+function killProcessGroup(pid: number): void {
+  if (pid <= 0) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}

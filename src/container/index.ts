@@ -3,6 +3,7 @@ export * from "./service.js";
 export * from "./views.js";
 export * from "./logfile.js";
 export { ExecManager, ExecStartError, execEnv, replaceOrAppendEnv } from "./exec.js";
+export { HEALTH_STATUSES } from "./health.js";
 export type { ExecConfigRequest, ExecClient, ContainerAttach } from "./exec.js";
 export { AttachBridge, parseDetachKeys } from "./attach.js";
 export { planMounts, parseBind } from "./mounts.js";

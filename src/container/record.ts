@@ -38,6 +38,24 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Only for a container whose healthcheck has run (omitted otherwise, as Docker does). */
+  Health?: HealthState;
+}
+
+/** One run of a healthcheck (HealthcheckResult in the API spec). */
+export interface HealthcheckResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+/** State.Health (Health in the API spec); "none" is only ever a filter value. */
+export interface HealthState {
+  Status: "starting" | "healthy" | "unhealthy";
+  FailingStreak: number;
+  /** The last five results, oldest first. */
+  Log: HealthcheckResult[];
 }
 
 /** HostConfig as sent by clients: kept verbatim (plus defaults) and returned by inspect. */

@@ -18,6 +18,7 @@ import { updateContainer, type UpdateRequest } from "./resources.js";
 import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
 import type { Mount as OCIMount } from "../oci/index.js";
 import { ExecManager, execEnv } from "./exec.js";
+import { HealthMonitors, mergeHealthcheck, validateHealthcheck } from "./health.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -82,6 +83,8 @@ export class ContainerService {
   readonly exitDir: string;
   /** Exec sessions, container tty resizes. */
   readonly execs: ExecManager;
+  /** Health checks of running containers that have one. */
+  readonly health: HealthMonitors;
   /** One-shot hooks run when a container is created by conmon but not yet running (attach before start). */
   private readonly startHooks = new Map<string, Set<(bundle: string) => Promise<void>>>();
   /**
@@ -96,6 +99,13 @@ export class ContainerService {
     this.runc = new Runc(o.runtimePath, path.join(o.execRoot, "runc"));
     this.exitDir = path.join(o.execRoot, "exits");
     this.execs = new ExecManager(this, { execRoot: o.execRoot, runtimePath: o.runtimePath, conmonPath: o.conmonPath, log: o.log, noHelper: process.env.PIER_EXEC_HELPER === "0" });
+    this.health = new HealthMonitors({
+      find: (id) => this.records.get(id),
+      emit: (c, action) => this.emit(c, action),
+      save: (c) => this.records.put(c.Id, c),
+      probe: (c, cmd, output) => this.execs.probe(c.Id, cmd, output),
+      log: o.log,
+    });
   }
 
   async init(): Promise<void> {
@@ -114,6 +124,7 @@ export class ContainerService {
 
   close(): void {
     this.exitWatcher?.close();
+    this.health.close();
   }
 
   /** After a restart of pierd: settle what ended while it was away, keep what still runs. */
@@ -130,6 +141,9 @@ export class ContainerService {
       }
       if (await this.exitFileCode(c.Id) !== undefined || !pidAlive(c.State.Pid)) {
         await this.handleExit(c.Id);
+      } else if (!c.State.Paused) {
+        // Still running: its health checks start again from "starting" (moby's restore).
+        this.health.init(c);
       }
     }
   }
@@ -178,6 +192,7 @@ export class ContainerService {
 
   async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
     validateCreateRequest(req.config as Record<string, unknown>, req.hostConfig as Record<string, unknown>);
+    validateHealthcheck(req.config.Healthcheck);
     const config = req.config;
     const hc: HostConfig = { ...req.hostConfig };
     if (!config.Image) throw invalidParameter("No image specified; use Config.Image");
@@ -400,6 +415,7 @@ export class ContainerService {
       mark("started");
       this.o.log.debug("container started", { id: c.Id, ms: marks });
       this.emit(c, "start");
+      this.health.init(c);
     } catch (err) {
       // Leave nothing half-made: no runc state, no mount; record why the start failed.
       await this.runc.delete(c.Id).catch(() => {});
@@ -497,6 +513,7 @@ export class ContainerService {
       }
       const bundle = path.join(this.o.execRoot, "containers", id);
       const oom = await fsp.access(path.join(bundle, "oom")).then(() => true, () => false);
+      this.health.stop(c);
       c.State = { ...c.State, Status: "exited", Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
       // A --rm container goes straight on to its removal, whose durable "removing" record
       // follows at once; until then the record on disk still says running, and a crash in
@@ -724,6 +741,7 @@ export class ContainerService {
       const cur = this.records.get(c.Id);
       if (!cur) return;
       if (cur.State.Running) throw conflict(`cannot remove container "${c.Name}": could not kill it`);
+      this.health.stop(cur); // no timer may outlive the container
       cur.State = { ...cur.State, Status: "removing" };
       // Durable first: a crash from here on finishes the removal at the next start.
       await this.records.put(cur.Id, cur);
@@ -793,6 +811,7 @@ export class ContainerService {
       if (c.State.Restarting) throw conflict(`Container ${c.Id} is restarting, wait until the container is running`);
       await this.runc.pause(c.Id).catch((err) => { throw systemError(`Cannot pause container ${c.Id}: ${(err as Error).message}`, err); });
       c.State = { ...c.State, Status: "paused", Paused: true };
+      this.health.update(c);
       await this.records.put(c.Id, c);
       this.emit(c, "pause");
     });
@@ -805,6 +824,7 @@ export class ContainerService {
       if (!c.State.Paused) throw conflict(`Container ${c.Id} is not paused`);
       await this.runc.resume(c.Id).catch((err) => { throw systemError(`Cannot unpause container ${c.Id}: ${(err as Error).message}`, err); });
       c.State = { ...c.State, Status: "running", Paused: false };
+      this.health.update(c);
       await this.records.put(c.Id, c);
       this.emit(c, "unpause");
     });
@@ -819,6 +839,7 @@ export class ContainerService {
       const cur = this.records.get(c.Id);
       if (!cur?.State.Paused) return;
       cur.State = { ...cur.State, Status: cur.State.Running ? "running" : cur.State.Status, Paused: false };
+      this.health.update(cur);
       await this.records.put(cur.Id, cur).catch(() => {});
     });
   }
@@ -922,7 +943,8 @@ function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & objec
   out.ExposedPorts = { ...(img.ExposedPorts ?? {}), ...(c.ExposedPorts ?? {}) };
   if (Object.keys(out.ExposedPorts).length === 0) delete out.ExposedPorts;
   out.Volumes = c.Volumes && Object.keys(c.Volumes).length > 0 ? c.Volumes : null;
-  if (!out.Healthcheck && img.Healthcheck) out.Healthcheck = img.Healthcheck;
+  out.Healthcheck = mergeHealthcheck(c.Healthcheck, img.Healthcheck);
+  if (!out.Healthcheck) delete out.Healthcheck;
   if (!out.OnBuild) out.OnBuild = null;
   out.Domainname = c.Domainname ?? "";
   out.AttachStdin = !!c.AttachStdin;

@@ -31,7 +31,8 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
   const s = c.State;
   switch (s.Status) {
     case "running":
-      return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+      // moby State.String: "(health: starting)", "(healthy)" or "(unhealthy)" once a check was set up.
+      return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Health ? ` (${s.Health.Status === "starting" ? "health: starting" : s.Health.Status})` : ""}`;
     case "paused":
       return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
     case "restarting":

@@ -55,3 +55,28 @@ export function humanDuration(ms: number): string {
   if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
   return `${Math.floor(Math.floor(ms / 3_600_000) / 24 / 365)} years`;
 }
+
+/** time.Duration.String for nanoseconds. */
+export function goDuration(ns: number): string {
+  if (ns === 0) return "0s";
+  const neg = ns < 0;
+  let u = Math.abs(ns);
+  let s: string;
+  if (u < 1e9) {
+    if (u < 1e3) s = `${u}ns`;
+    else if (u < 1e6) s = `${trimFrac(u / 1e3)}µs`;
+    else s = `${trimFrac(u / 1e6)}ms`;
+  } else {
+    const h = Math.floor(u / 3600e9);
+    u -= h * 3600e9;
+    const m = Math.floor(u / 60e9);
+    u -= m * 60e9;
+    const sec = trimFrac(u / 1e9);
+    s = h > 0 ? `${h}h${m}m${sec}s` : m > 0 ? `${m}m${sec}s` : `${sec}s`;
+  }
+  return neg ? `-${s}` : s;
+}
+
+function trimFrac(x: number): string {
+  return String(Number(x.toFixed(9)));
+}

@@ -12,7 +12,7 @@ const WAIT_CONDITIONS = new Set(["not-running", "next-exit", "removed"]);
 
 export function containerRoutes(r: Router, s: Services): void {
 
-  r.on("POST", "/containers/create", async ({ req, res, query }) => {
+  r.on("POST", "/containers/create", async ({ req, res, query, version }) => {
     const body = await readJSON<Record<string, unknown>>(req);
     if (body === undefined) throw invalidParameter("invalid JSON: got EOF while reading request body");
     if (body === null) throw invalidParameter("config cannot be empty in order to create a container");
@@ -20,6 +20,9 @@ export function containerRoutes(r: Router, s: Services): void {
       throw invalidParameter(`invalid JSON: json: cannot unmarshal ${Array.isArray(body) ? "array" : typeof body === "boolean" ? "bool" : typeof body} into Go value of type runconfig.ContainerConfigWrapper`);
     }
     const { HostConfig, NetworkingConfig, ...config } = body;
+    // StartInterval came with API 1.44: older clients' values are dropped, as moby does.
+    const health = config.Healthcheck as Record<string, unknown> | null | undefined;
+    if (version < 1.44 && health && typeof health === "object") delete health.StartInterval;
     const out = await s.containers.create({ name: query.get("name") ?? undefined, config: config as CreateRequest["config"], hostConfig: (HostConfig ?? {}) as CreateRequest["hostConfig"], endpointsConfig: (NetworkingConfig as { EndpointsConfig?: CreateRequest["endpointsConfig"] } | null)?.EndpointsConfig });
     sendJSON(res, 201, out);
   });

@@ -1,6 +1,6 @@
 import { invalidParameter } from "../../errdefs/index.js";
 import { parseTimestamp } from "../../lib/index.js";
-import { parseRFC3339Ns, type ContainerRecord } from "../../container/index.js";
+import { HEALTH_STATUSES, parseRFC3339Ns, type ContainerRecord } from "../../container/index.js";
 import type { Services } from "../services.js";
 
 /** key=value label filters: "a" (present) or "a=b" (equal). */
@@ -19,6 +19,9 @@ const STATUSES = ["created", "restarting", "running", "removing", "paused", "exi
 export function containerFilter(f: Record<string, string[]>, s: Services): (c: ContainerRecord) => boolean {
   for (const st of f.status ?? []) {
     if (!STATUSES.includes(st)) throw invalidParameter(`invalid filter 'status=${st}'`);
+  }
+  for (const h of f.health ?? []) {
+    if (!(HEALTH_STATUSES as readonly string[]).includes(h)) throw invalidParameter(`Unrecognised filter value for health: ${h}`);
   }
   const created = (ref: string) => parseRFC3339Ns(s.containers.get(ref).Created);
   const before = f.before?.map(created);
@@ -53,6 +56,7 @@ export function containerFilter(f: Record<string, string[]>, s: Services): (c: C
     if (f.label && !labelsMatch(c.Config.Labels, f.label)) return false;
     if (f["label!"] && f["label!"].some((l) => labelsMatch(c.Config.Labels, [l]))) return false;
     if (f.status && !f.status.includes(c.State.Status)) return false;
+    if (f.health && !f.health.includes(c.State.Health?.Status ?? "none")) return false;
     if (exited) {
       // Only containers that ran and stopped have an exit code to match.
       if (c.State.Running || c.State.StartedAt.startsWith("0001") || !exited.includes(c.State.ExitCode)) return false;
