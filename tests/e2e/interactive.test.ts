@@ -93,6 +93,10 @@ describe("interactive containers", () => {
     e = await startEngine();
     cfg = mkdtempSync("/tmp/pier-test-dockercfg-");
     env = { DOCKER_HOST: e.host, PIER_HOST: e.host, DOCKER_CONFIG: cfg, TERM: "xterm" };
+    // An idle session keeps the private tmux server up between terminals: when the last
+    // session goes the server exits, and a new-session racing that exit fails with "server
+    // exited unexpectedly".
+    if (hasTmux) spawnSync("tmux", ["-L", server, "new-session", "-d", "-s", "keeper", "sleep 3600"]);
   });
   after(async () => {
     spawnSync("tmux", ["-L", server, "kill-server"]);
