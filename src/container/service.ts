@@ -527,13 +527,14 @@ export class ContainerService {
       this.releaseHostObjects(id, exitFile);
       for (const l of this.exitListeners.get(id) ?? []) l();
       this.notifyWaiters(id, "next-exit", code, "");
+      // Decided with the exit, under the lock, as moby's monitor does: a stop that comes
+      // later finds the container "restarting" and cancels the restart.
+      if (!c.HostConfig.AutoRemove && this.shouldRestart(c)) await this.scheduleRestart(c);
     });
     const c = this.records.get(id);
     if (c && !c.State.Running && c.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, removeVolumes: true }).catch((e) => this.o.log.warn("auto-remove failed", { id, err: e }));
-      return;
     }
-    if (c && !c.State.Running && this.shouldRestart(c)) await this.scheduleRestart(c);
   }
 
   private releaseHostObjects(id: string, exitFile: string): void {
@@ -677,21 +678,29 @@ export class ContainerService {
   }
 
   async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
-    const c = this.get(ref);
-    if (!c.State.Running && c.State.Restarting) {
-      // Stopping a container that waits to be restarted: it stays stopped.
+    const sig = parseSignal(opts.signal || this.get(ref).Config.StopSignal || "SIGTERM");
+    if (sig === undefined) throw invalidParameter(`Invalid signal: ${opts.signal}`);
+    // Decided under the container's lock: a restart the policy already began finishes first,
+    // so the user's stop either cancels a pending restart or stops the restarted process,
+    // and no restart can begin after it.
+    const { c, waiting } = await this.withLock(this.get(ref).Id, async () => {
+      const c = this.get(ref);
+      if (!c.State.Running && c.State.Restarting) {
+        c.stoppedByUser = true;
+        this.cancelRestart(c);
+        await this.records.put(c.Id, c);
+        return { c, waiting: false };
+      }
+      if (!c.State.Running) throw notModified();
       c.stoppedByUser = true;
-      this.cancelRestart(c);
       await this.records.put(c.Id, c);
+      return { c, waiting: true };
+    });
+    if (!waiting) {
       this.emit(c, "stop");
       return;
     }
-    if (!c.State.Running) throw notModified();
-    const sig = parseSignal(opts.signal || c.Config.StopSignal || "SIGTERM");
-    if (sig === undefined) throw invalidParameter(`Invalid signal: ${opts.signal}`);
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
-    c.stoppedByUser = true;
-    await this.records.put(c.Id, c);
     const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
     if (timeout !== 0) {
       await this.runc.kill(c.Id, sig).catch(() => {});
