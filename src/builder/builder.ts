@@ -11,12 +11,13 @@ import { invalidParameter, isKind, notFound, PierError } from "../errdefs/index.
 import type { ImageService } from "../image/index.js";
 import { apiConfig } from "../image/index.js";
 import { cleanRelative, rfc3339Nano, secureJoin, shortID, silentLogger, type Logger } from "../lib/index.js";
-import { familiarString, hostArchitecture, parseNormalizedNamed, type ContainerConfigDefaults, type HealthConfig, type ImageConfig } from "../oci/index.js";
+import { familiarString, hostArchitecture, parseNormalizedNamed, type ContainerConfigDefaults, type HealthConfig } from "../oci/index.js";
 import type { Snapshotter } from "../snapshot/index.js";
 import { parseSignal } from "../sys/index.js";
 import { applyDockerignore, receiveContext, removeIgnoredSpecials, type BuildContext } from "./context.js";
 import { copyInto, fetchURL, hashSources, parseChmod, parseChown, resolveInContext, resolveSources, type CopySource } from "./copy.js";
 import { exposedPorts, goDuration, goQuote, goQuoteRune, goQuoteSlice, parseGoDuration } from "./format.js";
+import { LocalImageCache, normalizeConfig, SourceImageCache, type ImageCache } from "./image-cache.js";
 import { nodeFromLine, parseDockerfile, parseWords, type Node } from "./parser.js";
 import { envMap, Lexer } from "./shell.js";
 
@@ -64,6 +65,8 @@ export interface BuildRequest {
   buildArgs?: Record<string, string | null>;
   target?: string;
   noCache?: boolean;
+  /** Images whose parent chains are the only cache sources (--cache-from). */
+  cacheFrom?: string[];
   /** Remove intermediate containers after a successful step (default true). */
   remove?: boolean;
   /** Remove intermediate containers also after a failed step. */
@@ -208,29 +211,12 @@ interface Session {
   stages: Stage[];
   /** Image ID built per stage index. */
   results: Map<number, string | undefined>;
+  /** Where cached steps come from; undefined with --no-cache. */
+  cache?: ImageCache;
   cacheBusted: boolean;
   step: number;
   total: number;
   tmp: string;
-}
-
-/** Canonical form of a config for cache matching (what Docker's cache compares). */
-function cacheKey(c: ContainerConfigDefaults | undefined): string {
-  return JSON.stringify(normalizeConfig(apiConfig({ ...(c ?? {}), Hostname: "", Image: "" })));
-}
-
-/** Maps (labels, ports, volumes) with sorted keys, as Go marshals them. */
-function sortedObj<T>(o: Record<string, T> | null | undefined): Record<string, T> | null | undefined {
-  if (!o) return o;
-  const out: Record<string, T> = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k]!;
-  return out;
-}
-
-function normalizeConfig<T extends Record<string, unknown>>(c: T): T {
-  const out: Record<string, unknown> = { ...c };
-  for (const k of ["Labels", "ExposedPorts", "Volumes"]) if (out[k]) out[k] = sortedObj(out[k] as Record<string, unknown>);
-  return out as T;
 }
 
 export class Builder {
@@ -292,6 +278,7 @@ export class Builder {
         escapeToken: parsed.escapeToken,
         stages: [],
         results: new Map(),
+        cache: req.noCache ? undefined : req.cacheFrom?.length ? new SourceImageCache(this.images, req.cacheFrom, this.log) : new LocalImageCache(this.images),
         cacheBusted: false,
         step: 0,
         total: 0,
@@ -720,31 +707,20 @@ export class Builder {
   /** A metadata-only step: an image with an empty layer, unless the cache has it. */
   private async commitMeta(s: Session, st: State, comment: string): Promise<void> {
     const probe = { ...st.config, Cmd: [...this.shell(st), "#(nop) ", comment] };
-    if (this.probeCache(s, st, probe)) return;
+    if (await this.probeCache(s, st, probe)) return;
     st.imageID = await this.commit(st, probe, undefined);
   }
 
-  private probeCache(s: Session, st: State, probe: ContainerConfigDefaults): boolean {
-    if (s.req.noCache || s.cacheBusted) return false;
-    const key = cacheKey(probe);
-    let best: { id: string; created: string } | undefined;
-    for (const rec of this.images.all()) {
-      if ((rec.parent ?? undefined) !== st.imageID) continue;
-      let cfg: ImageConfig;
-      try {
-        cfg = this.images.imageConfig(rec.id);
-      } catch {
-        continue;
-      }
-      if (!cfg.container_config || cacheKey(cfg.container_config) !== key) continue;
-      if (!best || (cfg.created ?? "") > best.created) best = { id: rec.id, created: cfg.created ?? "" };
-    }
-    if (!best) {
+  /** moby's imageProber: once a step misses, every later step is built. */
+  private async probeCache(s: Session, st: State, probe: ContainerConfigDefaults): Promise<boolean> {
+    if (!s.cache || s.cacheBusted) return false;
+    const hit = await s.cache.get(st.imageID, probe);
+    if (!hit) {
       s.cacheBusted = true;
       return false;
     }
     s.out.stream(" ---> Using cache\n");
-    st.imageID = best.id;
+    st.imageID = hit;
     return true;
   }
 
@@ -792,7 +768,7 @@ export class Builder {
     if (st.config.WorkingDir.length > 1) st.config.WorkingDir = st.config.WorkingDir.replace(/\/+$/, "");
     const comment = `WORKDIR ${st.config.WorkingDir}`;
     const probe = { ...st.config, Cmd: [...this.shell(st), `#(nop) ${comment}`] };
-    if (this.probeCache(s, st, probe)) return;
+    if (await this.probeCache(s, st, probe)) return;
     const wd = st.config.WorkingDir;
     const layer = await this.withRootfs(st, async (rootfs) => {
       let cur = "/";
@@ -849,7 +825,7 @@ export class Builder {
     const probe: ContainerConfigDefaults = { ...st.config, Cmd: saveCmd };
     delete probe.ArgsEscaped;
     if (saveCmd.length > 0) probe.Entrypoint = null;
-    if (this.probeCache(s, st, probe)) return;
+    if (await this.probeCache(s, st, probe)) return;
     if (!st.imageID) throw invalidParameter("Please provide a source image with `from` prior to run");
 
     const r = s.req;
@@ -946,7 +922,7 @@ export class Builder {
       const hash = hashSources(sources, inContext ? s.ctx.digests : undefined, inContext ? s.ctx.root : undefined, extra);
       const comment = `${name} ${hash} in ${rawDest} `;
       const probe = { ...st.config, Cmd: [...this.shell(st), `#(nop) ${comment}`] };
-      if (this.probeCache(s, st, probe)) return;
+      if (await this.probeCache(s, st, probe)) return;
       const layer = await this.withRootfs(st, async (rootfs) => {
         const identity = chown ? await parseChown(rootfs, chown) : { uid: 0, gid: 0 };
         // URL downloads are never extracted.

@@ -301,6 +301,21 @@ export class ImageService {
     return c;
   }
 
+  /**
+   * Record `parentID` as the parent of `id` (moby's store.SetParent): the builder's cache
+   * does it when an image loaded for --cache-from turns out to continue a local chain, so
+   * later builds find it among that parent's children.
+   */
+  setParent(id: string, parentID: string): Promise<void> {
+    return this.withLock(async () => {
+      const rec = this.get(id);
+      if (!rec) throw notFound(`No such image: ${toID(id)}`);
+      if (!this.get(parentID)) throw notFound(`No such image: ${toID(parentID)}`);
+      if (rec.parent === toID(parentID)) return;
+      await this.store.put(hexOf(id), { ...rec, parent: toID(parentID) });
+    });
+  }
+
   private children(id: string): ImageRecord[] {
     const out: ImageRecord[] = [];
     for (const r of this.store.values()) if (r.parent === id) out.push(r);

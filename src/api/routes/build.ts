@@ -58,7 +58,8 @@ export function buildRequestFromQuery(q: URLSearchParams): BuildRequest {
     platform: q.get("platform") || undefined,
   };
   const cacheFrom = jsonParam<unknown>(q, "cachefrom");
-  if (cacheFrom !== undefined && !Array.isArray(cacheFrom)) throw invalidParameter("cachefrom must be a JSON array");
+  if (cacheFrom !== undefined && (!Array.isArray(cacheFrom) || !cacheFrom.every((x) => typeof x === "string"))) throw invalidParameter("cachefrom must be a JSON array of strings");
+  if (cacheFrom) req.cacheFrom = (cacheFrom as string[]).filter((x) => x !== "");
   return req;
 }
 
