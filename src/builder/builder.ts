@@ -7,7 +7,7 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import { invalidParameter, isKind, notFound, PierError } from "../errdefs/index.js";
+import { invalidParameter, notFound, notImplemented, PierError } from "../errdefs/index.js";
 import type { ImageService } from "../image/index.js";
 import { apiConfig } from "../image/index.js";
 import { cleanRelative, rfc3339Nano, secureJoin, shortID, silentLogger, type Logger } from "../lib/index.js";
@@ -65,6 +65,8 @@ export interface BuildRequest {
   buildArgs?: Record<string, string | null>;
   target?: string;
   noCache?: boolean;
+  /** Pull every base image (not stages, not scratch) even when present (--pull). */
+  pull?: boolean;
   /** Images whose parent chains are the only cache sources (--cache-from). */
   cacheFrom?: string[];
   /** Remove intermediate containers after a successful step (default true). */
@@ -459,16 +461,9 @@ export class Builder {
     if (fromStage !== undefined) {
       st.imageID = s.results.get(fromStage);
     } else if (lower !== "scratch") {
-      let rec;
-      try {
-        rec = this.images.resolve(baseName);
-      } catch (err) {
-        if (isKind(err, "NotFound")) {
-          throw notFound(`pull access denied for ${baseName}, repository does not exist or may require 'docker login': the image is not in this pierd and pulling is not supported yet (load it with "docker load")`);
-        }
-        throw err;
-      }
-      st.imageID = rec.id;
+      st.imageID = this.imageFor(s, baseName, () =>
+        notFound(`pull access denied for ${baseName}, repository does not exist or may require 'docker login': the image is not in this pierd and pulling is not supported yet (load it with "docker load")`),
+      );
     }
     if (st.imageID) {
       const c = this.images.imageConfig(st.imageID);
@@ -956,12 +951,28 @@ export class Builder {
       return s.results.get(ix);
     }
     if (lower === "scratch") return undefined;
-    try {
-      return this.images.resolve(ref).id;
-    } catch (err) {
-      if (isKind(err, "NotFound")) throw invalidParameter(`invalid from flag value ${ref}: No such image: ${ref} (pulling is not supported by this pierd yet)`);
-      throw err;
+    return this.imageFor(s, ref, () => invalidParameter(`invalid from flag value ${ref}: No such image: ${ref} (pulling is not supported by this pierd yet)`));
+  }
+
+  /**
+   * The ID of an image named by FROM or COPY --from (never a stage or scratch). With --pull,
+   * Docker always pulls such an image, even one present (moby's PullOptionForcePull); without
+   * a registry client that cannot be done, so the build stops naming the image rather than
+   * quietly using a possibly stale local copy.
+   */
+  private imageFor(s: Session, name: string, missing: () => PierError): string {
+    if (s.req.pull) {
+      let shown = name;
+      try {
+        shown = familiarString(parseNormalizedNamed(name));
+      } catch {
+        /* shown as written */
+      }
+      throw notImplemented(`failed to pull ${shown} (--pull): this pierd has no registry client yet; build without --pull to use the local image`);
     }
+    const rec = this.images.lookup(name);
+    if (!rec) throw missing();
+    return rec.id;
   }
 }
 

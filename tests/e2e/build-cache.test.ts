@@ -230,6 +230,22 @@ describe("docker build: errors", () => {
     }
   });
 
+  it("--pull cannot pull without a registry client: a clear error naming the image; scratch and stages need no pull", async () => {
+    const dir = ctx("pull", { "a.txt": "a\n", Dockerfile: "FROM busybox\nRUN true\n" });
+    const r = await build(["--pull", dir]);
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, /failed to pull busybox:latest \(--pull\): this pierd has no registry client yet/);
+    assert.doesNotMatch(r.out, /Step 2\/2/);
+    writeFileSync(path.join(dir, "Dockerfile"), "FROM busybox\nCOPY --from=busybox:latest /bin/true /t\n");
+    assert.match((await build(["--pull", dir])).out, /failed to pull busybox:latest \(--pull\)/);
+    // FROM scratch and FROM <stage> are never pulled, with or without --pull.
+    writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch AS base\nCOPY a.txt /a\nFROM base\nCOPY --from=base /a /b\n");
+    const ok = await build(["--pull", "-t", "pull-ok", dir]);
+    assert.equal(ok.code, 0, ok.out);
+    const files = await engine.docker(["image", "inspect", "-f", "{{len .RootFS.Layers}}", "pull-ok"]);
+    assert.equal(files.stdout.trim(), "2");
+  });
+
   it("-q prints only the image ID; unused build args are warned about", async () => {
     const dir = ctx("quiet", { Dockerfile: "FROM busybox\nRUN echo loud\n" });
     const r = await build(["-q", "--build-arg", "UNUSED=1", dir]);

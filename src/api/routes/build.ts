@@ -43,6 +43,7 @@ export function buildRequestFromQuery(q: URLSearchParams): BuildRequest {
     labels: stringMap(jsonParam(q, "labels"), "labels", false) as Record<string, string>,
     target: q.get("target") || undefined,
     noCache: boolParam(q, "nocache"),
+    pull: boolParam(q, "pull"),
     remove: boolParam(q, "rm", true),
     forceRemove: boolParam(q, "forcerm"),
     networkMode: q.get("networkmode") || undefined,
