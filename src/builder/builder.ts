@@ -15,7 +15,8 @@ import { familiarString, hostArchitecture, parseNormalizedNamed, type ContainerC
 import type { Snapshotter } from "../snapshot/index.js";
 import { parseSignal } from "../sys/index.js";
 import { applyDockerignore, receiveContext, removeIgnoredSpecials, type BuildContext } from "./context.js";
-import { copyInto, fetchURL, hashSources, parseChmod, parseChown, resolveInContext, resolveSources, type CopySource } from "./copy.js";
+import { copyInto, hashSources, parseChmod, parseChown, resolveInContext, resolveSources, type CopySource } from "./copy.js";
+import { downloadURL } from "./download.js";
 import { exposedPorts, goDuration, goQuote, goQuoteRune, goQuoteSlice, parseGoDuration } from "./format.js";
 import { LocalImageCache, normalizeConfig, SourceImageCache, type ImageCache } from "./image-cache.js";
 import { nodeFromLine, parseDockerfile, parseWords, type Node } from "./parser.js";
@@ -901,7 +902,7 @@ export class Builder {
           if (/^https?:\/\//i.test(src)) {
             const dl = path.join(s.tmp, `dl-${randomBytes(8).toString("hex")}`);
             cleanups.push(() => fsp.rm(dl, { recursive: true, force: true }));
-            const f = await fetchURL(src, dl);
+            const f = await downloadURL(src, dl);
             urlSources.push({ name: f.name, abs: f.file, isDir: false });
           } else if (/^git@|^[a-z]+:\/\//i.test(src)) {
             throw invalidParameter(`ADD ${src}: only http(s) URLs and local files are supported`);
