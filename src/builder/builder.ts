@@ -341,14 +341,11 @@ export class Builder {
       targetIx = s.stages.findIndex((st) => st.name === t);
       if (targetIx < 0) throw invalidParameter(`failed to reach build target ${s.req.target} in Dockerfile`);
     }
-    // --label: a LABEL step at the end of the target stage (single-quoted: never expanded).
+    // --label: one LABEL step per label, sorted by key, at the end of the target stage, its
+    // value never expanded (moby's buildLabelOptions / NewLabelCommand(k, v, true)).
     const labels = s.req.labels ?? {};
-    const labelKeys = Object.keys(labels).sort();
-    if (labelKeys.length > 0) {
-      const args: string[] = [];
-      for (const k of labelKeys) args.push(k, `'${labels[k]!.replace(/'/g, "'\\''")}'`);
-      const original = `LABEL ${labelKeys.map((k) => `${goQuote(k)}='${labels[k]}'`).join(" ")}`;
-      s.stages[targetIx]!.commands.push({ cmd: "label", original, flags: [], args, json: false, line: 0 });
+    for (const k of Object.keys(labels).sort()) {
+      s.stages[targetIx]!.commands.push({ cmd: "label", original: `LABEL ${k}=${labels[k]}`, flags: [], args: [k, labels[k]!], json: false, line: 0, noExpand: true });
     }
     const needed = this.neededStages(s.stages, targetIx);
 
@@ -507,7 +504,7 @@ export class Builder {
   }
 
   private async dispatch(s: Session, st: State, n: Node): Promise<void> {
-    const word = (w: string) => s.lexer.processWord(w, this.envFor(st));
+    const word = n.noExpand ? (w: string) => w : (w: string) => s.lexer.processWord(w, this.envFor(st));
     switch (n.cmd) {
       case "env": {
         noFlags(n);

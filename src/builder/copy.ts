@@ -10,7 +10,7 @@ import { applyLayer, decompressStream, detectCompression } from "../archive/inde
 import { invalidParameter } from "../errdefs/index.js";
 import { secureJoin } from "../lib/index.js";
 import { parseGroup, parsePasswd } from "../runtime/index.js";
-import { cleanPath } from "./ignore.js";
+import { cleanPath } from "../lib/index.js";
 
 export interface CopySource {
   /** The name as matched (its basename names the copy of a file). */
