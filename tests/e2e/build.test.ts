@@ -115,6 +115,30 @@ describe("docker build: the fixture corpus", () => {
     assert.equal(await sh("fx-parse", "cat /vars /cont /json"), "hello-with space|dflt|alt|$A|hello|$A|\ncontinued\njson hello\n");
   });
 
+  it("args: scoping, and predefined proxy args used but kept out of history unless declared", async () => {
+    const dir = path.join(FIXTURES, "args");
+    const proxies = ["--build-arg", "HTTPS_PROXY=https://p:1", "--build-arg", "http_proxy=http://q:2", "--build-arg", "FTP_PROXY=ftp://f"];
+    const out = await buildOK(["--target", "main", ...proxies, "-t", "fx-args", dir]);
+    // Proxy args never count as unused.
+    assert.doesNotMatch(out, /were not consumed/);
+    assert.equal(await sh("fx-args", "cat /seen /local"), "g l https://p:1 http://q:2 ftp://f\noverride\n");
+    const img = await inspect("fx-args");
+    assert.deepEqual(img.Config.Env, ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FROMENV=e"]);
+    const h = await history("fx-args");
+    // Only the declared proxy arg (http_proxy) is written down; sorted as Go sorts.
+    assert.equal(h[0], '|3 GLOBAL=g LOCAL=override http_proxy=http://q:2 /bin/sh -c echo "$LOCAL" > /local');
+    assert.equal(h[1], "/bin/sh -c #(nop)  ARG LOCAL=override");
+    assert.equal(h[2], '|3 GLOBAL=g LOCAL=l http_proxy=http://q:2 /bin/sh -c echo "$GLOBAL $LOCAL $HTTPS_PROXY $http_proxy $FTP_PROXY" > /seen');
+    assert.equal(h[6], "/bin/sh -c #(nop)  ARG GLOBAL");
+    // An undeclared proxy value is not in the cache key: changing it reuses every step.
+    const again = await buildOK(["--target", "main", "--build-arg", "HTTPS_PROXY=https://other:9", "--build-arg", "http_proxy=http://q:2", dir]);
+    assert.equal((again.match(/ ---> Using cache\n/g) ?? []).length, 7, again);
+    // A RUN that sees only undeclared proxy args records "|0" before its command.
+    await buildOK(["--build-arg", "NO_PROXY=local", "-t", "fx-args-plain", dir]);
+    assert.equal(await sh("fx-args-plain", "cat /np"), "[local]\n");
+    assert.equal((await history("fx-args-plain"))[0], '|0 /bin/sh -c echo "[$NO_PROXY]" > /np');
+  });
+
   it("multi-stage: ARG before FROM, stage names and indexes, only the needed stages run", async () => {
     const out = await buildOK(["-t", "fx-ms", path.join(FIXTURES, "multistage")]);
     assert.doesNotMatch(out, /must never run/);
