@@ -5,7 +5,8 @@ import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, invalidParameter, isENOENT, notFound, notImplemented, notModified, PierError, systemError } from "../errdefs/index.js";
 import { VALID_NAME, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
-import { nowRFC3339, rfc3339FromNs } from "./clock.js";
+import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
+import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
 import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/index.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
@@ -420,6 +421,7 @@ export class ContainerService {
       await this.runc.start(c.Id);
       mark("started");
       this.o.log.debug("container started", { id: c.Id, ms: marks });
+      publishVolumeEvents(this.o.events, c, "mount");
       this.emit(c, "start");
       this.health.init(c);
     } catch (err) {
@@ -533,7 +535,10 @@ export class ContainerService {
       if (c.HostConfig.AutoRemove && !opts.restore) this.records.set(id, c);
       else await this.records.put(id, c);
       if (oom) this.emit(c, "oom");
-      this.emit(c, "die", { exitCode: String(code) });
+      // execDuration: whole seconds the process ran (moby's die attributes).
+      const ranNs = parseRFC3339Ns(finishedAt) - parseRFC3339Ns(c.State.StartedAt);
+      this.emit(c, "die", { exitCode: String(code), execDuration: String(ranNs > 0n ? ranNs / 1_000_000_000n : 0n) });
+      publishVolumeEvents(this.o.events, c, "unmount");
       // Released at once in what the API shows; the host objects go in the background.
       void this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e }));
       this.releaseHostObjects(id, exitFile);
