@@ -217,8 +217,7 @@ describe("live restore", () => {
       assert.notEqual(r.code, 0, `${gone}: a --rm container that is not running is removed at daemon start`);
       assert.match(r.stderr, /No such object|No such container/);
     }
-    // The user's stop of the unless-stopped container is still in force after a second start
-    // of pierd, and a start by the user clears it.
+    // A start by the user clears the user's stop of the unless-stopped container.
     await ok(["start", "us-stopped"]);
     assert.equal(await state("us-stopped"), "running 0 0");
     // --rm still applies to the restored running one.
