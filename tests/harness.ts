@@ -26,8 +26,11 @@ export interface Engine {
   docker(args: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<RunResult>;
   pier(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
   stop(): Promise<void>;
-  /** Kill pierd with SIGKILL and start it again on the same roots. */
-  restart?(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Kill pierd (SIGKILL unless told) and start it again on the same roots; `whileDown` runs
+   * after it has exited and before it starts again.
+   */
+  restart?(signal?: NodeJS.Signals, whileDown?: () => Promise<void>): Promise<void>;
 }
 
 function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -125,10 +128,11 @@ export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Eng
       execRoot,
       docker: (args, o) => exec(DOCKER, args, { ...env, ...o?.env }, o?.input, o?.timeoutMs),
       pier: (args, o) => exec(process.execPath, [path.join(ROOT, "bin/pier.js"), ...args], env, o?.input, o?.timeoutMs),
-      restart: async (signal = "SIGKILL") => {
+      restart: async (signal = "SIGKILL", whileDown) => {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill(signal);
         await exited;
+        await whileDown?.();
         await launch();
       },
       stop: async () => {

@@ -5,7 +5,8 @@ import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, invalidParameter, isENOENT, notFound, notImplemented, notModified, PierError, systemError } from "../errdefs/index.js";
 import { VALID_NAME, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
-import { nowRFC3339, rfc3339FromNs } from "./clock.js";
+import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
+import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
 import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/index.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
@@ -19,6 +20,7 @@ import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, ty
 import type { Mount as OCIMount } from "../oci/index.js";
 import { ExecManager, execEnv } from "./exec.js";
 import { HealthMonitors, mergeHealthcheck, validateHealthcheck } from "./health.js";
+import { applyDaemonStartPolicies, settleContainers, type RestoreHost } from "./restore.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -119,7 +121,8 @@ export class ContainerService {
     this.exitWatcher = watch(this.exitDir, (_ev, file) => {
       if (file && this.records.get(String(file))) void this.handleExit(String(file));
     });
-    await this.reconcile();
+    // After a restart of pierd: settle what ended while it was away, keep what still runs.
+    await settleContainers(this.restoreHost());
   }
 
   close(): void {
@@ -127,25 +130,29 @@ export class ContainerService {
     this.health.close();
   }
 
-  /** After a restart of pierd: settle what ended while it was away, keep what still runs. */
-  private async reconcile(): Promise<void> {
-    for (const c of [...this.records.values()]) {
-      if (c.State.Status === "removing") {
-        await this.remove(c.Id, { force: true, removeVolumes: false }).catch(() => {});
-        continue;
-      }
-      if (!c.State.Running) {
-        // Waiting for a restart when pierd went away: the wait starts again.
-        if (c.State.Restarting && this.shouldRestart(c)) await this.scheduleRestart(c);
-        continue;
-      }
-      if (await this.exitFileCode(c.Id) !== undefined || !pidAlive(c.State.Pid)) {
-        await this.handleExit(c.Id);
-      } else if (!c.State.Paused) {
-        // Still running: its health checks start again from "starting" (moby's restore).
-        this.health.init(c);
-      }
-    }
+  /**
+   * Once networks are restored: restart what the policies bring back at a daemon start and
+   * remove --rm containers that ended while pierd was away (container/restore.ts).
+   */
+  async applyDaemonStartPolicies(): Promise<void> {
+    await applyDaemonStartPolicies(this.restoreHost());
+  }
+
+  private restoreHost(): RestoreHost {
+    return {
+      all: () => this.all(),
+      hasEnded: async (c) => (await this.exitFileCode(c.Id)) !== undefined || !pidAlive(c.State.Pid),
+      settleExit: (id) => this.handleExit(id, { restore: true }),
+      resume: (c) => this.health.init(c),
+      endPendingRestart: (id) => this.withLock(id, async () => {
+        const c = this.records.get(id);
+        if (c && !c.State.Running && this.cancelRestart(c)) await this.records.put(id, c);
+      }),
+      finishRemoval: (id) => this.remove(id, { force: true, removeVolumes: false }),
+      start: (id) => this.start(id),
+      autoRemove: (id) => this.remove(id, { force: true, removeVolumes: true }),
+      warn: (msg, fields) => this.o.log.warn(msg, fields),
+    };
   }
 
   // ---------------------------------------------------------------- lookup
@@ -414,6 +421,7 @@ export class ContainerService {
       await this.runc.start(c.Id);
       mark("started");
       this.o.log.debug("container started", { id: c.Id, ms: marks });
+      publishVolumeEvents(this.o.events, c, "mount");
       this.emit(c, "start");
       this.health.init(c);
     } catch (err) {
@@ -495,8 +503,12 @@ export class ContainerService {
     }
   }
 
-  /** conmon wrote the exit file: record the exit, release the rootfs, maybe auto-remove. */
-  private async handleExit(id: string): Promise<void> {
+  /**
+   * conmon wrote the exit file: record the exit, release the rootfs, maybe restart or
+   * auto-remove. An exit found by the restore at daemon start is only recorded: the daemon
+   * start's own rules decide about restarts and removal (container/restore.ts).
+   */
+  private async handleExit(id: string, opts: { restore?: boolean } = {}): Promise<void> {
     await this.withLock(id, async () => {
       const c = this.records.get(id);
       if (!c || !c.State.Running) return;
@@ -505,6 +517,8 @@ export class ContainerService {
       let finishedAt = nowRFC3339();
       if (code === undefined) {
         if (pidAlive(c.State.Pid)) return; // a spurious event: still running
+        // Reaped but not yet written down: conmon's exit file (and its event) follows.
+        if (await this.conmonAlive(id)) return;
         code = 255; // it vanished without conmon telling (monitor killed): Docker reports 255
       } else {
         // The exit file's mtime is when the process ended, also when pierd was down then.
@@ -518,10 +532,13 @@ export class ContainerService {
       // A --rm container goes straight on to its removal, whose durable "removing" record
       // follows at once; until then the record on disk still says running, and a crash in
       // between settles this exit again at the next start.
-      if (c.HostConfig.AutoRemove) this.records.set(id, c);
+      if (c.HostConfig.AutoRemove && !opts.restore) this.records.set(id, c);
       else await this.records.put(id, c);
       if (oom) this.emit(c, "oom");
-      this.emit(c, "die", { exitCode: String(code) });
+      // execDuration: whole seconds the process ran (moby's die attributes).
+      const ranNs = parseRFC3339Ns(finishedAt) - parseRFC3339Ns(c.State.StartedAt);
+      this.emit(c, "die", { exitCode: String(code), execDuration: String(ranNs > 0n ? ranNs / 1_000_000_000n : 0n) });
+      publishVolumeEvents(this.o.events, c, "unmount");
       // Released at once in what the API shows; the host objects go in the background.
       void this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e }));
       this.releaseHostObjects(id, exitFile);
@@ -529,12 +546,21 @@ export class ContainerService {
       this.notifyWaiters(id, "next-exit", code, "");
       // Decided with the exit, under the lock, as moby's monitor does: a stop that comes
       // later finds the container "restarting" and cancels the restart.
-      if (!c.HostConfig.AutoRemove && this.shouldRestart(c)) await this.scheduleRestart(c);
+      if (!c.HostConfig.AutoRemove && !opts.restore && this.shouldRestart(c)) await this.scheduleRestart(c);
     });
+    if (opts.restore) return;
     const c = this.records.get(id);
     if (c && !c.State.Running && c.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, removeVolumes: true }).catch((e) => this.o.log.warn("auto-remove failed", { id, err: e }));
     }
+  }
+
+  private async conmonAlive(id: string): Promise<boolean> {
+    const pid = Number((await fsp.readFile(path.join(this.o.execRoot, "containers", id, "conmon.pid"), "utf8").catch(() => "")).trim());
+    if (!pid) return false;
+    // By its name too: a pid file left from long ago may name a reused pid.
+    const comm = await fsp.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
+    return comm.trim() === "conmon";
   }
 
   private releaseHostObjects(id: string, exitFile: string): void {

@@ -82,6 +82,8 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   });
   await containers.init();
   await networks.restore((id) => containers.find(id)?.State.Running ?? false);
+  // Restart policies and --rm at daemon start, before the API is served (as moby's restore).
+  await containers.applyDaemonStartPolicies();
   const builder = new Builder({ root: path.join(cfg.dataRoot, "builder"), images, snapshots, runner: containerBuildRunner(containers), log });
   await builder.init();
   // Layers of a force-deleted image outlive it while a container sits on them; once such a

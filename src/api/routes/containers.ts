@@ -7,6 +7,7 @@ import { boolParam, checkFilterKeys, filtersParam, intParam, readJSON, sendJSON,
 import type { Router, HijackCtx } from "../router.js";
 import type { Services } from "../services.js";
 import { containerFilter } from "./filters.js";
+import { publishPrune } from "./prune-event.js";
 
 const WAIT_CONDITIONS = new Set(["not-running", "next-exit", "removed"]);
 
@@ -98,6 +99,7 @@ export function containerRoutes(r: Router, s: Services): void {
     const filters = filtersParam(query);
     checkFilterKeys(filters, ["until", "label", "label!"]);
     const out = await s.containers.prune(containerFilter(filters, s));
+    publishPrune(s, "container", out.SpaceReclaimed);
     sendJSON(res, 200, out);
   });
 
