@@ -6,7 +6,7 @@ import { writeFileReplace as writeFileAtomic } from "../lib/index.js";
  * /etc/hostname, /etc/hosts and /etc/resolv.conf for a container, written under its directory
  * and bind-mounted in, as Docker does, so the image's own files are never changed.
  */
-export async function writeEtcFiles(dir: string, o: { hostname: string; domainname?: string; networkMode: string; extraHosts: string[]; dns: string[]; dnsSearch: string[]; dnsOptions: string[]; addresses?: string[]; dnsServers?: string[]; dnsOptionsNet?: string[]; hostGateway?: string }): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }> {
+export async function writeEtcFiles(dir: string, o: { hostname: string; domainname?: string; networkMode: string; extraHosts: string[]; linkHosts?: string[]; dns: string[]; dnsSearch: string[]; dnsOptions: string[]; addresses?: string[]; dnsServers?: string[]; dnsOptionsNet?: string[]; hostGateway?: string }): Promise<{ hostnamePath: string; hostsPath: string; resolvConfPath: string }> {
   const hostnamePath = path.join(dir, "hostname");
   const hostsPath = path.join(dir, "hosts");
   const resolvConfPath = path.join(dir, "resolv.conf");
@@ -30,6 +30,7 @@ export async function writeEtcFiles(dir: string, o: { hostname: string; domainna
       if (addr === "host-gateway") addr = o.hostGateway ?? "";
       if (addr) lines.push(`${addr}\t${h.slice(0, i)}`);
     }
+    lines.push(...(o.linkHosts ?? []));
     const fqdn = o.domainname ? `${o.hostname}.${o.domainname}\t` : "";
     if (o.addresses?.[0]) lines.push(`${o.addresses[0]}\t${fqdn}${o.hostname}`);
     await writeFileAtomic(hostsPath, lines.join("\n") + "\n");
@@ -67,4 +68,20 @@ async function resolvConf(dns: string[], search: string[], options: string[]): P
   for (const s of servers.length ? servers : ["8.8.8.8", "8.8.4.4"]) out.push(`nameserver ${s}`);
   if (optionLine) out.push(`options ${optionLine}`);
   return out.join("\n") + "\n";
+}
+
+/**
+ * Replace the address of the hosts line with the same names as `line` ("<ip>\t<names>"), or
+ * add it. The file is bind-mounted into a running container, so it is rewritten in place (a
+ * rename would leave the container with the old file).
+ */
+export async function updateHostsEntry(file: string, line: string): Promise<void> {
+  const names = line.slice(line.indexOf("\t") + 1);
+  const text = await fsp.readFile(file, "utf8");
+  const lines = text.split("\n").filter((l, i, all) => l !== "" || i < all.length - 1);
+  const i = lines.findIndex((l) => l.slice(l.indexOf("\t") + 1) === names);
+  if (i >= 0 && lines[i] === line) return;
+  if (i >= 0) lines[i] = line;
+  else lines.push(line);
+  await fsp.writeFile(file, lines.join("\n") + "\n");
 }

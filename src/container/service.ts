@@ -11,7 +11,8 @@ import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
-import { writeEtcFiles } from "./etcfiles.js";
+import { updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
+import { linkEnv, linkHostsLine, liveLinks, resolveLinks, type LinkRecord, type LiveLink } from "./links.js";
 import { validateCreateRequest } from "./validate.js";
 import { planMounts, type PlannedMount } from "./mounts.js";
 import { updateContainer, type UpdateRequest } from "./resources.js";
@@ -221,6 +222,7 @@ export class ContainerService {
     const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
     if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
     hc.NetworkMode = networkMode;
+    const links = this.checkLinks(networkMode, (hc.Links as string[] | null | undefined) ?? []);
 
     const planned = await planMounts(hc, config.Volumes, imgConf.Volumes);
 
@@ -249,6 +251,7 @@ export class ContainerService {
       Mounts: [],
       Config: { ...merged, Hostname: hostname, Image: config.Image },
       anonymousVolumes: [],
+      ...(links.length ? { links } : {}),
     };
     // Reserve the name at once so two concurrent creates cannot both take it.
     this.names.set(name, id);
@@ -266,6 +269,45 @@ export class ContainerService {
     }
     this.emit(rec, "create");
     return { Id: id, Warnings: warnings };
+  }
+
+  /**
+   * Legacy links are a default-bridge feature (moby registerLinks); on a user-defined network
+   * the CLI sends them as endpoint links too, which the network module turns into DNS aliases.
+   */
+  private checkLinks(networkMode: string, links: string[]): LinkRecord[] {
+    if (!links.length) return [];
+    if (networkMode === "host") throw invalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    if (networkMode.startsWith("container:")) throw invalidParameter("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (networkMode !== "bridge") return [];
+    return resolveLinks(links, (ref) => this.find(ref));
+  }
+
+  /** The running children of a container's links, with their default-bridge addresses. */
+  private liveLinks(c: ContainerRecord): LiveLink[] {
+    if (!c.links?.length) return [];
+    return liveLinks(c, (id) => this.records.get(id), (id) => this.o.networks.addressOf(id, "bridge"));
+  }
+
+  /** The <ALIAS>_… variables of a container's links, for its process and its execs. */
+  linkedEnv(c: ContainerRecord): string[] {
+    return this.liveLinks(c).flatMap((l) => linkEnv(c.Name, l));
+  }
+
+  /**
+   * A linked child started again (maybe on another address): the running parents' /etc/hosts
+   * lines for it are updated in place, as libnetwork's parent update does.
+   */
+  private async refreshParents(child: ContainerRecord): Promise<void> {
+    const ip = this.o.networks.addressOf(child.Id, "bridge");
+    if (!ip) return;
+    for (const p of this.records.values()) {
+      if (!p.State.Running) continue;
+      for (const l of p.links ?? []) {
+        if (l.id !== child.Id) continue;
+        await updateHostsEntry(p.HostsPath, linkHostsLine({ alias: l.alias, child, childIP: ip })).catch((e) => this.o.log.warn("cannot update a linked container's hosts file", { id: p.Id, err: e }));
+      }
+    }
   }
 
   /** Create volumes (named on demand, anonymous fresh) and bind sources Docker would create. */
@@ -323,6 +365,7 @@ export class ContainerService {
       await this.runc.delete(c.Id);
       mark("cleaned");
       const hc = c.HostConfig;
+      const linked = this.liveLinks(c);
       // The network is made while the rootfs is mounted: one helper process, in parallel.
       const netP = this.o.networks.attach(c.Id, {
         name: c.Name.slice(1),
@@ -355,6 +398,7 @@ export class ContainerService {
         domainname: c.Config.Domainname,
         networkMode: hc.NetworkMode ?? "bridge",
         extraHosts: hc.ExtraHosts ?? [],
+        linkHosts: linked.map(linkHostsLine),
         dns: hc.Dns ?? [],
         dnsSearch: hc.DnsSearch ?? [],
         dnsOptions: hc.DnsOptions ?? [],
@@ -367,7 +411,7 @@ export class ContainerService {
         rootfs,
         args: [c.Path, ...c.Args],
         // Docker's daemon environment: PATH, HOSTNAME and (with a tty) TERM, under Config.Env.
-        env: execEnv(c, { tty: !!c.Config.Tty, env: [] }),
+        env: execEnv(c, { tty: !!c.Config.Tty, env: [] }, linked.flatMap((l) => linkEnv(c.Name, l))),
         cwd: c.Config.WorkingDir || "/",
         user,
         tty: !!c.Config.Tty,
@@ -416,6 +460,7 @@ export class ContainerService {
       this.o.log.debug("container started", { id: c.Id, ms: marks });
       this.emit(c, "start");
       this.health.init(c);
+      void this.refreshParents(c);
     } catch (err) {
       // Leave nothing half-made: no runc state, no mount; record why the start failed.
       await this.runc.delete(c.Id).catch(() => {});

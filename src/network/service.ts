@@ -453,14 +453,19 @@ export class NetworkService {
    */
   private dnsLookup(networkId: string, name: string, client?: string): string[] | undefined {
     const nets = [networkId];
+    let asker: ContainerNet | undefined;
     if (client) {
       for (const [st, ep] of this.liveOn(networkId)) {
         if (ep.ip !== client) continue;
+        asker = st;
         for (const other of st.sandbox!.endpoints) if (!nets.includes(other.networkId) && this.isUserBridge(this.records.get(other.networkId)!)) nets.push(other.networkId);
       }
     }
     for (const id of nets) {
-      const found = this.lookupOn(id, name);
+      // A link on a user network is an alias only the linking container sees (libnetwork's
+      // endpoint aliases): "--link db:dbalias" makes dbalias mean db for it alone.
+      const target = asker && linkTarget(asker.configs.find((c) => c.networkId === id)?.links, name);
+      const found = (target && this.lookupOn(id, target)) || this.lookupOn(id, name);
       if (found) return found;
     }
     return undefined;
@@ -735,7 +740,7 @@ export class NetworkService {
     }
     const mac = e?.MacAddress || undefined;
     if (mac && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw invalidParameter(`invalid MAC address: ${mac}`);
-    return { networkId: n.Id, aliases, ...(ipv4 ? { ipv4 } : {}), ...(e?.Links?.length ? { links: e.Links } : {}), ...(mac ? { mac: mac.toLowerCase() } : {}) };
+    return { networkId: n.Id, aliases, ...(ipv4 ? { ipv4 } : {}), ...(user && e?.Links?.length ? { links: e.Links } : {}), ...(mac ? { mac: mac.toLowerCase() } : {}) };
   }
 
   /**
@@ -1128,6 +1133,17 @@ function ip(s: string): number {
   const v = parseIPv4(s);
   if (v === undefined) throw invalidParameter(`invalid IPv4 address: ${s}`);
   return v;
+}
+
+/** The container a link alias names ("name:alias" or "/name:/parent/alias"), lower-cased. */
+function linkTarget(links: string[] | undefined, alias: string): string | undefined {
+  for (const l of links ?? []) {
+    const parts = l.split(":");
+    const target = parts[0]!.replace(/^\//, "");
+    const a = parts.length > 1 ? parts[1]!.slice(parts[1]!.lastIndexOf("/") + 1) : target;
+    if (a.toLowerCase() === alias) return target.toLowerCase();
+  }
+  return undefined;
 }
 
 function emptyEndpoint(networkId: string): EndpointSettings {
