@@ -82,9 +82,10 @@ export function busyboxTar(): string {
 
 /**
  * Start an engine for a test file. With PIER_TEST_DOCKER_HOST set, use that daemon instead.
- * The busybox image is loaded either way.
+ * The busybox image is loaded either way. `daemonArgs` go to pierd after the harness's own
+ * (a test that needs them cannot run against an external daemon).
  */
-export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Engine> {
+export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[] } = {}): Promise<Engine> {
   const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
   const external = process.env.PIER_TEST_DOCKER_HOST;
   let engine: Engine;
@@ -109,7 +110,7 @@ export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Eng
     let logs = "";
     const launch = async () => {
       // Started as a user starts it, so the V8 flags in its #! line apply.
-      child = spawn(path.join(ROOT, "bin/pierd.js"), ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn"], {
+      child = spawn(path.join(ROOT, "bin/pierd.js"), ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn", ...(opts.daemonArgs ?? [])], {
         stdio: ["ignore", "ignore", "pipe"],
       });
       child.stderr!.on("data", (d) => {

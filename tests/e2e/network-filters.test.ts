@@ -18,9 +18,9 @@ describe("ps network filters", () => {
   before(async () => {
     e = await startEngine();
     await ok(["network", "create", "fnet"]);
-    await ok(["run", "-d", "--name", "ca", "-p", "18580:80", "--expose", "90", "busybox", "sleep", "600"]);
-    await ok(["run", "-d", "--name", "cb", "-p", "18570-18571:7000-7001/udp", "busybox", "sleep", "600"]);
-    await ok(["create", "--name", "cc", "-p", "18590:80", "--expose", "91", "busybox", "sleep", "600"]);
+    await ok(["run", "-d", "--name", "ca", "-p", "18931:80", "--expose", "90", "busybox", "sleep", "600"]);
+    await ok(["run", "-d", "--name", "cb", "-p", "18941-18942:7000-7001/udp", "busybox", "sleep", "600"]);
+    await ok(["create", "--name", "cc", "-p", "18951:80", "--expose", "91", "busybox", "sleep", "600"]);
     await ok(["run", "-d", "--name", "ce", "--network", "fnet", "busybox", "sleep", "600"]);
     await ok(["create", "--name", "cf", "--network", "fnet", "busybox", "true"]);
     await ok(["run", "-d", "--name", "cg", "busybox", "sleep", "600"]);
@@ -32,13 +32,13 @@ describe("ps network filters", () => {
   });
 
   it("matches publish= against host ports with protocol and ranges", async () => {
-    assert.equal(await names("publish=18580"), "ca");
-    assert.equal(await names("publish=18580/tcp"), "ca");
+    assert.equal(await names("publish=18931"), "ca");
+    assert.equal(await names("publish=18931/tcp"), "ca");
     assert.equal(await names("publish=80"), "", "the container port is not a published port");
-    assert.equal(await names("publish=18590"), "", "a created container publishes nothing yet");
-    assert.equal(await names("publish=18570/udp"), "cb");
-    assert.equal(await names("publish=18570"), "", "tcp unless said otherwise");
-    assert.equal(await names("publish=18569-18570/udp"), "cb");
+    assert.equal(await names("publish=18951"), "", "a created container publishes nothing yet");
+    assert.equal(await names("publish=18941/udp"), "cb");
+    assert.equal(await names("publish=18941"), "", "tcp unless said otherwise");
+    assert.equal(await names("publish=18940-18941/udp"), "cb");
     // An exposed port without a host port counts as host port 0.
     assert.equal(await names("publish=0"), "ca");
   });
