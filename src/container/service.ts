@@ -11,7 +11,7 @@ import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
-import { updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
+import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
 import { linkEnv, linkHostsLine, liveLinks, resolveLinks, type LinkRecord, type LiveLink } from "./links.js";
 import { validateCreateRequest } from "./validate.js";
 import { planMounts, type PlannedMount } from "./mounts.js";
@@ -310,6 +310,20 @@ export class ContainerService {
     }
   }
 
+  /**
+   * After a network connect or disconnect of a running container: its resolv.conf follows
+   * whether it is on a user network (Pier's DNS server) or not, as libnetwork rebuilds it.
+   */
+  async refreshResolvConf(id: string): Promise<void> {
+    const c = this.records.get(id);
+    if (!c?.State.Running) return;
+    const mode = c.HostConfig.NetworkMode ?? "bridge";
+    if (mode === "host" || mode.startsWith("container:")) return;
+    const hc = c.HostConfig;
+    const text = await resolvConfText({ dns: hc.Dns ?? [], dnsSearch: hc.DnsSearch ?? [], dnsOptions: hc.DnsOptions ?? [], embedded: this.o.networks.embeddedDNS(id) });
+    await rewriteInPlace(c.ResolvConfPath, text);
+  }
+
   /** Create volumes (named on demand, anonymous fresh) and bind sources Docker would create. */
   private async realizeMounts(planned: PlannedMount[], rec: ContainerRecord): Promise<MountPoint[]> {
     const points: MountPoint[] = [];
@@ -392,7 +406,6 @@ export class ContainerService {
       const etc = await writeEtcFiles(path.join(this.o.dataRoot, c.Id), {
         addresses: net.addresses,
         dnsServers: net.dnsServers,
-        dnsOptionsNet: net.dnsOptions,
         hostGateway: this.o.networks.hostGatewayIP(),
         hostname: c.Config.Hostname ?? c.Id.slice(0, 12),
         domainname: c.Config.Domainname,

@@ -122,8 +122,6 @@ export interface AttachResult {
   addresses: string[];
   /** Nameservers for resolv.conf instead of the host's (Pier's DNS server on user networks). */
   dnsServers?: string[];
-  /** Options for resolv.conf that go with dnsServers. */
-  dnsOptions?: string[];
   /**
    * Settles when the namespace's links, addresses and port rules are in place. The namespace
    * itself exists when attach returns, so the runtime can create the container meanwhile;
@@ -456,7 +454,7 @@ export class NetworkService {
     if (!gw || this.dns.has(n.Id)) return;
     const server = new DnsServer(gw, {
       lookup: (name, client) => this.dnsLookup(n.Id, name, client),
-      reverse: (addr) => this.dnsReverse(n.Id, addr),
+      reverse: (addr, client) => this.dnsReverse(n.Id, addr, client),
       upstreams: (client) => this.upstreamsFor(client),
     }, this.log);
     try {
@@ -494,6 +492,9 @@ export class NetworkService {
         for (const other of st.sandbox!.endpoints) if (!nets.includes(other.networkId) && this.isUserBridge(this.records.get(other.networkId)!)) nets.push(other.networkId);
       }
     }
+    // A client that is not on this network (it reached the gateway through another way) gets
+    // no names of it: only the relay to the upstream servers.
+    if (client && !asker) return undefined;
     for (const id of nets) {
       // A link on a user network is an alias only the linking container sees (libnetwork's
       // endpoint aliases): "--link db:dbalias" makes dbalias mean db for it alone.
@@ -517,7 +518,8 @@ export class NetworkService {
     return out.length ? out : undefined;
   }
 
-  private dnsReverse(networkId: string, addr: string): string | undefined {
+  private dnsReverse(networkId: string, addr: string, client?: string): string | undefined {
+    if (client && ![...this.liveOn(networkId)].some(([, ep]) => ep.ip === client)) return undefined;
     for (const [st, ep] of this.liveOn(networkId)) {
       if (ep.ip === addr) return `${st.name}.${this.records.get(networkId)?.Name ?? ""}`;
     }
@@ -848,16 +850,25 @@ export class NetworkService {
       ready.catch(() => {}); // the caller awaits it; a start that failed earlier may not
       // Whatever comes next for this container (a detach) waits for the configuration.
       void this.serial(id, () => ready.catch(() => {}));
-      const firstUser = sb.endpoints.find((e) => this.isUserBridge(this.records.get(e.networkId)!));
-      const server = firstUser && this.dns.get(firstUser.networkId);
+      const embedded = this.embeddedDNS(id);
       return {
         mode: "path" as const,
         netnsPath: sb.key,
         addresses: sb.endpoints.map((e) => e.ip),
         ready,
-        ...(server ? { dnsServers: [server.address], dnsOptions: ["ndots:0"] } : {}),
+        ...(embedded ? { dnsServers: [embedded] } : {}),
       };
     });
+  }
+
+  /**
+   * The address of the DNS server a running container asks: Pier's server of its first user
+   * network (undefined when it is on none; then the host's resolvers are used).
+   */
+  embeddedDNS(id: string): string | undefined {
+    const sb = this.containers.get(id)?.sandbox;
+    const firstUser = sb?.endpoints.find((e) => this.isUserBridge(this.records.get(e.networkId)!));
+    return firstUser ? this.dns.get(firstUser.networkId)?.address : undefined;
   }
 
   /** Take an address on `n` for the container and describe the link to make. */
