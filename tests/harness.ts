@@ -188,3 +188,10 @@ export function apiRequest(e: Engine, method: string, urlPath: string, body?: un
     req.end(data);
   });
 }
+
+/** Run the docker CLI against the engine; fail the test unless it exits 0. Its stdout, trimmed. */
+export async function dockerOk(e: Engine, args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> {
+  const r = await e.docker(args, opts);
+  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
+}

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { ROOT, startEngine, type Engine } from "../harness.js";
+import { ROOT, startEngine, type Engine, dockerOk } from "../harness.js";
 
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
 
@@ -35,11 +35,7 @@ describe("pierd network options", { skip: !!process.env.PIER_TEST_DOCKER_HOST &&
     sh("ip", ["link", "del", "ptbr0"]);
     rmSync(tmp, { recursive: true, force: true });
   });
-  const ok = async (args: string[]) => {
-    const r = await e!.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = (args: string[]) => dockerOk(e!, args);
   const bridgeIPAM = async () => JSON.parse(await ok(["network", "inspect", "-f", "{{json .IPAM.Config}}", "bridge"]))[0];
 
   it("takes --bip and --default-address-pool from flags", async () => {

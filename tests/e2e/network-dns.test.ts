@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { startEngine, type Engine } from "../harness.js";
+import { startEngine, type Engine, dockerOk } from "../harness.js";
 
 /** What Docker makes of the host's resolv.conf for the default bridge. */
 function expectedBridgeServers(): string[] {
@@ -18,11 +18,7 @@ const servers = (resolv: string) => [...resolv.matchAll(/^nameserver\s+(\S+)$/gm
 
 describe("container DNS configuration", () => {
   let e: Engine;
-  const ok = async (args: string[]) => {
-    const r = await e.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = (args: string[]) => dockerOk(e, args);
 
   before(async () => {
     e = await startEngine();

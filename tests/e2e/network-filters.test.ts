@@ -4,15 +4,11 @@
 // containers, so a created or stopped container matches neither.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startEngine, type Engine } from "../harness.js";
+import { startEngine, type Engine, dockerOk } from "../harness.js";
 
 describe("ps network filters", () => {
   let e: Engine;
-  const ok = async (args: string[]) => {
-    const r = await e.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = (args: string[]) => dockerOk(e, args);
   const names = async (filter: string) => (await ok(["ps", "-a", "--filter", filter, "--format", "{{.Names}}"])).split("\n").filter(Boolean).sort().join(" ");
 
   before(async () => {

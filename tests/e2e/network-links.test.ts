@@ -5,17 +5,13 @@
 // the linking container resolves. Checked against dockerd 20.10 with PIER_TEST_DOCKER_HOST.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startEngine, apiRequest, type Engine } from "../harness.js";
+import { startEngine, apiRequest, type Engine, dockerOk } from "../harness.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("container links", () => {
   let e: Engine;
-  const ok = async (args: string[]) => {
-    const r = await e.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = (args: string[]) => dockerOk(e, args);
   const envOf = (text: string) => new Map(text.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 
   before(async () => {
