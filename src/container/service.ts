@@ -727,12 +727,16 @@ export class ContainerService {
     const c = this.get(ref);
     if (!c.State.Running) throw conflict(`container ${c.Id} is not running`);
     if (sig === 9 || sig === 15) c.stoppedByUser = true;
+    // moby's Kill: after SIGKILL the answer waits for the exit, so a `docker start` right
+    // after `docker kill` finds the container stopped (and does not race its exit).
+    const exited = sig === 9 ? new Promise<void>((resolve) => this.onExit(c.Id, resolve)) : undefined;
     await this.runc.kill(c.Id, sig).catch((err) => {
       if (!this.records.get(c.Id)?.State.Running) return; // it ended meanwhile
       throw err;
     });
     if (sig === 9 || sig === parseSignal(c.Config.StopSignal || "SIGTERM")) await this.thawForSignal(c);
     this.emit(c, "kill", { signal: String(sig) });
+    if (exited && this.records.get(c.Id)?.State.Running) await Promise.race([exited, delay(10_000)]);
   }
 
   async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {

@@ -105,7 +105,7 @@ describe("ports", () => {
     const other = net.createServer();
     await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
     const busy = (other.address() as net.AddressInfo).port;
-    await assert.rejects(res.reserve([{ proto: "tcp", containerPort: 1, hostIP: "", hostPortFrom: busy, hostPortTo: busy }]), /already allocated/);
+    await assert.rejects(res.reserve([{ proto: "tcp", containerPort: 1, hostIP: "", hostPortFrom: busy, hostPortTo: busy }]), new RegExp(`Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busy}: bind: address already in use`));
     const [b] = await res.reserve([{ proto: "udp", containerPort: 53, hostIP: "127.0.0.1", hostPortFrom: a!.hostPort, hostPortTo: a!.hostPort }]);
     assert.equal(b!.hostPort, a!.hostPort, "udp and tcp ports are separate");
     // All or nothing: the first of two is released when the second fails.

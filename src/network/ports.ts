@@ -73,6 +73,9 @@ export function portRequests(bindings: PortBindings | null | undefined, publishA
   return out;
 }
 
+/** A published port another program holds; the caller names the endpoint, as Docker does. */
+export class ForeignPortError extends Error {}
+
 interface Held {
   close(): void;
 }
@@ -149,6 +152,10 @@ export class PortReservations {
       }
     }
     const code = (lastErr as NodeJS.ErrnoException)?.code;
+    if (code === "EADDRINUSE" && r.hostPortFrom === r.hostPortTo && !(lastErr as { ours?: boolean }).ours) {
+      // Another program has it: Docker's words from its proxy's failed listen.
+      throw new ForeignPortError(`Error starting userland proxy: listen ${r.proto}4 ${shown}: bind: address already in use`);
+    }
     if (code === "EADDRINUSE" || code === "EACCES") throw conflict(`Bind for ${shown} failed: port is already allocated`);
     if (code === "EADDRNOTAVAIL") throw invalidParameter(`Bind for ${shown} failed: cannot assign requested address`);
     throw conflict(`Bind for ${shown} failed: ${(lastErr as Error)?.message ?? "unknown error"}`);
@@ -157,7 +164,7 @@ export class PortReservations {
   private bindExact(proto: Proto, hostIP: string, port: number, to?: Target): Promise<number> {
     const host = hostIP || "0.0.0.0";
     if (port !== 0 && this.held.has(key(proto, hostIP, port))) {
-      return Promise.reject(Object.assign(new Error("port is already allocated"), { code: "EADDRINUSE" }));
+      return Promise.reject(Object.assign(new Error("port is already allocated"), { code: "EADDRINUSE", ours: true }));
     }
     // Another of our reservations on 0.0.0.0 covers every specific address too, and the kernel
     // allows 0.0.0.0 and a specific address side by side only with SO_REUSEADDR, which we don't set.

@@ -10,7 +10,7 @@ import { DnsServer, parseResolvConf, type Upstream } from "./dns.js";
 import { Firewall, type FwState } from "./firewall.js";
 import { AddressPool } from "./ipam.js";
 import { contains, DEFAULT_ADDRESS_POOLS, formatIPv4, formatPrefix, macForIP, overlaps, parseIPv4, parsePrefix, poolSubnets, type AddressPool as PoolSpec, type Prefix } from "./ipnet.js";
-import { parsePortKey, portRequests, PortReservations, type PortBindings, type PortMapping } from "./ports.js";
+import { ForeignPortError, parsePortKey, portRequests, PortReservations, type PortBindings, type PortMapping } from "./ports.js";
 import { bridgeScript, connectScript, deleteBridgeScript, disconnectScript, pickAndCreateBridgeScript, setupScript, teardownScript, type Link } from "./sandbox.js";
 import type { EndpointSettings, EndpointSettingsInput, NetworkContainer, NetworkCreateRequest, NetworkResource, NetworkSettings, PortMap, SummaryPort } from "./types.js";
 
@@ -494,7 +494,10 @@ export class NetworkService {
     }
     // A client that is not on this network (it reached the gateway through another way) gets
     // no names of it: only the relay to the upstream servers.
-    if (client && !asker) return undefined;
+    if (client && !asker) {
+      this.log.debug("dns: query from an address not on the network", { network: networkId, client, name });
+      return undefined;
+    }
     for (const id of nets) {
       // A link on a user network is an alias only the linking container sees (libnetwork's
       // endpoint aliases): "--link db:dbalias" makes dbalias mean db for it alone.
@@ -821,7 +824,10 @@ export class NetworkService {
         const ext = sb.endpoints.find((e) => !this.records.get(e.networkId)!.Internal);
         const reqs = portRequests(o.portBindings, !!o.publishAllPorts, o.exposedPorts, this.hostBindingIP(ext?.networkId));
         if (ext && reqs.length) {
-          const mapped = await this.reservations.reserve(reqs, ext.ip);
+          const mapped = await this.reservations.reserve(reqs, ext.ip).catch((err: unknown) => {
+            if (err instanceof ForeignPortError) throw conflict(`driver failed programming external connectivity on endpoint ${o.name} (${ext.endpointId}): ${err.message}`);
+            throw err;
+          });
           sb.ports = mapped.map((m) => ({ ...m, networkId: ext.networkId, containerIP: ext.ip }));
         }
       } catch (err) {
