@@ -10,7 +10,8 @@
 // missed, non-zero only when an engine could not be started (or died during the run).
 //
 // Env:
-//   BENCH_ONLY=run-latency,logs     scripts to run (default run-latency,start-many,api-latency,logs;
+//   BENCH_ONLY=run-latency,logs     scripts to run (default run-latency,start-many,api-latency,logs,
+//                                   and Pier's own net-run,net-throughput from scripts/bench-net.mjs;
 //                                   image-ops, build, registry run only when named here)
 //   BENCH_ENGINES=pier,docker       engines to run (default: pier, plus docker if dockerd exists)
 //   BENCH_SHARED=DIR                the shared bench folder (default <project>/../shared/bench)
@@ -569,7 +570,23 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
   });
 }
 
+/** Pier's own network benchmarks (scripts/bench-net.mjs): run first, with their own engines. */
+const NET_SCRIPTS = ["net-run", "net-throughput"];
+
+function runNetBenchmarks() {
+  const only = (process.env.BENCH_ONLY || "").split(",").map((s) => s.trim()).filter(Boolean);
+  const net = only.length ? only.filter((s) => NET_SCRIPTS.includes(s)) : NET_SCRIPTS;
+  if (only.length) process.env.BENCH_ONLY = only.filter((s) => !NET_SCRIPTS.includes(s)).join(",");
+  if (!net.length) return { ran: false, code: 0 };
+  log(`network benchmarks: ${net.join(", ")} (scripts/bench-net.mjs)`);
+  const r = spawnSync(process.execPath, [path.join(ROOT, "scripts", "bench-net.mjs")], { stdio: "inherit", env: { ...process.env, BENCH_NET: net.join(",") } });
+  if (r.status !== 0) note(`network benchmarks failed (exit ${r.status}); see the output above`);
+  return { ran: true, code: r.status ?? 1, onlyNet: only.length > 0 && !process.env.BENCH_ONLY };
+}
+
 async function main() {
+  const netRun = process.getuid?.() === 0 ? runNetBenchmarks() : { ran: false, code: 0 };
+  if (netRun.onlyNet) return netRun.code;
   if (!fs.existsSync(path.join(SHARED, "lib.sh"))) {
     console.log(`bench: the shared benchmark scripts are not at ${SHARED} (clone shared/ beside the project, or set BENCH_SHARED); nothing to do.`);
     return 0;
