@@ -11,10 +11,11 @@
 //
 // Env:
 //   BENCH_ONLY=run-latency,logs     scripts to run (default run-latency,start-many,api-latency,build,
-//                                   logs,exec-latency,daemon-restart; image-ops, registry run only
-//                                   when named here). exec-latency and daemon-restart are Pier's
-//                                   own (bench/scripts/, and daemon-restart here: it restarts the
-//                                   engine); daemon-restart runs against Pier only.
+//                                   logs,exec-latency,daemon-restart,net-run,net-throughput;
+//                                   image-ops, registry run only when named here). exec-latency,
+//                                   daemon-restart and net-* are Pier's own (bench/scripts/,
+//                                   daemon-restart here: it restarts the engine; net-* in
+//                                   scripts/bench-net.mjs); daemon-restart runs against Pier only.
 //   RESTART_N=100, RESTART_ROUNDS=3 containers kept running across each daemon-restart round
 //   BENCH_ENGINES=pier,docker       engines to run (default: pier, plus docker if dockerd exists)
 //   BENCH_SHARED=DIR                the shared bench folder (default <project>/../shared/bench)
@@ -677,7 +678,23 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
   });
 }
 
+/** Pier's own network benchmarks (scripts/bench-net.mjs): run first, with their own engines. */
+const NET_SCRIPTS = ["net-run", "net-throughput"];
+
+function runNetBenchmarks() {
+  const only = (process.env.BENCH_ONLY || "").split(",").map((s) => s.trim()).filter(Boolean);
+  const net = only.length ? only.filter((s) => NET_SCRIPTS.includes(s)) : NET_SCRIPTS;
+  if (only.length) process.env.BENCH_ONLY = only.filter((s) => !NET_SCRIPTS.includes(s)).join(",");
+  if (!net.length) return { ran: false, code: 0 };
+  log(`network benchmarks: ${net.join(", ")} (scripts/bench-net.mjs)`);
+  const r = spawnSync(process.execPath, [path.join(ROOT, "scripts", "bench-net.mjs")], { stdio: "inherit", env: { ...process.env, BENCH_NET: net.join(",") } });
+  if (r.status !== 0) note(`network benchmarks failed (exit ${r.status}); see the output above`);
+  return { ran: true, code: r.status ?? 1, onlyNet: only.length > 0 && !process.env.BENCH_ONLY };
+}
+
 async function main() {
+  const netRun = process.getuid?.() === 0 ? runNetBenchmarks() : { ran: false, code: 0 };
+  if (netRun.onlyNet) return netRun.code;
   if (!fs.existsSync(path.join(SHARED, "lib.sh"))) {
     console.log(`bench: the shared benchmark scripts are not at ${SHARED} (clone shared/ beside the project, or set BENCH_SHARED); nothing to do.`);
     return 0;

@@ -85,9 +85,10 @@ export function busyboxTar(): string {
 
 /**
  * Start an engine for a test file. With PIER_TEST_DOCKER_HOST set, use that daemon instead.
- * The busybox image is loaded either way.
+ * The busybox image is loaded either way. `daemonArgs` go to pierd after the harness's own
+ * (a test that needs them cannot run against an external daemon).
  */
-export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Engine> {
+export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[] } = {}): Promise<Engine> {
   const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
   const external = process.env.PIER_TEST_DOCKER_HOST;
   let engine: Engine;
@@ -112,7 +113,7 @@ export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Eng
     let logs = "";
     const launch = async () => {
       // Started as a user starts it, so the V8 flags in its #! line apply.
-      child = spawn(path.join(ROOT, "bin/pierd.js"), ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn"], {
+      child = spawn(path.join(ROOT, "bin/pierd.js"), ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn", ...(opts.daemonArgs ?? [])], {
         stdio: ["ignore", "ignore", "pipe"],
       });
       child.stderr!.on("data", (d) => {
@@ -190,4 +191,11 @@ export function apiRequest(e: Engine, method: string, urlPath: string, body?: un
     req.on("error", reject);
     req.end(data);
   });
+}
+
+/** Run the docker CLI against the engine; fail the test unless it exits 0. Its stdout, trimmed. */
+export async function dockerOk(e: Engine, args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> {
+  const r = await e.docker(args, opts);
+  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
 }

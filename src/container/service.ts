@@ -12,7 +12,8 @@ import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
-import { writeEtcFiles } from "./etcfiles.js";
+import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
+import { linkEnv, linkHostsLine, liveLinks, resolveLinks, type LinkRecord, type LiveLink } from "./links.js";
 import { validateCreateRequest } from "./validate.js";
 import { planMounts, type PlannedMount } from "./mounts.js";
 import { updateContainer, type UpdateRequest } from "./resources.js";
@@ -228,6 +229,7 @@ export class ContainerService {
     const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
     if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
     hc.NetworkMode = networkMode;
+    const links = this.checkLinks(networkMode, (hc.Links as string[] | null | undefined) ?? []);
 
     const planned = await planMounts(hc, config.Volumes, imgConf.Volumes);
 
@@ -256,6 +258,7 @@ export class ContainerService {
       Mounts: [],
       Config: { ...merged, Hostname: hostname, Image: config.Image },
       anonymousVolumes: [],
+      ...(links.length ? { links } : {}),
     };
     // Reserve the name at once so two concurrent creates cannot both take it.
     this.names.set(name, id);
@@ -273,6 +276,59 @@ export class ContainerService {
     }
     this.emit(rec, "create");
     return { Id: id, Warnings: warnings };
+  }
+
+  /**
+   * Legacy links are a default-bridge feature (moby registerLinks); on a user-defined network
+   * the CLI sends them as endpoint links too, which the network module turns into DNS aliases.
+   */
+  private checkLinks(networkMode: string, links: string[]): LinkRecord[] {
+    if (!links.length) return [];
+    if (networkMode === "host") throw invalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    if (networkMode.startsWith("container:")) throw invalidParameter("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (networkMode !== "bridge") return [];
+    return resolveLinks(links, (ref) => this.find(ref));
+  }
+
+  /** The running children of a container's links, with their default-bridge addresses. */
+  private liveLinks(c: ContainerRecord): LiveLink[] {
+    if (!c.links?.length) return [];
+    return liveLinks(c, (id) => this.records.get(id), (id) => this.o.networks.addressOf(id, "bridge"));
+  }
+
+  /** The <ALIAS>_… variables of a container's links, for its process and its execs. */
+  linkedEnv(c: ContainerRecord): string[] {
+    return this.liveLinks(c).flatMap((l) => linkEnv(c.Name, l));
+  }
+
+  /**
+   * A linked child started again (maybe on another address): the running parents' /etc/hosts
+   * lines for it are updated in place, as libnetwork's parent update does.
+   */
+  private async refreshParents(child: ContainerRecord): Promise<void> {
+    const ip = this.o.networks.addressOf(child.Id, "bridge");
+    if (!ip) return;
+    for (const p of this.records.values()) {
+      if (!p.State.Running) continue;
+      for (const l of p.links ?? []) {
+        if (l.id !== child.Id) continue;
+        await updateHostsEntry(p.HostsPath, linkHostsLine({ alias: l.alias, child, childIP: ip })).catch((e) => this.o.log.warn("cannot update a linked container's hosts file", { id: p.Id, err: e }));
+      }
+    }
+  }
+
+  /**
+   * After a network connect or disconnect of a running container: its resolv.conf follows
+   * whether it is on a user network (Pier's DNS server) or not, as libnetwork rebuilds it.
+   */
+  async refreshResolvConf(id: string): Promise<void> {
+    const c = this.records.get(id);
+    if (!c?.State.Running) return;
+    const mode = c.HostConfig.NetworkMode ?? "bridge";
+    if (mode === "host" || mode.startsWith("container:")) return;
+    const hc = c.HostConfig;
+    const text = await resolvConfText({ dns: hc.Dns ?? [], dnsSearch: hc.DnsSearch ?? [], dnsOptions: hc.DnsOptions ?? [], embedded: this.o.networks.embeddedDNS(id) });
+    await rewriteInPlace(c.ResolvConfPath, text);
   }
 
   /** Create volumes (named on demand, anonymous fresh) and bind sources Docker would create. */
@@ -330,6 +386,7 @@ export class ContainerService {
       await this.runc.delete(c.Id);
       mark("cleaned");
       const hc = c.HostConfig;
+      const linked = this.liveLinks(c);
       // The network is made while the rootfs is mounted: one helper process, in parallel.
       const netP = this.o.networks.attach(c.Id, {
         name: c.Name.slice(1),
@@ -356,12 +413,12 @@ export class ContainerService {
       const etc = await writeEtcFiles(path.join(this.o.dataRoot, c.Id), {
         addresses: net.addresses,
         dnsServers: net.dnsServers,
-        dnsOptionsNet: net.dnsOptions,
         hostGateway: this.o.networks.hostGatewayIP(),
         hostname: c.Config.Hostname ?? c.Id.slice(0, 12),
         domainname: c.Config.Domainname,
         networkMode: hc.NetworkMode ?? "bridge",
         extraHosts: hc.ExtraHosts ?? [],
+        linkHosts: linked.map(linkHostsLine),
         dns: hc.Dns ?? [],
         dnsSearch: hc.DnsSearch ?? [],
         dnsOptions: hc.DnsOptions ?? [],
@@ -374,7 +431,7 @@ export class ContainerService {
         rootfs,
         args: [c.Path, ...c.Args],
         // Docker's daemon environment: PATH, HOSTNAME and (with a tty) TERM, under Config.Env.
-        env: execEnv(c, { tty: !!c.Config.Tty, env: [] }),
+        env: execEnv(c, { tty: !!c.Config.Tty, env: [] }, linked.flatMap((l) => linkEnv(c.Name, l))),
         cwd: c.Config.WorkingDir || "/",
         user,
         tty: !!c.Config.Tty,
@@ -424,6 +481,7 @@ export class ContainerService {
       publishVolumeEvents(this.o.events, c, "mount");
       this.emit(c, "start");
       this.health.init(c);
+      void this.refreshParents(c);
     } catch (err) {
       // Leave nothing half-made: no runc state, no mount; record why the start failed.
       await this.runc.delete(c.Id).catch(() => {});
@@ -695,12 +753,16 @@ export class ContainerService {
     const c = this.get(ref);
     if (!c.State.Running) throw conflict(`container ${c.Id} is not running`);
     if (sig === 9 || sig === 15) c.stoppedByUser = true;
+    // moby's Kill: after SIGKILL the answer waits for the exit, so a `docker start` right
+    // after `docker kill` finds the container stopped (and does not race its exit).
+    const exited = sig === 9 ? new Promise<void>((resolve) => this.onExit(c.Id, resolve)) : undefined;
     await this.runc.kill(c.Id, sig).catch((err) => {
       if (!this.records.get(c.Id)?.State.Running) return; // it ended meanwhile
       throw err;
     });
     if (sig === 9 || sig === parseSignal(c.Config.StopSignal || "SIGTERM")) await this.thawForSignal(c);
     this.emit(c, "kill", { signal: String(sig) });
+    if (exited && this.records.get(c.Id)?.State.Running) await Promise.race([exited, delay(10_000)]);
   }
 
   async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {

@@ -53,7 +53,19 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   const snapshots = new Snapshotter(path.join(cfg.dataRoot, "overlay2"));
   const images = new ImageService({ root: path.join(cfg.dataRoot, "image"), content, snapshots, events });
   const volumes = new VolumeService(path.join(cfg.dataRoot, "volumes"), events);
-  const networks = new NetworkService({ root: path.join(cfg.dataRoot, "network"), execRoot: cfg.execRoot, events, log });
+  const n = cfg.network;
+  const networks = new NetworkService({
+    root: path.join(cfg.dataRoot, "network"),
+    execRoot: cfg.execRoot,
+    events,
+    log,
+    ...(n.bridge !== undefined ? { bridgeName: n.bridge } : {}),
+    ...(n.bip ? { bip: n.bip } : {}),
+    ...(n.defaultAddressPools ? { defaultAddressPools: n.defaultAddressPools } : {}),
+    iptables: n.iptables,
+    ipForward: n.ipForward,
+    userlandProxy: n.userlandProxy,
+  });
   await content.init();
   await snapshots.init();
   await images.init();

@@ -45,7 +45,7 @@ export function containerRoutes(r: Router, s: Services): void {
   r.on("GET", "/containers/:id/json", ({ res, params }) => {
     const c = s.containers.get(params.id!);
     // ExecIDs: the running exec sessions, which only the exec manager knows.
-    sendJSON(res, 200, { ...inspectView(c, s.networks), ExecIDs: s.containers.execs.idsFor(c.Id) });
+    sendJSON(res, 200, { ...inspectView(c, s.networks, (id) => s.containers.find(id)), ExecIDs: s.containers.execs.idsFor(c.Id) });
   });
 
   r.on("POST", "/containers/:id/start", async ({ res, params }) => {

@@ -73,6 +73,7 @@ export function networkRoutes(r: Router, s: Services): void {
     const n = s.networks.get(params.id!);
     const c = s.containers.get(body.Container);
     await s.networks.connect(n.Id, { id: c.Id, name: c.Name.slice(1), running: c.State.Running, networkMode: c.HostConfig.NetworkMode }, body.EndpointConfig);
+    await s.containers.refreshResolvConf(c.Id);
     res.writeHead(200, { "Content-Length": 0 });
     res.end();
   });
@@ -93,6 +94,7 @@ export function networkRoutes(r: Router, s: Services): void {
       return;
     }
     await s.networks.disconnect(n.Id, { id: c.Id, name: c.Name.slice(1) }, !!body.Force);
+    await s.containers.refreshResolvConf(c.Id);
     res.writeHead(200, { "Content-Length": 0 });
     res.end();
   });
