@@ -61,6 +61,10 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   await networks.init();
   const runtimePath = await which(cfg.runtimePath);
   const conmonPath = await which(cfg.conmonPath);
+  // What /info shows, asked of runc and conmon while the containers are restored (each is a
+  // process start: they would otherwise delay the socket after a restart).
+  const versions = Promise.all([firstLineVersion(runtimePath, ["--version"]), firstLineVersion(conmonPath, ["--version"]), osName()]);
+  versions.catch(() => {});
   const initPath = cfg.initPath ?? (await firstExisting(["/usr/bin/tini-static", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit"]));
   const containers = new ContainerService({
     dataRoot: path.join(cfg.dataRoot, "containers"),
@@ -101,11 +105,11 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     dataRoot: cfg.dataRoot,
     execRoot: cfg.execRoot,
     runtimePath,
-    runtimeVersion: await firstLineVersion(runtimePath, ["--version"]),
-    conmonVersion: await firstLineVersion(conmonPath, ["--version"]),
+    runtimeVersion: (await versions)[0],
+    conmonVersion: (await versions)[1],
     initPath,
     kernelVersion: os.release(),
-    operatingSystem: await osName(),
+    operatingSystem: (await versions)[2],
     cgroupVersion: (await fsp.stat("/sys/fs/cgroup/cgroup.controllers").then(() => true, () => false)) ? "2" : "1",
     startedAt: Date.now(),
   };
