@@ -86,8 +86,11 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   });
   await containers.init();
   await networks.restore((id) => containers.find(id)?.State.Running ?? false);
-  // Restart policies and --rm at daemon start, before the API is served (as moby's restore).
-  await containers.applyDaemonStartPolicies();
+  // Restart policies and --rm at daemon start, before the API is served (as moby's restore);
+  // a start that hangs must not keep the socket closed for good: after 30 s, serve anyway.
+  const policies = containers.applyDaemonStartPolicies();
+  const slow = await Promise.race([policies.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 30_000).unref())]);
+  if (slow) log.warn("restarts at daemon start still running after 30 s; serving the API meanwhile");
   const builder = new Builder({ root: path.join(cfg.dataRoot, "builder"), images, snapshots, runner: containerBuildRunner(containers), log });
   await builder.init();
   // Layers of a force-deleted image outlive it while a container sits on them; once such a
