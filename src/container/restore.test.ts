@@ -30,6 +30,8 @@ describe("restart policies at daemon start (moby's restore)", () => {
     assert.equal(restartsOnDaemonStart(record("on-failure", exited(0))), false);
     assert.equal(restartsOnDaemonStart(record("on-failure", exited(3), { RestartCount: 2 }, 2)), false);
     assert.equal(restartsOnDaemonStart(record("on-failure", exited(3), { RestartCount: 1 }, 2)), true);
+    // moby's ShouldRestart does not look at a manual stop for on-failure.
+    assert.equal(restartsOnDaemonStart(record("on-failure", exited(143), { stoppedByUser: true })), true);
   });
 
   it("no policy, a running, a never started or a dead container: nothing", () => {

@@ -132,8 +132,9 @@ describe("events", () => {
     const since = new Date(Number(t0) * 1000 - 1000).toISOString();
     const r = await ok(["events", "--since", since, "--until", new Date().toISOString(), "--filter", "container=evc", "--format", "{{.Action}}"]);
     assert.ok(r.stdout.split("\n").includes("destroy"), r.stdout);
-    // An until in the future: live events until then, and then the stream ends.
-    const until = ((Date.now() + 2500) / 1000).toFixed(3);
+    // An until in the future: live events until then, and then the stream ends. (An event
+    // made before the CLI connects is replayed from the history: only `until` must be later.)
+    const until = ((Date.now() + 4000) / 1000).toFixed(3);
     const live = e.docker(["events", "--since", nowUnix(), "--until", until, "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"], { timeoutMs: 30_000 });
     await new Promise((res) => setTimeout(res, 300));
     await ok(["volume", "create", "evlive"]);
