@@ -141,7 +141,7 @@ export class Snapshotter {
     const tmp = await fsp.mkdtemp(path.join(this.tmpDir(), "apply-"));
     try {
       await fsp.mkdir(path.join(tmp, "diff"), { mode: 0o755 });
-      const { diffID, size } = await applyLayer(tar, path.join(tmp, "diff"), { whiteouts: "overlay" });
+      const { diffID, size } = await applyLayer(tar, path.join(tmp, "diff"), { whiteouts: "overlay", emptyDest: true });
       return { dir: tmp, diffID, size };
     } catch (err) {
       await fsp.rm(tmp, { recursive: true, force: true });
