@@ -789,16 +789,18 @@ export class Builder {
       const rootfs = await this.snapshots.mountContainer(id, chain);
       await fn(rootfs);
       await this.snapshots.unmountContainer(id);
-      return await this.layerFromUpper(id, chain);
+      // The mount goes away with this step: its upper dir itself becomes the layer.
+      return await this.layerFromUpper(id, chain, true);
     } finally {
       await this.snapshots.removeContainer(id).catch((err) => this.log.warn("could not remove build mount", { id, err }));
     }
   }
 
-  private async layerFromUpper(containerID: string, chain: string | undefined) {
+  private async layerFromUpper(containerID: string, chain: string | undefined, takeUpper = false) {
     const upper = this.snapshots.containerUpperDir(containerID);
     if (fs.readdirSync(upper).length === 0) return undefined;
-    const res = await this.images.addLayer(chain, this.snapshots.diffContainer(containerID));
+    const stage = takeUpper ? (diffID: string) => this.snapshots.stageContainerUpper(containerID, diffID) : undefined;
+    const res = await this.images.addLayer(chain, this.snapshots.diffContainer(containerID), stage);
     return { diffID: res.diffID, digest: res.digest, size: res.size, mediaType: res.mediaType };
   }
 

@@ -871,11 +871,24 @@ export class ImageService {
    * in the content store so the image can be saved or pushed later. For commit and build.
    * The blob stays pinned until an image referencing it is created with createImage.
    */
-  async addLayer(parentChainID: string | undefined, tar: Readable): Promise<LayerRecord & { chainID: string }> {
+  /**
+   * Store a layer tar and make it the layer on top of `parentChainID`. `stage`, when given,
+   * hands over the layer already unpacked (a build step's upper dir, by the tar's diff ID),
+   * so the tar is only stored and hashed, not unpacked again.
+   */
+  async addLayer(parentChainID: string | undefined, tar: Readable, stage?: (diffID: string) => Promise<StagedLayer>): Promise<LayerRecord & { chainID: string }> {
     const blob = await this.content.ingest(tar);
     this.pin(blob.digest);
     try {
-      return await this.withLock(() => this.ensureLayer(parentChainID, undefined, { digest: blob.digest, size: blob.size }, 0));
+      return await this.withLock(async () => {
+        const staged = new Map<string, StagedLayer>();
+        if (stage && !this.snapshots.hasLayer(Snapshotter.chainID(parentChainID, blob.digest))) staged.set(blob.digest, await stage(blob.digest));
+        try {
+          return await this.ensureLayer(parentChainID, undefined, { digest: blob.digest, size: blob.size }, 0, undefined, staged);
+        } finally {
+          for (const s of staged.values()) await this.snapshots.discardStaged(s).catch(() => {});
+        }
+      });
     } catch (err) {
       this.unpin(blob.digest);
       await this.gcBlobs([blob.digest]);

@@ -15,6 +15,7 @@
 // on a filesystem overlay refuses as upper), a copying snapshotter (apply every layer with
 // whiteouts "delete" into a per-container copy) is the fallback to add; not done yet.
 
+import * as fs from "node:fs";
 import { promises as fsp, statSync } from "node:fs";
 import * as path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
@@ -279,6 +280,31 @@ export class Snapshotter {
     return path.join(this.containerFile(containerID), "upper");
   }
 
+  /**
+   * Take an unmounted container's upper dir as a staged layer, moved rather than unpacked
+   * again from its own diff tar: an upper dir (mounted with index, redirect_dir and metacopy
+   * off) is in the very format of a layer's diff dir, whiteouts and opaque markers included.
+   * The container is left with an empty upper dir; `diffID` is that of diffContainer's tar.
+   */
+  async stageContainerUpper(containerID: string, diffID: string): Promise<StagedLayer> {
+    const merged = path.join(this.containerFile(containerID), "merged");
+    if (isMounted(merged)) throw conflict(`container ${containerID} is still mounted`);
+    const upper = this.containerUpperDir(containerID);
+    const tmp = await fsp.mkdtemp(path.join(this.tmpDir(), "apply-"));
+    const diff = path.join(tmp, "diff");
+    try {
+      await fsp.rename(upper, diff);
+      await fsp.mkdir(upper, { mode: 0o755 });
+      // A layer's root carries no attributes of its own (apply never sets them).
+      await fsp.chmod(diff, 0o755);
+      await fsp.lchown(diff, 0, 0);
+      return { dir: tmp, diffID, size: layerDirBytes(diff) };
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
   /** The container's changes as a layer tar (whiteouts as `.wh.` entries). */
   diffContainer(containerID: string): Readable {
     return diffOverlay(this.containerUpperDir(containerID));
@@ -371,4 +397,30 @@ function isMounted(dir: string): boolean {
     if (isENOENT(err)) return false;
     throw err;
   }
+}
+
+/**
+ * Bytes of regular-file content under `dir`, each inode once (what an apply of its tar
+ * counts). Sockets, which a layer tar leaves out, are removed on the way.
+ */
+function layerDirBytes(dir: string): number {
+  let total = 0;
+  const seen = new Set<string>();
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const st = fs.lstatSync(p);
+        if (st.nlink > 1) {
+          const key = `${st.dev}:${st.ino}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
+        total += st.size;
+      } else if (e.isSocket()) fs.rmSync(p);
+    }
+  };
+  walk(dir);
+  return total;
 }

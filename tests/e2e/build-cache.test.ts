@@ -4,6 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { startEngine, type Engine } from "../harness.js";
 
@@ -105,6 +106,43 @@ describe("docker build: layer cache", () => {
     assert.equal(cacheHits(nc.out), 0);
     assert.equal(ran(nc.out), 2);
     assert.notEqual(builtID(nc.out), firstID);
+  });
+});
+
+describe("docker build: a step's layer as built equals the layer as saved", () => {
+  it("files, modes, owners, links and times are the same after save, rmi and load", async () => {
+    const dir = ctx("layer-equal", { "d/a.txt": "a\n", "d/sub/b.sh": "#!/bin/sh\n" });
+    const src = path.join(tmp, "layer-equal-tar");
+    mkdirSync(path.join(src, "t/deep"), { recursive: true });
+    writeFileSync(path.join(src, "t/deep/f"), "f\n");
+    symlinkSync("deep/f", path.join(src, "t/link"));
+    execFileSync("tar", ["-cf", path.join(dir, "x.tar"), "-C", src, "t"]);
+    writeFileSync(
+      path.join(dir, "Dockerfile"),
+      [
+        "FROM busybox",
+        "COPY d /d",
+        "COPY --chown=7:8 --chmod=741 d/sub/b.sh /d/sub/b2.sh",
+        "ADD x.tar /x/",
+        "WORKDIR /w/deep",
+        "RUN ln /d/a.txt /d/hard && rm /x/t/deep/f && chmod 700 /d/sub",
+        "COPY d/a.txt /x/t/deep/",
+        "",
+      ].join("\n"),
+    );
+    const r = await build(["-t", "layer-equal", dir]);
+    assert.equal(r.code, 0, r.out);
+    const list = "find /d /x /w | sort | xargs stat -c '%n %A %u %g %s %Y %h %N'";
+    const before = (await engine.docker(["run", "--rm", "layer-equal", "sh", "-c", list])).stdout;
+    assert.match(before, /^\/d\/sub\/b2\.sh -rwxr----x 7 8 /m);
+    assert.match(before, /^\/x\/t\/link lrwxrwxrwx .* -> 'deep\/f'$/m);
+    const archive = path.join(tmp, "layer-equal.tar");
+    assert.equal((await engine.docker(["save", "-o", archive, "layer-equal"])).code, 0);
+    assert.equal((await engine.docker(["rmi", "layer-equal"])).code, 0);
+    const load = await engine.docker(["load", "-i", archive]);
+    assert.equal(load.code, 0, load.stderr);
+    const after = (await engine.docker(["run", "--rm", "layer-equal", "sh", "-c", list])).stdout;
+    assert.equal(after, before);
   });
 });
 
