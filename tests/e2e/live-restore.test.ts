@@ -133,7 +133,8 @@ describe("live restore", () => {
           assert.equal(c.State.Pid, pid, `${name} keeps its process`);
           assert.equal(c.RestartCount, 0, name);
           assert.equal(await logs(name), "up\nwhile-down\n", name);
-          assert.equal((await ok(["exec", name, "sh", "-c", "echo exec-ok"])).stdout, "exec-ok\n", name);
+          const exec = await ok(["exec", name, "sh", "-c", "echo exec-ok"]);
+          assert.equal(exec.stdout, "exec-ok\n", `${name}: exec output (stderr: ${JSON.stringify(exec.stderr)})`);
           const f = follow(name);
           await until(`${name}: logs -f to replay`, async () => f.output() === "up\nwhile-down\n");
           await fsp.writeFile(path.join(ctl(name), "follow"), "");
