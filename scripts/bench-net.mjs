@@ -87,6 +87,12 @@ async function startEngine(name) {
     cleanup = () => {
       sh("ip", ["link", "del", "pnbdk0"]);
       fs.rmSync(execRoot, { recursive: true, force: true });
+      // dockerd leaves its rules for the bridge behind when it stops: remove exactly those.
+      for (const table of ["nat", "filter"]) {
+        for (const line of sh("iptables-save", ["-t", table]).stdout.split("\n")) {
+          if (line.startsWith("-A ") && /pnbdk0|10\.202\.0\.0\/24/.test(line)) sh("iptables", ["-t", table, "-D", ...line.slice(3).split(" ")]);
+        }
+      }
     };
   }
   const e = { name, host, dir };
