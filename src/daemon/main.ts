@@ -12,7 +12,7 @@ import { NetworkService } from "../network/index.js";
 import { Snapshotter } from "../snapshot/index.js";
 import { VolumeService } from "../volume/index.js";
 import { createLogger, newID, writeFileAtomic, type Logger } from "../lib/index.js";
-import { run } from "../sys/index.js";
+import { bundledMonitor, monitorName, run } from "../sys/index.js";
 import { loadConfig, USAGE, type DaemonConfig } from "./config.js";
 import { PIER_VERSION } from "./version.js";
 import { containerBuildRunner } from "./build-runner.js";
@@ -60,13 +60,13 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   await volumes.init();
   await networks.init();
   const runtimePath = await which(cfg.runtimePath);
-  const conmonPath = await which(cfg.conmonPath);
+  const monitorPath = await chooseMonitor(cfg.monitorPath, log);
   const initPath = cfg.initPath ?? (await firstExisting(["/usr/bin/tini-static", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit"]));
   const containers = new ContainerService({
     dataRoot: path.join(cfg.dataRoot, "containers"),
     execRoot: cfg.execRoot,
     runtimePath,
-    conmonPath,
+    monitorPath,
     initPath,
     defaultUlimits: cfg.defaultUlimits,
     images: {
@@ -100,7 +100,9 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     execRoot: cfg.execRoot,
     runtimePath,
     runtimeVersion: await firstLineVersion(runtimePath, ["--version"]),
-    conmonVersion: await firstLineVersion(conmonPath, ["--version"]),
+    monitorName: monitorName(monitorPath),
+    monitorPath,
+    monitorVersion: await firstLineVersion(monitorPath, ["--version"]),
     initPath,
     kernelVersion: os.release(),
     operatingSystem: await osName(),
@@ -222,6 +224,15 @@ async function which(bin: string): Promise<string> {
     if (await fsp.access(p, fsc.X_OK).then(() => true, () => false)) return p;
   }
   throw new Error(`${bin} not found in PATH: install it (apt-get install ${bin})`);
+}
+
+/** The configured monitor, else Pier's own, else (not built) conmon from PATH. */
+async function chooseMonitor(configured: string | undefined, log: Logger): Promise<string> {
+  if (configured) return which(configured);
+  const own = bundledMonitor();
+  if (own) return own;
+  log.warn("pier-monitor was not built (npm ci builds it); using conmon");
+  return which("conmon");
 }
 
 async function firstExisting(paths: string[]): Promise<string | undefined> {
