@@ -26,8 +26,8 @@ export interface Engine {
   docker(args: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<RunResult>;
   pier(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
   stop(): Promise<void>;
-  /** Kill pierd with SIGKILL and start it again on the same roots. */
-  restart?(signal?: NodeJS.Signals): Promise<void>;
+  /** Kill pierd with SIGKILL and start it again on the same roots (with other flags, if given). */
+  restart?(signal?: NodeJS.Signals, pierdArgs?: string[]): Promise<void>;
 }
 
 function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -84,7 +84,7 @@ export function busyboxTar(): string {
  * Start an engine for a test file. With PIER_TEST_DOCKER_HOST set, use that daemon instead.
  * The busybox image is loaded either way.
  */
-export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Engine> {
+export async function startEngine(opts: { busybox?: boolean; pierdArgs?: string[] } = {}): Promise<Engine> {
   const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
   const external = process.env.PIER_TEST_DOCKER_HOST;
   let engine: Engine;
@@ -107,9 +107,13 @@ export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Eng
     const env = { ...process.env, DOCKER_HOST: host, PIER_HOST: host, DOCKER_CONFIG: dockerConfig };
     let child: ReturnType<typeof spawn>;
     let logs = "";
+    let extraArgs = opts.pierdArgs ?? [];
     const launch = async () => {
       // Started as a user starts it, so the V8 flags in its #! line apply.
-      child = spawn(path.join(ROOT, "bin/pierd.js"), ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn"], {
+      // PIER_TEST_MONITOR runs the suite on another monitor (e.g. "conmon").
+      const monitor = process.env.PIER_TEST_MONITOR ? ["--monitor", process.env.PIER_TEST_MONITOR] : [];
+      const args = ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn", ...monitor, ...extraArgs];
+      child = spawn(path.join(ROOT, "bin/pierd.js"), args, {
         stdio: ["ignore", "ignore", "pipe"],
       });
       child.stderr!.on("data", (d) => {
@@ -125,10 +129,11 @@ export async function startEngine(opts: { busybox?: boolean } = {}): Promise<Eng
       execRoot,
       docker: (args, o) => exec(DOCKER, args, { ...env, ...o?.env }, o?.input, o?.timeoutMs),
       pier: (args, o) => exec(process.execPath, [path.join(ROOT, "bin/pier.js"), ...args], env, o?.input, o?.timeoutMs),
-      restart: async (signal = "SIGKILL") => {
+      restart: async (signal = "SIGKILL", pierdArgs) => {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill(signal);
         await exited;
+        if (pierdArgs) extraArgs = pierdArgs;
         await launch();
       },
       stop: async () => {
