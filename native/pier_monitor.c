@@ -95,7 +95,8 @@ static bool cg_v2;
 
 static int m_stdin = -1, m_stdout = -1, m_stderr = -1;
 static bool stdin_closed;                  /* closed for good (EOF from a client, or EPIPE) */
-static bool tty_hup;                       /* no slave open: poll the master every 100 ms */
+static bool tty_hup;                       /* no slave open: look at the master again later */
+static struct timespec tty_hup_since;
 static int pending_rows = -1, pending_cols = -1;
 
 static pid_t runtime_pid = -1, container_pid = -1;
@@ -500,6 +501,26 @@ static void client_read(int i) {
 
 // ---------------------------------------------------------------- process output
 
+/*
+ * The pty master reports hang-up while no slave is open (the process closed its tty but runs
+ * on, or before it opened one): poll it again only after 100 ms, as conmon does, not in a spin.
+ */
+static void tty_hangup(void) {
+  tty_hup = true;
+  clock_gettime(CLOCK_MONOTONIC, &tty_hup_since);
+}
+
+static int tty_hup_wait_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long ms = (now.tv_sec - tty_hup_since.tv_sec) * 1000 + (now.tv_nsec - tty_hup_since.tv_nsec) / 1000000;
+  if (ms >= 100) {
+    tty_hup = false;
+    return -1;
+  }
+  return (int)(100 - ms);
+}
+
 /* Read once from *fd: 1 data (logged, sent), 0 nothing now, -1 ended (fd closed). */
 static int pump(int *fd, int stream) {
   ssize_t r = read_retry(*fd, out_msg + 1, STDIO_BUF);
@@ -512,7 +533,7 @@ static int pump(int *fd, int stream) {
   }
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
   if (r < 0 && errno == EIO && opt_tty && !container_done) {
-    tty_hup = true;  /* no slave open right now; one may open again */
+    tty_hangup();  /* no slave open right now; one may open again */
     return 0;
   }
   close_fd(fd);
@@ -942,6 +963,12 @@ static void runtime_succeeded(void) {
     }
   }
   n_exit_cache = 0;
+  if (!container_done && kill(container_pid, 0) < 0 && errno == ESRCH) {
+    // Reaped before its pid was known and not in the cache (it overflowed): the status is
+    // lost, and 255 is what Docker reports for an exit nobody saw.
+    container_status = 255 << 8;
+    container_done = true;
+  }
   setup_oom();
   write_sync(&sync_fd, container_pid, NULL);
   if (!opt_exec) close_fd(&sync_fd);  /* exec mode tells the exit status on it too */
@@ -1002,6 +1029,7 @@ static void loop(void) {
       if (n_pending == 0) finish();
     }
 
+    int timeout = tty_hup ? tty_hup_wait_ms() : -1;
     int n = 0;
     for (int i = 0; i < P_FIXED; i++) fds[i] = (struct pollfd){.fd = -1};
     fds[P_SIG] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
@@ -1027,14 +1055,10 @@ static void loop(void) {
       fds[n++] = (struct pollfd){.fd = c->fd, .events = ev};
     }
 
-    int r = poll(fds, (nfds_t)n, tty_hup ? 100 : -1);
+    int r = poll(fds, (nfds_t)n, timeout);
     if (r < 0) {
       if (errno == EINTR) continue;
       die("poll: %s", strerror(errno));
-    }
-    if (r == 0 && tty_hup) {
-      tty_hup = false;  /* look at the pty again */
-      continue;
     }
     if (fds[P_SIG].revents) on_signals();
     if (fds[P_CONSOLE].revents && console_listen_fd >= 0) receive_console();
@@ -1043,11 +1067,14 @@ static void loop(void) {
     if (fds[P_STDIN].revents && m_stdin >= 0) flush_stdin();
     if (fds[P_STDOUT].revents && m_stdout >= 0) {
       if (fds[P_STDOUT].revents & POLLIN) pump(&m_stdout, STREAM_STDOUT);
-      else if (opt_tty) tty_hup = true;  /* POLLHUP alone: no slave open */
+      else if (opt_tty) tty_hangup();  /* POLLHUP alone: no slave open */
       else close_fd(&m_stdout);
     }
     if (fds[P_STDERR].revents && m_stderr >= 0) {
-      if (fds[P_STDERR].revents & POLLIN) pump(&m_stderr, STREAM_STDERR);
+      // (not while stdout's message waits for a full client: it is still in out_msg)
+      if (fds[P_STDERR].revents & POLLIN) {
+        if (n_pending == 0) pump(&m_stderr, STREAM_STDERR);
+      }
       else close_fd(&m_stderr);
     }
     // Clients: input in the order they connected (a client that wrote and left comes before
