@@ -52,6 +52,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -69,6 +70,9 @@
 #define STREAM_STDOUT 2
 #define STREAM_STDERR 3
 #define CGROUP2_MAGIC 0x63677270
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 
 // ---------------------------------------------------------------- options
 
@@ -199,6 +203,26 @@ static int write_file_atomic(const char *path, const char *content) {
   if (rc == 0) rc = rename(tmp, path);
   if (rc != 0) unlink(tmp);
   return rc;
+}
+
+/*
+ * Close every fd from 3 up but the pipes from the caller: one inherited by the caller's caller
+ * (a shell's, a terminal's) would otherwise stay open as long as the container runs.
+ */
+static void close_inherited(void) {
+  int keep[3] = {sync_fd, start_fd, attach_pipe_fd};
+  for (int i = 0; i < 3; i++)  /* sort the three */
+    for (int j = i + 1; j < 3; j++)
+      if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
+  unsigned lo = 3;
+  for (int i = 0; i <= 3; i++) {
+    unsigned hi = i < 3 ? (unsigned)keep[i] : ~0U;
+    if (i < 3 && (keep[i] < 3 || (unsigned)keep[i] < lo)) continue;
+    if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0) < 0) {
+      for (unsigned fd = lo; fd < hi && fd < 4096; fd++) close((int)fd);  /* before Linux 5.9 */
+    }
+    if (i < 3) lo = (unsigned)keep[i] + 1;
+  }
 }
 
 static int env_fd(const char *name) {
@@ -1022,6 +1046,8 @@ static void loop(void) {
     if (container_done) {
       // Drain: what the process wrote before it ended, until the pipes are empty (a writer
       // that outlives it, like a daemon in the host's pid namespace, is not waited for).
+      // A client still in the listen queue gets it too.
+      accept_clients();
       while (n_pending == 0 && (m_stdout >= 0 || m_stderr >= 0)) {
         if (m_stdout >= 0 && pump(&m_stdout, STREAM_STDOUT) == 0) close_fd(&m_stdout);
         if (n_pending == 0 && m_stderr >= 0 && pump(&m_stderr, STREAM_STDERR) == 0) close_fd(&m_stderr);
@@ -1061,6 +1087,9 @@ static void loop(void) {
       die("poll: %s", strerror(errno));
     }
     if (fds[P_SIG].revents) on_signals();
+    // New clients before any output: one that connected before the process started (pierd
+    // attaches between create and start) must get its very first bytes.
+    if (fds[P_ATTACH].revents) accept_clients();
     if (fds[P_CONSOLE].revents && console_listen_fd >= 0) receive_console();
     if (fds[P_OOM].revents && oom_event_fd >= 0) oom_event();
     if (fds[P_CTL].revents) ctl_read();
@@ -1091,7 +1120,6 @@ static void loop(void) {
       bool hung_up = (rev & (POLLHUP | POLLERR | POLLNVAL)) && !(rev & POLLIN);
       if (hung_up || (!clients[i].readable && !clients[i].writable)) client_drop(i);
     }
-    if (fds[P_ATTACH].revents) accept_clients();
   }
 }
 
@@ -1106,6 +1134,7 @@ int main(int argc, char **argv) {
     attach_pipe_fd = env_fd("_OCI_ATTACHPIPE");
     if (attach_pipe_fd < 0) die("--exec-attach needs _OCI_ATTACHPIPE");
   }
+  close_inherited();
   if (start_fd >= 0) {
     // The caller's first go: it may move us into a cgroup before we make any children.
     char b[64];
