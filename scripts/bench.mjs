@@ -10,8 +10,13 @@
 // missed, non-zero only when an engine could not be started (or died during the run).
 //
 // Env:
-//   BENCH_ONLY=run-latency,logs     scripts to run (default run-latency,start-many,api-latency,logs;
-//                                   image-ops, build, registry run only when named here)
+//   BENCH_ONLY=run-latency,logs     scripts to run (default run-latency,start-many,api-latency,build,
+//                                   logs,exec-latency,daemon-restart,net-run,net-throughput;
+//                                   image-ops, registry run only when named here). exec-latency,
+//                                   daemon-restart and net-* are Pier's own (bench/scripts/,
+//                                   daemon-restart here: it restarts the engine; net-* in
+//                                   scripts/bench-net.mjs); daemon-restart runs against Pier only.
+//   RESTART_N=100, RESTART_ROUNDS=3 containers kept running across each daemon-restart round
 //   BENCH_ENGINES=pier,docker       engines to run (default: pier, plus docker if dockerd exists)
 //   BENCH_SHARED=DIR                the shared bench folder (default <project>/../shared/bench)
 //   BENCH_SCRIPT_TIMEOUT=900        bound on one script, seconds
@@ -22,6 +27,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as http from "node:http";
 
 const ROOT = path.resolve(new URL("..", import.meta.url).pathname);
 const SHARED = path.resolve(process.env.BENCH_SHARED || path.join(ROOT, "..", "shared", "bench"));
@@ -31,8 +37,11 @@ const ENGINE_START_TIMEOUT_S = 60;
 const ENGINE_STOP_TIMEOUT_S = 30;
 const AUTOCANNON_SPEC = "autocannon@9"; // no engines field; runs on Node 20 (checked with --version after install)
 
-const DEFAULT_SCRIPTS = ["run-latency", "start-many", "api-latency", "build", "logs"];
-const ALL_SCRIPTS = ["run-latency", "start-many", "api-latency", "image-ops", "build", "registry", "logs"];
+const DEFAULT_SCRIPTS = ["run-latency", "start-many", "api-latency", "build", "logs", "exec-latency", "daemon-restart"];
+const ALL_SCRIPTS = ["run-latency", "start-many", "api-latency", "image-ops", "build", "registry", "logs", "exec-latency", "daemon-restart"];
+/** Pier's own benchmarks, not in the shared folder: shell scripts here, or a function below. */
+const OWN = path.join(ROOT, "bench", "scripts");
+const OWN_SCRIPTS = new Set(["exec-latency"]);
 const NEEDS_MISSING = { "image-ops": "not run by default: it debootstraps a Debian tar first", registry: "Pier has no pull/push yet" };
 
 const notes = []; // lines for the report
@@ -182,6 +191,37 @@ class Engine {
     fs.mkdirSync(this.dir, { recursive: true });
     const cfg = path.join(this.dir, "daemon.json");
     fs.writeFileSync(cfg, "{}\n"); // keep /etc/pier/daemon.json and /etc/docker/daemon.json out of it
+    this.spawnDaemon(cfg);
+    const deadline = Date.now() + ENGINE_START_TIMEOUT_S * 1000;
+    while (Date.now() < deadline && !this.exited) {
+      const r = await this.docker(["version", "--format", "{{.Server.Version}}"], 10);
+      if (r.code === 0 && r.stdout.trim()) {
+        this.version = r.stdout.trim();
+        log(`${this.name} ${this.version} answers on ${this.host} (pid ${this.child.pid})`);
+        return true;
+      }
+      await sleep(250);
+    }
+    const why = this.exited ? `it exited (${this.exitInfo})` : `no answer within ${ENGINE_START_TIMEOUT_S}s`;
+    note(`ERROR: ${this.name} could not be started: ${why}; last log lines:\n${tail(this.logFile, 10)}`);
+    return false;
+  }
+
+  /**
+   * Stop the daemon alone with `signal` (its containers keep running: pierd never stops them)
+   * and start it again on the same dirs; resolves with the moment the new process was spawned.
+   */
+  async restartDaemon(signal) {
+    const old = this.child;
+    const gone = new Promise((r) => (old.exitCode !== null || old.signalCode !== null ? r() : old.once("exit", r)));
+    process.kill(old.pid, signal); // the pid, not the group: conmon must survive, as in real life
+    await gone;
+    const t0 = performance.now();
+    this.spawnDaemon(path.join(this.dir, "daemon.json"));
+    return t0;
+  }
+
+  spawnDaemon(cfg) {
     const logFd = fs.openSync(this.logFile, "a");
     let cmd, args;
     if (this.name === "pier") {
@@ -198,29 +238,21 @@ class Engine {
       ];
     }
     log(`starting ${this.name}: ${cmd} ${args.join(" ")}`);
-    this.child = spawn(cmd, args, { detached: true, stdio: ["ignore", logFd, logFd] });
+    const child = spawn(cmd, args, { detached: true, stdio: ["ignore", logFd, logFd] });
     fs.closeSync(logFd);
-    this.child.on("exit", (code, sig) => {
+    this.child = child;
+    this.exited = false;
+    // Only the current process's end counts (a restarted daemon's old process ends on purpose).
+    child.on("exit", (code, sig) => {
+      if (this.child !== child) return;
       this.exited = true;
       this.exitInfo = sig ? `signal ${sig}` : `exit code ${code}`;
     });
-    this.child.on("error", (err) => {
+    child.on("error", (err) => {
+      if (this.child !== child) return;
       this.exited = true;
       this.exitInfo = String(err);
     });
-    const deadline = Date.now() + ENGINE_START_TIMEOUT_S * 1000;
-    while (Date.now() < deadline && !this.exited) {
-      const r = await this.docker(["version", "--format", "{{.Server.Version}}"], 10);
-      if (r.code === 0 && r.stdout.trim()) {
-        this.version = r.stdout.trim();
-        log(`${this.name} ${this.version} answers on ${this.host} (pid ${this.child.pid})`);
-        return true;
-      }
-      await sleep(250);
-    }
-    const why = this.exited ? `it exited (${this.exitInfo})` : `no answer within ${ENGINE_START_TIMEOUT_S}s`;
-    note(`ERROR: ${this.name} could not be started: ${why}; last log lines:\n${tail(this.logFile, 10)}`);
-    return false;
   }
 
   async loadImage(tar) {
@@ -383,8 +415,9 @@ function parseSummary(line) {
 }
 
 async function runScript(engine, script, resultsFile, benchTmp) {
-  const file = path.join(SHARED, `${script}.sh`);
-  const env = engine.env({ RESULTS_FILE: resultsFile, BENCH_TMP: benchTmp, IMAGE, ...engine.procRes() });
+  if (script === "daemon-restart") return daemonRestart(engine, resultsFile);
+  const file = path.join(OWN_SCRIPTS.has(script) ? OWN : SHARED, `${script}.sh`);
+  const env = engine.env({ RESULTS_FILE: resultsFile, BENCH_TMP: benchTmp, BENCH_SHARED: SHARED, IMAGE, ...engine.procRes() });
   log(`=== ${engine.name}: ${script}.sh (load ${loadavg()})`);
   const prefix = `  [${engine.name} ${script}] `;
   let partial = "";
@@ -408,6 +441,79 @@ async function runScript(engine, script, resultsFile, benchTmp) {
     return { bench: script, failed: `${why}: ${last}`, kv: line ? parseSummary(line).kv : {} };
   }
   return parseSummary(line);
+}
+
+// ------------------------------------------------------------------ daemon-restart
+
+/** GET over the engine's socket; the parsed JSON body, or undefined while it does not answer. */
+function apiGet(engine, urlPath) {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath: engine.sock, path: urlPath }, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => {
+        try {
+          resolve(res.statusCode === 200 ? JSON.parse(body) : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on("error", () => resolve(undefined));
+  });
+}
+
+/**
+ * Pier's own: RESTART_N running containers; the daemon is killed (kill -9, then SIGTERM in the
+ * last round) and started again; timed from the new process's spawn until GET /containers/json
+ * (what `docker ps` asks) lists all of them running. Target: under 1 s. Pier only: dockerd as
+ * the bench starts it has no --live-restore, so its containers would not survive.
+ */
+async function daemonRestart(engine, resultsFile) {
+  if (engine.name !== "pier") return undefined;
+  const n = Number(process.env.RESTART_N || 100);
+  const rounds = Number(process.env.RESTART_ROUNDS || 3);
+  const lbl = "docker-bench=daemon-restart";
+  const list = `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [lbl], status: ["running"] }))}`;
+  log(`=== ${engine.name}: daemon-restart (${n} containers, ${rounds} rounds; load ${loadavg()})`);
+  let failed = 0;
+  for (let i = 0; i < n; i += 10) {
+    const batch = Array.from({ length: Math.min(10, n - i) }, () => engine.docker(["run", "-d", "--label", lbl, IMAGE, "sleep", "86400"], 120));
+    failed += (await Promise.all(batch)).filter((r) => r.code !== 0).length;
+  }
+  const running = (await apiGet(engine, list))?.length ?? 0;
+  const times = { SIGKILL: [], SIGTERM: [] };
+  let lost = 0;
+  for (let r = 0; r < rounds && running === n; r++) {
+    const signal = r === rounds - 1 ? "SIGTERM" : "SIGKILL";
+    const t0 = await engine.restartDaemon(signal);
+    let seen = 0;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !engine.exited) {
+      seen = (await apiGet(engine, list))?.length ?? 0;
+      if (seen === n) break;
+      await sleep(5);
+    }
+    if (seen !== n) {
+      lost = n - seen;
+      break;
+    }
+    times[signal].push((performance.now() - t0) / 1000);
+  }
+  const ids = (await engine.docker(["ps", "-aq", "--filter", `label=${lbl}`], 60)).stdout.split("\n").filter(Boolean);
+  if (ids.length) await engine.docker(["rm", "-f", ...ids], 300);
+  const med = (a) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)].toFixed(3) : "NA");
+  const all = [...times.SIGKILL, ...times.SIGTERM];
+  const line = `SUMMARY daemon-restart engine=${engine.name}-${engine.version} containers=${n} run_failures=${failed} running_before=${running} lost_after=${lost} restart_s=${med(all)} kill9_s=${med(times.SIGKILL)} term_s=${med(times.SIGTERM)} (all: [${all.map((t) => t.toFixed(3)).join(" ")}])`;
+  console.error(line);
+  fs.appendFileSync(resultsFile, `${new Date().toISOString().replace(/\.\d+Z$/, "Z")} ${line}\n`);
+  const parsed = parseSummary(line);
+  if (failed || running !== n || lost || engine.exited) {
+    const why = engine.exited ? `pierd died (${engine.exitInfo})` : `${failed} run failures, ${running}/${n} running before, ${lost} lost after a restart`;
+    engine.problems.push(`daemon-restart failed: ${why}`);
+    return { ...parsed, failed: why };
+  }
+  return parsed;
 }
 
 // ------------------------------------------------------------------ report
@@ -462,6 +568,9 @@ function buildRows(res) {
   const lines = process.env.LINES || 100000;
   add(`docker logs of ${Number(lines).toLocaleString("en-US")} lines, s (median)`, "logs", (e) => fmt(g(e, "logs", "logs_s"), 3) + (g(e, "logs", "lines_read") !== String(lines) ? ` (read ${g(e, "logs", "lines_read")} lines!)` : ""), { rel: "le", k: 0.5, key: ["logs", "logs_s"] });
   add(`run to exit of \`seq 1 ${lines}\`, s`, "logs", (e) => fmt(g(e, "logs", "run_to_exit_s"), 3), undefined);
+  add("docker exec <ctr> true, median ms (min–max)", "exec-latency", (e) => `${fmt(g(e, "exec-latency", "median_ms"))} (${fmt(g(e, "exec-latency", "min_ms"))}–${fmt(g(e, "exec-latency", "max_ms"))})` + fails(g(e, "exec-latency", "failures")), { rel: "le", k: 0.5, key: ["exec-latency", "median_ms"] });
+  const rn = process.env.RESTART_N || 100;
+  add(`daemon restart until ps lists ${rn} running, s (median; kill -9 / SIGTERM)`, "daemon-restart", (e) => `${fmt(g(e, "daemon-restart", "restart_s"), 3)} (${fmt(g(e, "daemon-restart", "kill9_s"), 3)} / ${fmt(g(e, "daemon-restart", "term_s"), 3)})`, { abs: "le", v: 1, unit: "s", key: ["daemon-restart", "restart_s"] });
   for (const b of ["image-ops", "build", "registry"]) {
     if (!res.pier?.[b] && !res.docker?.[b]) continue;
     const keys = { "image-ops": ["build_s", "save_s", "rmi_s", "load_s"], build: ["legacy_cold_s", "legacy_cached_s"], registry: ["push_s", "pull_s"] }[b];
@@ -569,7 +678,23 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
   });
 }
 
+/** Pier's own network benchmarks (scripts/bench-net.mjs): run first, with their own engines. */
+const NET_SCRIPTS = ["net-run", "net-throughput"];
+
+function runNetBenchmarks() {
+  const only = (process.env.BENCH_ONLY || "").split(",").map((s) => s.trim()).filter(Boolean);
+  const net = only.length ? only.filter((s) => NET_SCRIPTS.includes(s)) : NET_SCRIPTS;
+  if (only.length) process.env.BENCH_ONLY = only.filter((s) => !NET_SCRIPTS.includes(s)).join(",");
+  if (!net.length) return { ran: false, code: 0 };
+  log(`network benchmarks: ${net.join(", ")} (scripts/bench-net.mjs)`);
+  const r = spawnSync(process.execPath, [path.join(ROOT, "scripts", "bench-net.mjs")], { stdio: "inherit", env: { ...process.env, BENCH_NET: net.join(",") } });
+  if (r.status !== 0) note(`network benchmarks failed (exit ${r.status}); see the output above`);
+  return { ran: true, code: r.status ?? 1, onlyNet: only.length > 0 && !process.env.BENCH_ONLY };
+}
+
 async function main() {
+  const netRun = process.getuid?.() === 0 ? runNetBenchmarks() : { ran: false, code: 0 };
+  if (netRun.onlyNet) return netRun.code;
   if (!fs.existsSync(path.join(SHARED, "lib.sh"))) {
     console.log(`bench: the shared benchmark scripts are not at ${SHARED} (clone shared/ beside the project, or set BENCH_SHARED); nothing to do.`);
     return 0;

@@ -26,8 +26,11 @@ export interface Engine {
   docker(args: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<RunResult>;
   pier(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
   stop(): Promise<void>;
-  /** Kill pierd with SIGKILL and start it again on the same roots (with other flags, if given). */
-  restart?(signal?: NodeJS.Signals, pierdArgs?: string[]): Promise<void>;
+  /**
+   * Kill pierd (SIGKILL unless told) and start it again on the same roots; `whileDown` runs
+   * after it has exited and before it starts again; `daemonArgs` replaces the extra flags.
+   */
+  restart?(signal?: NodeJS.Signals, whileDown?: () => Promise<void>, daemonArgs?: string[]): Promise<void>;
 }
 
 function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -82,9 +85,10 @@ export function busyboxTar(): string {
 
 /**
  * Start an engine for a test file. With PIER_TEST_DOCKER_HOST set, use that daemon instead.
- * The busybox image is loaded either way.
+ * The busybox image is loaded either way. `daemonArgs` go to pierd after the harness's own
+ * (a test that needs them cannot run against an external daemon).
  */
-export async function startEngine(opts: { busybox?: boolean; pierdArgs?: string[] } = {}): Promise<Engine> {
+export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[] } = {}): Promise<Engine> {
   const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
   const external = process.env.PIER_TEST_DOCKER_HOST;
   let engine: Engine;
@@ -107,7 +111,7 @@ export async function startEngine(opts: { busybox?: boolean; pierdArgs?: string[
     const env = { ...process.env, DOCKER_HOST: host, PIER_HOST: host, DOCKER_CONFIG: dockerConfig };
     let child: ReturnType<typeof spawn>;
     let logs = "";
-    let extraArgs = opts.pierdArgs ?? [];
+    let extraArgs = opts.daemonArgs ?? [];
     const launch = async () => {
       // Started as a user starts it, so the V8 flags in its #! line apply.
       // PIER_TEST_MONITOR runs the suite on another monitor (e.g. "conmon").
@@ -129,11 +133,12 @@ export async function startEngine(opts: { busybox?: boolean; pierdArgs?: string[
       execRoot,
       docker: (args, o) => exec(DOCKER, args, { ...env, ...o?.env }, o?.input, o?.timeoutMs),
       pier: (args, o) => exec(process.execPath, [path.join(ROOT, "bin/pier.js"), ...args], env, o?.input, o?.timeoutMs),
-      restart: async (signal = "SIGKILL", pierdArgs) => {
+      restart: async (signal = "SIGKILL", whileDown, daemonArgs) => {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill(signal);
         await exited;
-        if (pierdArgs) extraArgs = pierdArgs;
+        await whileDown?.();
+        if (daemonArgs) extraArgs = daemonArgs;
         await launch();
       },
       stop: async () => {
@@ -191,4 +196,11 @@ export function apiRequest(e: Engine, method: string, urlPath: string, body?: un
     req.on("error", reject);
     req.end(data);
   });
+}
+
+/** Run the docker CLI against the engine; fail the test unless it exits 0. Its stdout, trimmed. */
+export async function dockerOk(e: Engine, args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> {
+  const r = await e.docker(args, opts);
+  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
 }

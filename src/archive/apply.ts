@@ -23,6 +23,12 @@ export interface ApplyOptions {
    * "delete": the layer is applied onto the tree below it, so whiteouts delete.
    */
   whiteouts?: "overlay" | "delete";
+  /**
+   * dest is an empty directory this apply owns (a layer being staged): nothing can exist in a
+   * directory the apply created until the apply puts it there, so such paths are not looked
+   * up before being created (one lstat less per entry).
+   */
+  emptyDest?: boolean;
 }
 
 export interface ApplyResult {
@@ -44,6 +50,8 @@ interface State {
    * Valid until this apply removes anything (the only way a resolved component can change).
    */
   parents: Map<string, string>;
+  /** Directories this apply created (or the empty dest): what is in them, it put there. */
+  fresh: Set<string>;
   size: number;
 }
 
@@ -64,7 +72,8 @@ const isRoot = process.getuid?.() === 0;
  */
 export async function applyLayer(input: Readable, dest: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
   patchTarStreamPax();
-  const st: State = { dest: path.resolve(dest), whiteouts: opts.whiteouts ?? "overlay", unpacked: new Set(), dirTimes: [], parents: new Map(), size: 0 };
+  const st: State = { dest: path.resolve(dest), whiteouts: opts.whiteouts ?? "overlay", unpacked: new Set(), dirTimes: [], parents: new Map(), fresh: new Set(), size: 0 };
+  if (opts.emptyDest) st.fresh.add(st.dest);
   const hash = createHash("sha256");
   const hasher = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -119,7 +128,7 @@ async function drain(entry: AsyncIterable<unknown>): Promise<void> {
  * forever for the events of an entry that was already destroyed by a truncated input.
  * Written chunk by chunk (≤ 64 KiB into the page cache), synchronously (see above).
  */
-async function writeFile(target: string, entry: Entry): Promise<void> {
+async function writeFile(target: string, entry: Entry, hdr: tar.Header): Promise<boolean> {
   // "wx" is O_CREAT|O_EXCL: never through a symlink, never onto something that reappeared.
   const fd = fs.openSync(target, "wx", 0o600);
   try {
@@ -127,9 +136,26 @@ async function writeFile(target: string, entry: Entry): Promise<void> {
       const buf = chunk as Buffer;
       for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
     }
+    // Without xattrs, the attributes are set through the open file (no path lookups);
+    // chown before chmod, which it would clear setuid/setgid of, mtime last.
+    if (hasXattrs(hdr)) return false;
+    try {
+      fs.fchownSync(fd, hdr.uid, hdr.gid);
+    } catch (err) {
+      if (isRoot || (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+    }
+    fs.fchmodSync(fd, hdr.mode & 0o7777);
+    const mtime = hdr.mtime ?? new Date(0);
+    fs.futimesSync(fd, mtime, mtime);
+    return true;
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function hasXattrs(hdr: tar.Header): boolean {
+  for (const key of Object.keys((hdr.pax ?? {}) as Record<string, string>)) if (key.startsWith(XATTR_PREFIX)) return true;
+  return false;
 }
 
 function lstatOrUndefined(p: string): Stats | undefined {
@@ -149,7 +175,8 @@ async function parentDir(st: State, dirRel: string, name: string): Promise<strin
   parent = await secureJoin(st.dest, dirRel);
   const parentSt = lstatOrUndefined(parent);
   if (!parentSt) {
-    fs.mkdirSync(parent, { recursive: true, mode: 0o755 });
+    const first = fs.mkdirSync(parent, { recursive: true, mode: 0o755 });
+    if (first !== undefined) for (let p = parent; p.length >= first.length; p = path.dirname(p)) st.fresh.add(p);
     markUnpacked(st, parent);
   } else if (!parentSt.isDirectory()) {
     throw invalidParameter(`tar entry ${JSON.stringify(name)}: parent is not a directory`);
@@ -178,20 +205,26 @@ async function applyEntry(entry: Entry, st: State): Promise<void> {
   }
 
   const target = path.join(parent, base);
-  const existing = lstatOrUndefined(target);
+  // In a directory this apply made, only what it already unpacked can be there.
+  const existing = st.fresh.has(parent) && !st.unpacked.has(target) ? undefined : lstatOrUndefined(target);
   // Like Docker's applier: anything but a directory over a directory replaces what is there.
   if (existing && !(existing.isDirectory() && hdr.type === "directory")) await remove(st, target);
   markUnpacked(st, target);
 
   switch (hdr.type) {
     case "directory":
-      if (!existing?.isDirectory()) fs.mkdirSync(target, { mode: 0o700 });
+      if (!existing?.isDirectory()) {
+        fs.mkdirSync(target, { mode: 0o700 });
+        st.fresh.add(target);
+      }
       break;
     case "file":
-    case "contiguous-file":
-      await writeFile(target, entry);
+    case "contiguous-file": {
+      const done = await writeFile(target, entry, hdr);
       st.size += hdr.size;
+      if (done) return;
       break;
+    }
     case "link": {
       const linkRel = cleanName(hdr.linkname ?? "");
       if (linkRel === "") throw invalidParameter(`hardlink ${JSON.stringify(hdr.name)} has no target`);

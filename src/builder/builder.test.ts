@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parseDockerfile } from "./parser.js";
 import { Lexer } from "./shell.js";
-import { IgnoreMatcher, readIgnore } from "./ignore.js";
+import { IgnoreMatcher, readIgnore } from "../lib/index.js";
 import { goDuration, goQuoteSlice, exposedPorts } from "./format.js";
 
 describe("builder: parser", () => {

@@ -7,16 +7,18 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import { invalidParameter, isKind, notFound, PierError } from "../errdefs/index.js";
+import { invalidParameter, notFound, notImplemented, PierError } from "../errdefs/index.js";
 import type { ImageService } from "../image/index.js";
 import { apiConfig } from "../image/index.js";
 import { cleanRelative, rfc3339Nano, secureJoin, shortID, silentLogger, type Logger } from "../lib/index.js";
-import { familiarString, hostArchitecture, parseNormalizedNamed, type ContainerConfigDefaults, type HealthConfig, type ImageConfig } from "../oci/index.js";
+import { familiarString, hostArchitecture, parseNormalizedNamed, type ContainerConfigDefaults, type HealthConfig } from "../oci/index.js";
 import type { Snapshotter } from "../snapshot/index.js";
 import { parseSignal } from "../sys/index.js";
 import { applyDockerignore, receiveContext, removeIgnoredSpecials, type BuildContext } from "./context.js";
-import { copyInto, fetchURL, hashSources, parseChmod, parseChown, resolveInContext, resolveSources, type CopySource } from "./copy.js";
+import { copyInto, hashSources, parseChmod, parseChown, resolveInContext, resolveSources, type CopySource } from "./copy.js";
+import { downloadURL } from "./download.js";
 import { exposedPorts, goDuration, goQuote, goQuoteRune, goQuoteSlice, parseGoDuration } from "./format.js";
+import { LocalImageCache, normalizeConfig, SourceImageCache, type ImageCache } from "./image-cache.js";
 import { nodeFromLine, parseDockerfile, parseWords, type Node } from "./parser.js";
 import { envMap, Lexer } from "./shell.js";
 
@@ -64,6 +66,10 @@ export interface BuildRequest {
   buildArgs?: Record<string, string | null>;
   target?: string;
   noCache?: boolean;
+  /** Pull every base image (not stages, not scratch) even when present (--pull). */
+  pull?: boolean;
+  /** Images whose parent chains are the only cache sources (--cache-from). */
+  cacheFrom?: string[];
   /** Remove intermediate containers after a successful step (default true). */
   remove?: boolean;
   /** Remove intermediate containers also after a failed step. */
@@ -208,29 +214,12 @@ interface Session {
   stages: Stage[];
   /** Image ID built per stage index. */
   results: Map<number, string | undefined>;
+  /** Where cached steps come from; undefined with --no-cache. */
+  cache?: ImageCache;
   cacheBusted: boolean;
   step: number;
   total: number;
   tmp: string;
-}
-
-/** Canonical form of a config for cache matching (what Docker's cache compares). */
-function cacheKey(c: ContainerConfigDefaults | undefined): string {
-  return JSON.stringify(normalizeConfig(apiConfig({ ...(c ?? {}), Hostname: "", Image: "" })));
-}
-
-/** Maps (labels, ports, volumes) with sorted keys, as Go marshals them. */
-function sortedObj<T>(o: Record<string, T> | null | undefined): Record<string, T> | null | undefined {
-  if (!o) return o;
-  const out: Record<string, T> = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k]!;
-  return out;
-}
-
-function normalizeConfig<T extends Record<string, unknown>>(c: T): T {
-  const out: Record<string, unknown> = { ...c };
-  for (const k of ["Labels", "ExposedPorts", "Volumes"]) if (out[k]) out[k] = sortedObj(out[k] as Record<string, unknown>);
-  return out as T;
 }
 
 export class Builder {
@@ -292,6 +281,7 @@ export class Builder {
         escapeToken: parsed.escapeToken,
         stages: [],
         results: new Map(),
+        cache: req.noCache ? undefined : req.cacheFrom?.length ? new SourceImageCache(this.images, req.cacheFrom, this.log) : new LocalImageCache(this.images),
         cacheBusted: false,
         step: 0,
         total: 0,
@@ -351,14 +341,11 @@ export class Builder {
       targetIx = s.stages.findIndex((st) => st.name === t);
       if (targetIx < 0) throw invalidParameter(`failed to reach build target ${s.req.target} in Dockerfile`);
     }
-    // --label: a LABEL step at the end of the target stage (single-quoted: never expanded).
+    // --label: one LABEL step per label, sorted by key, at the end of the target stage, its
+    // value never expanded (moby's buildLabelOptions / NewLabelCommand(k, v, true)).
     const labels = s.req.labels ?? {};
-    const labelKeys = Object.keys(labels).sort();
-    if (labelKeys.length > 0) {
-      const args: string[] = [];
-      for (const k of labelKeys) args.push(k, `'${labels[k]!.replace(/'/g, "'\\''")}'`);
-      const original = `LABEL ${labelKeys.map((k) => `${goQuote(k)}='${labels[k]}'`).join(" ")}`;
-      s.stages[targetIx]!.commands.push({ cmd: "label", original, flags: [], args, json: false, line: 0 });
+    for (const k of Object.keys(labels).sort()) {
+      s.stages[targetIx]!.commands.push({ cmd: "label", original: `LABEL ${k}=${labels[k]}`, flags: [], args: [k, labels[k]!], json: false, line: 0, noExpand: true });
     }
     const needed = this.neededStages(s.stages, targetIx);
 
@@ -472,16 +459,9 @@ export class Builder {
     if (fromStage !== undefined) {
       st.imageID = s.results.get(fromStage);
     } else if (lower !== "scratch") {
-      let rec;
-      try {
-        rec = this.images.resolve(baseName);
-      } catch (err) {
-        if (isKind(err, "NotFound")) {
-          throw notFound(`pull access denied for ${baseName}, repository does not exist or may require 'docker login': the image is not in this pierd and pulling is not supported yet (load it with "docker load")`);
-        }
-        throw err;
-      }
-      st.imageID = rec.id;
+      st.imageID = this.imageFor(s, baseName, () =>
+        notFound(`pull access denied for ${baseName}, repository does not exist or may require 'docker login': the image is not in this pierd and pulling is not supported yet (load it with "docker load")`),
+      );
     }
     if (st.imageID) {
       const c = this.images.imageConfig(st.imageID);
@@ -524,7 +504,7 @@ export class Builder {
   }
 
   private async dispatch(s: Session, st: State, n: Node): Promise<void> {
-    const word = (w: string) => s.lexer.processWord(w, this.envFor(st));
+    const word = n.noExpand ? (w: string) => w : (w: string) => s.lexer.processWord(w, this.envFor(st));
     switch (n.cmd) {
       case "env": {
         noFlags(n);
@@ -720,31 +700,20 @@ export class Builder {
   /** A metadata-only step: an image with an empty layer, unless the cache has it. */
   private async commitMeta(s: Session, st: State, comment: string): Promise<void> {
     const probe = { ...st.config, Cmd: [...this.shell(st), "#(nop) ", comment] };
-    if (this.probeCache(s, st, probe)) return;
+    if (await this.probeCache(s, st, probe)) return;
     st.imageID = await this.commit(st, probe, undefined);
   }
 
-  private probeCache(s: Session, st: State, probe: ContainerConfigDefaults): boolean {
-    if (s.req.noCache || s.cacheBusted) return false;
-    const key = cacheKey(probe);
-    let best: { id: string; created: string } | undefined;
-    for (const rec of this.images.all()) {
-      if ((rec.parent ?? undefined) !== st.imageID) continue;
-      let cfg: ImageConfig;
-      try {
-        cfg = this.images.imageConfig(rec.id);
-      } catch {
-        continue;
-      }
-      if (!cfg.container_config || cacheKey(cfg.container_config) !== key) continue;
-      if (!best || (cfg.created ?? "") > best.created) best = { id: rec.id, created: cfg.created ?? "" };
-    }
-    if (!best) {
+  /** moby's imageProber: once a step misses, every later step is built. */
+  private async probeCache(s: Session, st: State, probe: ContainerConfigDefaults): Promise<boolean> {
+    if (!s.cache || s.cacheBusted) return false;
+    const hit = await s.cache.get(st.imageID, probe);
+    if (!hit) {
       s.cacheBusted = true;
       return false;
     }
     s.out.stream(" ---> Using cache\n");
-    st.imageID = best.id;
+    st.imageID = hit;
     return true;
   }
 
@@ -792,7 +761,7 @@ export class Builder {
     if (st.config.WorkingDir.length > 1) st.config.WorkingDir = st.config.WorkingDir.replace(/\/+$/, "");
     const comment = `WORKDIR ${st.config.WorkingDir}`;
     const probe = { ...st.config, Cmd: [...this.shell(st), `#(nop) ${comment}`] };
-    if (this.probeCache(s, st, probe)) return;
+    if (await this.probeCache(s, st, probe)) return;
     const wd = st.config.WorkingDir;
     const layer = await this.withRootfs(st, async (rootfs) => {
       let cur = "/";
@@ -849,7 +818,7 @@ export class Builder {
     const probe: ContainerConfigDefaults = { ...st.config, Cmd: saveCmd };
     delete probe.ArgsEscaped;
     if (saveCmd.length > 0) probe.Entrypoint = null;
-    if (this.probeCache(s, st, probe)) return;
+    if (await this.probeCache(s, st, probe)) return;
     if (!st.imageID) throw invalidParameter("Please provide a source image with `from` prior to run");
 
     const r = s.req;
@@ -930,7 +899,7 @@ export class Builder {
           if (/^https?:\/\//i.test(src)) {
             const dl = path.join(s.tmp, `dl-${randomBytes(8).toString("hex")}`);
             cleanups.push(() => fsp.rm(dl, { recursive: true, force: true }));
-            const f = await fetchURL(src, dl);
+            const f = await downloadURL(src, dl);
             urlSources.push({ name: f.name, abs: f.file, isDir: false });
           } else if (/^git@|^[a-z]+:\/\//i.test(src)) {
             throw invalidParameter(`ADD ${src}: only http(s) URLs and local files are supported`);
@@ -946,7 +915,7 @@ export class Builder {
       const hash = hashSources(sources, inContext ? s.ctx.digests : undefined, inContext ? s.ctx.root : undefined, extra);
       const comment = `${name} ${hash} in ${rawDest} `;
       const probe = { ...st.config, Cmd: [...this.shell(st), `#(nop) ${comment}`] };
-      if (this.probeCache(s, st, probe)) return;
+      if (await this.probeCache(s, st, probe)) return;
       const layer = await this.withRootfs(st, async (rootfs) => {
         const identity = chown ? await parseChown(rootfs, chown) : { uid: 0, gid: 0 };
         // URL downloads are never extracted.
@@ -980,12 +949,28 @@ export class Builder {
       return s.results.get(ix);
     }
     if (lower === "scratch") return undefined;
-    try {
-      return this.images.resolve(ref).id;
-    } catch (err) {
-      if (isKind(err, "NotFound")) throw invalidParameter(`invalid from flag value ${ref}: No such image: ${ref} (pulling is not supported by this pierd yet)`);
-      throw err;
+    return this.imageFor(s, ref, () => invalidParameter(`invalid from flag value ${ref}: No such image: ${ref} (pulling is not supported by this pierd yet)`));
+  }
+
+  /**
+   * The ID of an image named by FROM or COPY --from (never a stage or scratch). With --pull,
+   * Docker always pulls such an image, even one present (moby's PullOptionForcePull); without
+   * a registry client that cannot be done, so the build stops naming the image rather than
+   * quietly using a possibly stale local copy.
+   */
+  private imageFor(s: Session, name: string, missing: () => PierError): string {
+    if (s.req.pull) {
+      let shown = name;
+      try {
+        shown = familiarString(parseNormalizedNamed(name));
+      } catch {
+        /* shown as written */
+      }
+      throw notImplemented(`failed to pull ${shown} (--pull): this pierd has no registry client yet; build without --pull to use the local image`);
     }
+    const rec = this.images.lookup(name);
+    if (!rec) throw missing();
+    return rec.id;
   }
 }
 

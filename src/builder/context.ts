@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { decompressStream, tarStream } from "../archive/index.js";
 import { invalidParameter } from "../errdefs/index.js";
 import { cleanRelative, secureJoin } from "../lib/index.js";
-import { IgnoreMatcher, readIgnore } from "./ignore.js";
+import { IgnoreMatcher, readIgnore } from "../lib/index.js";
 
 export interface BuildContext {
   root: string;

@@ -10,7 +10,7 @@ import { applyLayer, decompressStream, detectCompression } from "../archive/inde
 import { invalidParameter } from "../errdefs/index.js";
 import { secureJoin } from "../lib/index.js";
 import { parseGroup, parsePasswd } from "../runtime/index.js";
-import { cleanPath } from "./ignore.js";
+import { cleanPath } from "../lib/index.js";
 
 export interface CopySource {
   /** The name as matched (its basename names the copy of a file). */
@@ -365,26 +365,4 @@ async function copyTree(srcDir: string, dstDir: string, opts: CopyOptions): Prom
   };
   walk(srcDir, dstDir);
   for (const [d, st] of dirTimes) fs.utimesSync(d, st.atime, st.mtime);
-}
-
-/** ADD <url>: fetch to a file (mode 0600), named after the URL when dest is a directory. */
-export async function fetchURL(url: string, tmpDir: string): Promise<{ file: string; name: string; mtime?: Date }> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: "follow" });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw invalidParameter(`ADD failed: cannot download ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-  }
-  if (!res.ok) throw invalidParameter(`ADD failed: cannot download ${url}: HTTP ${res.status} ${res.statusText}`);
-  const name = path.posix.basename(new URL(url).pathname) || "index.html";
-  await fsp.mkdir(tmpDir, { recursive: true });
-  const file = path.join(tmpDir, name);
-  const data = Buffer.from(await res.arrayBuffer());
-  await fsp.writeFile(file, data, { mode: 0o600 });
-  await fsp.chmod(file, 0o600);
-  const lm = res.headers.get("last-modified");
-  const mtime = lm ? new Date(lm) : undefined;
-  if (mtime && !Number.isNaN(mtime.getTime())) await fsp.utimes(file, mtime, mtime);
-  return { file, name, mtime };
 }

@@ -6,4 +6,3 @@ export type { BuildRunner, RunRequest, BuildRequest, BuildOutput, BuildResult, B
 export { parseDockerfile, nodeFromLine, parseWords, extractFlags } from "./parser.js";
 export type { Node, ParseResult } from "./parser.js";
 export { Lexer, envMap } from "./shell.js";
-export { IgnoreMatcher, readIgnore } from "./ignore.js";

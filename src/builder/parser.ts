@@ -19,6 +19,8 @@ export interface Node {
   line: number;
   /** ONBUILD: the parsed trigger. */
   next?: Node;
+  /** Arguments taken literally, never expanded (the LABEL steps --label adds). */
+  noExpand?: boolean;
 }
 
 export interface ParseResult {

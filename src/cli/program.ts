@@ -25,6 +25,7 @@ import {
   registerSave,
   registerTag,
 } from "./image-commands.js";
+import { registerBuild } from "./build-command.js";
 import { registerExec, registerPause } from "./exec-command.js";
 import { registerCp } from "./cp-command.js";
 import { registerCommit, registerDiff, registerExport, registerPort, registerStats, registerTop, registerUpdate } from "./observe-commands.js";
@@ -110,6 +111,7 @@ function registerImageGroup(program: Command, cli: CliContext): void {
   registerSave(image, cli);
   registerImport(image, cli);
   registerPull(image, cli);
+  registerBuild(image, cli);
 }
 
 /** Build the whole command tree around a context. */
@@ -160,6 +162,7 @@ export function buildProgram(cli: CliContext): Command {
   registerSave(program, cli);
   registerImport(program, cli);
   registerHistory(program, cli);
+  registerBuild(program, cli);
   registerContainerGroup(program, cli);
   registerImageGroup(program, cli);
   registerVolume(program, cli);

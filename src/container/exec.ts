@@ -26,6 +26,8 @@ export interface ExecHost {
   emit(c: ContainerRecord, action: string, extra?: Record<string, string>): void;
   beforeStart(id: string, fn: (bundle: string) => Promise<void>): () => void;
   wait(ref: string, condition: "next-exit" | "removed"): Promise<unknown>;
+  /** The <ALIAS>_… variables of the container's links (throws when a child is not running). */
+  linkedEnv(c: ContainerRecord): string[];
 }
 
 /** An interactive attach to a container (its stdin through the monitor's attach socket). */
@@ -68,6 +70,8 @@ interface ExecInstance {
   entrypoint: string;
   args: string[];
   env: string[];
+  /** Of the container's links, taken at create as moby does. */
+  linkedEnv: string[];
   workingDir: string;
   user: string;
   privileged: boolean;
@@ -126,6 +130,7 @@ export class ExecManager {
     if (!Array.isArray(cmd) || cmd.length === 0) throw invalidParameter("No exec command specified");
     this.checkRunning(c);
     if (req.DetachKeys) parseDetachKeys(req.DetachKeys);
+    const linkedEnv = this.host.linkedEnv(c);
     let resolveStarted!: () => void;
     const whenStarted = new Promise<void>((r) => (resolveStarted = r));
     const ex: ExecInstance = {
@@ -134,6 +139,7 @@ export class ExecManager {
       entrypoint: cmd[0]!,
       args: cmd.slice(1),
       env: req.Env ?? [],
+      linkedEnv,
       workingDir: req.WorkingDir ?? "",
       user: req.User ?? "",
       privileged: !!req.Privileged,
@@ -584,7 +590,7 @@ export class ExecManager {
     }
     const gids: number[] = [];
     for (const g of [user.gid, ...user.sgids, ...extra]) if (!gids.includes(g)) gids.push(g);
-    const env = execEnv(c, ex);
+    const env = execEnv(c, ex, ex.linkedEnv);
     if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home || "/"}`);
     let capabilities = base.capabilities;
     if (ex.privileged) {
@@ -713,9 +719,11 @@ function execStartError(out: NsExecOutcome, ex: ExecInstance): PierError {
  * then the exec's Env, each replacing variables of the same name (container.CreateDaemonEnvironment
  * and ReplaceOrAppendEnvValues).
  */
-export function execEnv(c: ContainerRecord, ex: { tty: boolean; env: string[] }): string[] {
+/** moby's CreateDaemonEnvironment: PATH, HOSTNAME, TERM, the links' variables; then Config.Env, then the exec's. */
+export function execEnv(c: ContainerRecord, ex: { tty: boolean; env: string[] }, linked: string[] = []): string[] {
   let env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", `HOSTNAME=${c.Config.Hostname ?? ""}`];
   if (ex.tty) env.push("TERM=xterm");
+  env = replaceOrAppendEnv(env, linked);
   env = replaceOrAppendEnv(env, c.Config.Env ?? []);
   return replaceOrAppendEnv(env, ex.env);
 }

@@ -101,6 +101,8 @@ export interface ContainerRecord {
   Config: ContainerConfig;
   /** Volumes this engine created for the container (image VOLUMEs, `-v /path`): removed with `rm -v`. */
   anonymousVolumes: string[];
+  /** Legacy links (--link on the default bridge) by child ID; HostConfig.Links is shown from these. */
+  links?: { id: string; alias: string }[];
   /** Last start's user intent: a user stop disables restart policies until the next start. */
   stoppedByUser?: boolean;
 }

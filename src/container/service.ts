@@ -5,13 +5,15 @@ import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, invalidParameter, isENOENT, notFound, notImplemented, notModified, PierError, systemError } from "../errdefs/index.js";
 import { VALID_NAME, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
-import { nowRFC3339, rfc3339FromNs } from "./clock.js";
+import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
+import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
 import { Runc, RuntimeCreateError, parseSignal, run, startMonitor } from "../sys/index.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
-import { writeEtcFiles } from "./etcfiles.js";
+import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
+import { linkEnv, linkHostsLine, liveLinks, resolveLinks, type LinkRecord, type LiveLink } from "./links.js";
 import { validateCreateRequest } from "./validate.js";
 import { planMounts, type PlannedMount } from "./mounts.js";
 import { updateContainer, type UpdateRequest } from "./resources.js";
@@ -19,6 +21,7 @@ import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, ty
 import type { Mount as OCIMount } from "../oci/index.js";
 import { ExecManager, execEnv } from "./exec.js";
 import { HealthMonitors, mergeHealthcheck, validateHealthcheck } from "./health.js";
+import { applyDaemonStartPolicies, settleContainers, type RestoreHost } from "./restore.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -120,7 +123,8 @@ export class ContainerService {
     this.exitWatcher = watch(this.exitDir, (_ev, file) => {
       if (file && this.records.get(String(file))) void this.handleExit(String(file));
     });
-    await this.reconcile();
+    // After a restart of pierd: settle what ended while it was away, keep what still runs.
+    await settleContainers(this.restoreHost());
   }
 
   close(): void {
@@ -128,25 +132,29 @@ export class ContainerService {
     this.health.close();
   }
 
-  /** After a restart of pierd: settle what ended while it was away, keep what still runs. */
-  private async reconcile(): Promise<void> {
-    for (const c of [...this.records.values()]) {
-      if (c.State.Status === "removing") {
-        await this.remove(c.Id, { force: true, removeVolumes: false }).catch(() => {});
-        continue;
-      }
-      if (!c.State.Running) {
-        // Waiting for a restart when pierd went away: the wait starts again.
-        if (c.State.Restarting && this.shouldRestart(c)) await this.scheduleRestart(c);
-        continue;
-      }
-      if (await this.exitFileCode(c.Id) !== undefined || !pidAlive(c.State.Pid)) {
-        await this.handleExit(c.Id);
-      } else if (!c.State.Paused) {
-        // Still running: its health checks start again from "starting" (moby's restore).
-        this.health.init(c);
-      }
-    }
+  /**
+   * Once networks are restored: restart what the policies bring back at a daemon start and
+   * remove --rm containers that ended while pierd was away (container/restore.ts).
+   */
+  async applyDaemonStartPolicies(): Promise<void> {
+    await applyDaemonStartPolicies(this.restoreHost());
+  }
+
+  private restoreHost(): RestoreHost {
+    return {
+      all: () => this.all(),
+      hasEnded: async (c) => (await this.exitFileCode(c.Id)) !== undefined || !pidAlive(c.State.Pid),
+      settleExit: (id) => this.handleExit(id, { restore: true }),
+      resume: (c) => this.health.init(c),
+      endPendingRestart: (id) => this.withLock(id, async () => {
+        const c = this.records.get(id);
+        if (c && !c.State.Running && this.cancelRestart(c)) await this.records.put(id, c);
+      }),
+      finishRemoval: (id) => this.remove(id, { force: true, removeVolumes: false }),
+      start: (id) => this.start(id),
+      autoRemove: (id) => this.remove(id, { force: true, removeVolumes: true }),
+      warn: (msg, fields) => this.o.log.warn(msg, fields),
+    };
   }
 
   // ---------------------------------------------------------------- lookup
@@ -222,6 +230,7 @@ export class ContainerService {
     const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
     if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
     hc.NetworkMode = networkMode;
+    const links = this.checkLinks(networkMode, (hc.Links as string[] | null | undefined) ?? []);
 
     const planned = await planMounts(hc, config.Volumes, imgConf.Volumes);
 
@@ -250,6 +259,7 @@ export class ContainerService {
       Mounts: [],
       Config: { ...merged, Hostname: hostname, Image: config.Image },
       anonymousVolumes: [],
+      ...(links.length ? { links } : {}),
     };
     // Reserve the name at once so two concurrent creates cannot both take it.
     this.names.set(name, id);
@@ -267,6 +277,59 @@ export class ContainerService {
     }
     this.emit(rec, "create");
     return { Id: id, Warnings: warnings };
+  }
+
+  /**
+   * Legacy links are a default-bridge feature (moby registerLinks); on a user-defined network
+   * the CLI sends them as endpoint links too, which the network module turns into DNS aliases.
+   */
+  private checkLinks(networkMode: string, links: string[]): LinkRecord[] {
+    if (!links.length) return [];
+    if (networkMode === "host") throw invalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    if (networkMode.startsWith("container:")) throw invalidParameter("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (networkMode !== "bridge") return [];
+    return resolveLinks(links, (ref) => this.find(ref));
+  }
+
+  /** The running children of a container's links, with their default-bridge addresses. */
+  private liveLinks(c: ContainerRecord): LiveLink[] {
+    if (!c.links?.length) return [];
+    return liveLinks(c, (id) => this.records.get(id), (id) => this.o.networks.addressOf(id, "bridge"));
+  }
+
+  /** The <ALIAS>_… variables of a container's links, for its process and its execs. */
+  linkedEnv(c: ContainerRecord): string[] {
+    return this.liveLinks(c).flatMap((l) => linkEnv(c.Name, l));
+  }
+
+  /**
+   * A linked child started again (maybe on another address): the running parents' /etc/hosts
+   * lines for it are updated in place, as libnetwork's parent update does.
+   */
+  private async refreshParents(child: ContainerRecord): Promise<void> {
+    const ip = this.o.networks.addressOf(child.Id, "bridge");
+    if (!ip) return;
+    for (const p of this.records.values()) {
+      if (!p.State.Running) continue;
+      for (const l of p.links ?? []) {
+        if (l.id !== child.Id) continue;
+        await updateHostsEntry(p.HostsPath, linkHostsLine({ alias: l.alias, child, childIP: ip })).catch((e) => this.o.log.warn("cannot update a linked container's hosts file", { id: p.Id, err: e }));
+      }
+    }
+  }
+
+  /**
+   * After a network connect or disconnect of a running container: its resolv.conf follows
+   * whether it is on a user network (Pier's DNS server) or not, as libnetwork rebuilds it.
+   */
+  async refreshResolvConf(id: string): Promise<void> {
+    const c = this.records.get(id);
+    if (!c?.State.Running) return;
+    const mode = c.HostConfig.NetworkMode ?? "bridge";
+    if (mode === "host" || mode.startsWith("container:")) return;
+    const hc = c.HostConfig;
+    const text = await resolvConfText({ dns: hc.Dns ?? [], dnsSearch: hc.DnsSearch ?? [], dnsOptions: hc.DnsOptions ?? [], embedded: this.o.networks.embeddedDNS(id) });
+    await rewriteInPlace(c.ResolvConfPath, text);
   }
 
   /** Create volumes (named on demand, anonymous fresh) and bind sources Docker would create. */
@@ -324,6 +387,7 @@ export class ContainerService {
       await this.runc.delete(c.Id);
       mark("cleaned");
       const hc = c.HostConfig;
+      const linked = this.liveLinks(c);
       // The network is made while the rootfs is mounted: one helper process, in parallel.
       const netP = this.o.networks.attach(c.Id, {
         name: c.Name.slice(1),
@@ -350,12 +414,12 @@ export class ContainerService {
       const etc = await writeEtcFiles(path.join(this.o.dataRoot, c.Id), {
         addresses: net.addresses,
         dnsServers: net.dnsServers,
-        dnsOptionsNet: net.dnsOptions,
         hostGateway: this.o.networks.hostGatewayIP(),
         hostname: c.Config.Hostname ?? c.Id.slice(0, 12),
         domainname: c.Config.Domainname,
         networkMode: hc.NetworkMode ?? "bridge",
         extraHosts: hc.ExtraHosts ?? [],
+        linkHosts: linked.map(linkHostsLine),
         dns: hc.Dns ?? [],
         dnsSearch: hc.DnsSearch ?? [],
         dnsOptions: hc.DnsOptions ?? [],
@@ -368,7 +432,7 @@ export class ContainerService {
         rootfs,
         args: [c.Path, ...c.Args],
         // Docker's daemon environment: PATH, HOSTNAME and (with a tty) TERM, under Config.Env.
-        env: execEnv(c, { tty: !!c.Config.Tty, env: [] }),
+        env: execEnv(c, { tty: !!c.Config.Tty, env: [] }, linked.flatMap((l) => linkEnv(c.Name, l))),
         cwd: c.Config.WorkingDir || "/",
         user,
         tty: !!c.Config.Tty,
@@ -415,8 +479,10 @@ export class ContainerService {
       await this.runc.start(c.Id);
       mark("started");
       this.o.log.debug("container started", { id: c.Id, ms: marks });
+      publishVolumeEvents(this.o.events, c, "mount");
       this.emit(c, "start");
       this.health.init(c);
+      void this.refreshParents(c);
     } catch (err) {
       // Leave nothing half-made: no runc state, no mount; record why the start failed.
       await this.runc.delete(c.Id).catch(() => {});
@@ -496,8 +562,12 @@ export class ContainerService {
     }
   }
 
-  /** The monitor wrote the exit file: record the exit, release the rootfs, maybe auto-remove. */
-  private async handleExit(id: string): Promise<void> {
+  /**
+   * The monitor wrote the exit file: record the exit, release the rootfs, maybe restart or
+   * auto-remove. An exit found by the restore at daemon start is only recorded: the daemon
+   * start's own rules decide about restarts and removal (container/restore.ts).
+   */
+  private async handleExit(id: string, opts: { restore?: boolean } = {}): Promise<void> {
     await this.withLock(id, async () => {
       const c = this.records.get(id);
       if (!c || !c.State.Running) return;
@@ -506,6 +576,8 @@ export class ContainerService {
       let finishedAt = nowRFC3339();
       if (code === undefined) {
         if (pidAlive(c.State.Pid)) return; // a spurious event: still running
+        // Reaped but not yet written down: the monitor's exit file (and its event) follows.
+        if (await this.monitorAlive(id)) return;
         code = 255; // it vanished without the monitor telling (monitor killed): Docker reports 255
       } else {
         // The exit file's mtime is when the process ended, also when pierd was down then.
@@ -519,10 +591,13 @@ export class ContainerService {
       // A --rm container goes straight on to its removal, whose durable "removing" record
       // follows at once; until then the record on disk still says running, and a crash in
       // between settles this exit again at the next start.
-      if (c.HostConfig.AutoRemove) this.records.set(id, c);
+      if (c.HostConfig.AutoRemove && !opts.restore) this.records.set(id, c);
       else await this.records.put(id, c);
       if (oom) this.emit(c, "oom");
-      this.emit(c, "die", { exitCode: String(code) });
+      // execDuration: whole seconds the process ran (moby's die attributes).
+      const ranNs = parseRFC3339Ns(finishedAt) - parseRFC3339Ns(c.State.StartedAt);
+      this.emit(c, "die", { exitCode: String(code), execDuration: String(ranNs > 0n ? ranNs / 1_000_000_000n : 0n) });
+      publishVolumeEvents(this.o.events, c, "unmount");
       // Released at once in what the API shows; the host objects go in the background.
       void this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e }));
       this.releaseHostObjects(id, exitFile);
@@ -530,12 +605,26 @@ export class ContainerService {
       this.notifyWaiters(id, "next-exit", code, "");
       // Decided with the exit, under the lock, as moby's monitor does: a stop that comes
       // later finds the container "restarting" and cancels the restart.
-      if (!c.HostConfig.AutoRemove && this.shouldRestart(c)) await this.scheduleRestart(c);
+      if (!c.HostConfig.AutoRemove && !opts.restore && this.shouldRestart(c)) await this.scheduleRestart(c);
     });
+    if (opts.restore) return;
     const c = this.records.get(id);
     if (c && !c.State.Running && c.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, removeVolumes: true }).catch((e) => this.o.log.warn("auto-remove failed", { id, err: e }));
     }
+  }
+
+  private async monitorAlive(id: string): Promise<boolean> {
+    const dir = path.join(this.o.execRoot, "containers", id);
+    // monitor.pid; conmon.pid from a pierd before pier-monitor (its containers live on).
+    for (const file of ["monitor.pid", "conmon.pid"]) {
+      const pid = Number((await fsp.readFile(path.join(dir, file), "utf8").catch(() => "")).trim());
+      if (!pid) continue;
+      // By its name too: a pid file left from long ago may name a reused pid.
+      const comm = (await fsp.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
+      return comm === "pier-monitor" || comm === "conmon";
+    }
+    return false;
   }
 
   private releaseHostObjects(id: string, exitFile: string): void {
@@ -670,12 +759,16 @@ export class ContainerService {
     const c = this.get(ref);
     if (!c.State.Running) throw conflict(`container ${c.Id} is not running`);
     if (sig === 9 || sig === 15) c.stoppedByUser = true;
+    // moby's Kill: after SIGKILL the answer waits for the exit, so a `docker start` right
+    // after `docker kill` finds the container stopped (and does not race its exit).
+    const exited = sig === 9 ? new Promise<void>((resolve) => this.onExit(c.Id, resolve)) : undefined;
     await this.runc.kill(c.Id, sig).catch((err) => {
       if (!this.records.get(c.Id)?.State.Running) return; // it ended meanwhile
       throw err;
     });
     if (sig === 9 || sig === parseSignal(c.Config.StopSignal || "SIGTERM")) await this.thawForSignal(c);
     this.emit(c, "kill", { signal: String(sig) });
+    if (exited && this.records.get(c.Id)?.State.Running) await Promise.race([exited, delay(10_000)]);
   }
 
   async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {

@@ -1,6 +1,7 @@
 import { humanDuration } from "../lib/index.js";
 import type { ContainerRecord, MountPoint } from "./record.js";
 import type { NetworkService } from "../network/index.js";
+import { linksView } from "./links.js";
 
 /** What the views need of the network service. */
 export type NetworkView = Pick<NetworkService, "settings" | "summary">;
@@ -15,10 +16,12 @@ function publicMount(m: MountPoint): MountPoint {
     : { Type, Source, Destination, Mode, RW, Propagation };
 }
 
-export function inspectView(c: ContainerRecord, net: NetworkView): Record<string, unknown> {
-  const { anonymousVolumes: _a, stoppedByUser: _s, ...pub } = c;
+export function inspectView(c: ContainerRecord, net: NetworkView, find: (id: string) => ContainerRecord | undefined = () => undefined): Record<string, unknown> {
+  const { anonymousVolumes: _a, stoppedByUser: _s, links: _l, ...pub } = c;
   return {
     ...pub,
+    // As moby's inspect: rebuilt from the link index with today's names, null without links.
+    HostConfig: { ...c.HostConfig, Links: linksView(c, find) },
     Mounts: c.Mounts.map(publicMount),
     ExecIDs: null,
     GraphDriver: { Name: "overlay2", Data: null },

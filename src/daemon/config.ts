@@ -16,6 +16,23 @@ export interface DaemonConfig {
   initPath: string | undefined;
   defaultUlimits: { Name: string; Soft: number; Hard: number }[];
   configFile: string;
+  /** Docker's networking options (flags and daemon.json keys of the same names). */
+  network: NetworkConfig;
+}
+
+export interface NetworkConfig {
+  /** --bip: the default bridge's address and prefix, e.g. "172.17.0.1/16". */
+  bip?: string;
+  /** --bridge: an existing bridge for the default network; "none": no default network. */
+  bridge?: string;
+  /** --default-address-pool / "default-address-pools": where networks get their subnets. */
+  defaultAddressPools?: { base: string; size: number }[];
+  /** --iptables: manage NAT and filter rules (false: none; published ports go through the proxy). */
+  iptables: boolean;
+  /** --ip-forward: enable net.ipv4.ip_forward. */
+  ipForward: boolean;
+  /** --userland-proxy: proxy published ports in user space where the kernel rules do not reach. */
+  userlandProxy: boolean;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -28,6 +45,7 @@ export const DEFAULTS: DaemonConfig = {
   initPath: undefined,
   defaultUlimits: [],
   configFile: "/etc/pier/daemon.json",
+  network: { iptables: true, ipForward: true, userlandProxy: true },
 };
 
 const USAGE = `Usage:  pierd [OPTIONS]
@@ -45,6 +63,13 @@ Options:
       --monitor string          Path of the container monitor (default: Pier's own pier-monitor)
       --conmon string           Use conmon at this path as the container monitor (e.g. "conmon")
       --init-path string        Path of the init binary for --init (default: tini or catatonit on PATH)
+      --bip string              Specify network bridge IP
+  -b, --bridge string           Attach containers to a network bridge ("none": no default bridge network)
+      --default-address-pool pool-options
+                                Default address pools for node specific local networks (base=CIDR,size=N)
+      --ip-forward              Enable net.ipv4.ip_forward (default true)
+      --iptables                Enable addition of iptables rules (default true)
+      --userland-proxy          Use userland proxy for loopback traffic (default true)
   -v, --version                 Print version information and quit
 `;
 
@@ -58,11 +83,44 @@ export function parseUlimit(s: string): { Name: string; Soft: number; Hard: numb
   return { Name: m[1]!, Soft: soft, Hard: hard };
 }
 
+/** Go's strconv.ParseBool, which Docker's boolean flags use. */
+function parseBool(flag: string, v: string): boolean {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(v)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(v)) return false;
+  throw invalidParameter(`invalid boolean value "${v}" for ${flag}: parse error`);
+}
+
+const CIDR4 = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
+
+/** "base=10.10.0.0/16,size=24", as Docker's --default-address-pool. */
+export function parseAddressPool(s: string): { base: string; size: number } {
+  const fields = new Map(s.split(",").map((kv) => [kv.slice(0, kv.indexOf("=")).trim().toLowerCase(), kv.slice(kv.indexOf("=") + 1).trim()] as const));
+  const base = fields.get("base") ?? "";
+  const size = Number(fields.get("size"));
+  return checkPool({ base, size }, s);
+}
+
+function checkPool(p: { base?: unknown; size?: unknown }, shown: string): { base: string; size: number } {
+  const base = String(p.base ?? "");
+  const size = Number(p.size);
+  if (!CIDR4.test(base)) throw invalidParameter(`invalid default address pool ${shown}: base must be an IPv4 CIDR (this engine has no IPv6 networking)`);
+  const bits = Number(base.split("/")[1]);
+  if (!Number.isInteger(size) || size < bits || size > 30) throw invalidParameter(`invalid default address pool ${shown}: size must be between the base's prefix length (${bits}) and 30`);
+  return { base, size };
+}
+
+function checkBip(bip: string): string {
+  if (!CIDR4.test(bip)) throw invalidParameter(`invalid --bip ${bip}: expected an IPv4 address with a prefix length, e.g. 172.17.0.1/16`);
+  return bip;
+}
+
 /** Flags win over daemon.json, which wins over defaults (Docker refuses conflicts; we let flags win). */
 export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" | "version"> {
   const flags: Partial<DaemonConfig> = {};
   const hosts: string[] = [];
   const ulimits: DaemonConfig["defaultUlimits"] = [];
+  const net: Partial<NetworkConfig> = {};
+  const pools: NonNullable<NetworkConfig["defaultAddressPools"]> = [];
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
     let value: string | undefined;
@@ -95,6 +153,13 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
       case "--init-path": flags.initPath = next(); break;
       case "--default-ulimit": ulimits.push(parseUlimit(next())); break;
       case "--config-file": flags.configFile = next(); break;
+      case "--bip": net.bip = checkBip(next()); break;
+      case "-b": case "--bridge": net.bridge = next(); break;
+      case "--default-address-pool": pools.push(parseAddressPool(next())); break;
+      // Boolean flags take their value only as --flag=value, as Go's flag package does.
+      case "--iptables": net.iptables = value === undefined ? true : parseBool(arg, value); break;
+      case "--ip-forward": net.ipForward = value === undefined ? true : parseBool(arg, value); break;
+      case "--userland-proxy": net.userlandProxy = value === undefined ? true : parseBool(arg, value); break;
       default: throw invalidParameter(`unknown flag: ${arg}\n\n${USAGE}`);
     }
   }
@@ -117,10 +182,28 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
   if (file["default-ulimits"]) {
     fromFile.defaultUlimits = Object.values(file["default-ulimits"] as Record<string, { Name: string; Soft: number; Hard: number }>);
   }
+  const fileNet: Partial<NetworkConfig> = {};
+  if (file.bip !== undefined) fileNet.bip = checkBip(String(file.bip));
+  if (file.bridge !== undefined) fileNet.bridge = String(file.bridge);
+  if (file["default-address-pools"] !== undefined) {
+    const list = file["default-address-pools"];
+    if (!Array.isArray(list)) throw invalidParameter(`unable to configure the Pier daemon with file ${configFile}: default-address-pools must be a list of {"base", "size"}`);
+    fileNet.defaultAddressPools = list.map((p: { base?: unknown; size?: unknown }) => checkPool(p ?? {}, JSON.stringify(p)));
+  }
+  for (const [key, field] of [["iptables", "iptables"], ["ip-forward", "ipForward"], ["userland-proxy", "userlandProxy"]] as const) {
+    const v = file[key];
+    if (v === undefined) continue;
+    if (typeof v !== "boolean") throw invalidParameter(`unable to configure the Pier daemon with file ${configFile}: ${key} must be true or false`);
+    fileNet[field] = v;
+  }
+  const network: NetworkConfig = { ...DEFAULTS.network, ...fileNet, ...net, ...(pools.length ? { defaultAddressPools: pools } : {}) };
+  if (network.bridge && network.bip) throw invalidParameter("You specified -b & --bip, mutually exclusive options. Please specify only one");
+  if (network.bridge !== undefined && network.bridge !== "none" && !/^[a-zA-Z0-9_.-]{1,15}$/.test(network.bridge)) throw invalidParameter(`invalid bridge name "${network.bridge}"`);
   return {
     ...DEFAULTS,
     ...fromFile,
     ...flags,
+    network,
     hosts: hosts.length ? hosts : fromFile.hosts ?? DEFAULTS.hosts,
     defaultUlimits: ulimits.length ? ulimits : fromFile.defaultUlimits ?? [],
     configFile,

@@ -53,7 +53,19 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   const snapshots = new Snapshotter(path.join(cfg.dataRoot, "overlay2"));
   const images = new ImageService({ root: path.join(cfg.dataRoot, "image"), content, snapshots, events });
   const volumes = new VolumeService(path.join(cfg.dataRoot, "volumes"), events);
-  const networks = new NetworkService({ root: path.join(cfg.dataRoot, "network"), execRoot: cfg.execRoot, events, log });
+  const n = cfg.network;
+  const networks = new NetworkService({
+    root: path.join(cfg.dataRoot, "network"),
+    execRoot: cfg.execRoot,
+    events,
+    log,
+    ...(n.bridge !== undefined ? { bridgeName: n.bridge } : {}),
+    ...(n.bip ? { bip: n.bip } : {}),
+    ...(n.defaultAddressPools ? { defaultAddressPools: n.defaultAddressPools } : {}),
+    iptables: n.iptables,
+    ipForward: n.ipForward,
+    userlandProxy: n.userlandProxy,
+  });
   await content.init();
   await snapshots.init();
   await images.init();
@@ -61,6 +73,10 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   await networks.init();
   const runtimePath = await which(cfg.runtimePath);
   const monitorPath = await chooseMonitor(cfg.monitorPath, log);
+  // What /info shows, asked of runc and the monitor while the containers are restored (each
+  // is a process start: they would otherwise delay the socket after a restart).
+  const versions = Promise.all([firstLineVersion(runtimePath, ["--version"]), firstLineVersion(monitorPath, ["--version"]), osName()]);
+  versions.catch(() => {});
   const initPath = cfg.initPath ?? (await firstExisting(["/usr/bin/tini-static", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit"]));
   const containers = new ContainerService({
     dataRoot: path.join(cfg.dataRoot, "containers"),
@@ -82,6 +98,11 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   });
   await containers.init();
   await networks.restore((id) => containers.find(id)?.State.Running ?? false);
+  // Restart policies and --rm at daemon start, before the API is served (as moby's restore);
+  // a start that hangs must not keep the socket closed for good: after 30 s, serve anyway.
+  const policies = containers.applyDaemonStartPolicies();
+  const slow = await Promise.race([policies.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 30_000).unref())]);
+  if (slow) log.warn("restarts at daemon start still running after 30 s; serving the API meanwhile");
   const builder = new Builder({ root: path.join(cfg.dataRoot, "builder"), images, snapshots, runner: containerBuildRunner(containers), log });
   await builder.init();
   // Layers of a force-deleted image outlive it while a container sits on them; once such a
@@ -99,13 +120,13 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     dataRoot: cfg.dataRoot,
     execRoot: cfg.execRoot,
     runtimePath,
-    runtimeVersion: await firstLineVersion(runtimePath, ["--version"]),
+    runtimeVersion: (await versions)[0],
     monitorName: monitorName(monitorPath),
     monitorPath,
-    monitorVersion: await firstLineVersion(monitorPath, ["--version"]),
+    monitorVersion: (await versions)[1],
     initPath,
     kernelVersion: os.release(),
-    operatingSystem: await osName(),
+    operatingSystem: (await versions)[2],
     cgroupVersion: (await fsp.stat("/sys/fs/cgroup/cgroup.controllers").then(() => true, () => false)) ? "2" : "1",
     startedAt: Date.now(),
   };

@@ -3,6 +3,8 @@ import type tar from "tar-stream";
 import { decompressStream, tarStream } from "../archive/index.js";
 import { ContentStore, isDigest } from "../content/index.js";
 import { invalidParameter } from "../errdefs/index.js";
+import type { StagedLayer } from "../snapshot/index.js";
+import { ingestAndStage, type LayerStager } from "./layer-tee.js";
 
 // Reading an image archive (docker-archive, old or Docker 25+ layout, or OCI image layout):
 // the outer tar is streamed once. Nothing is ever written under a name taken from the
@@ -40,6 +42,8 @@ export class ArchiveIndex {
   readonly links = new Map<string, string>();
   /** Blobs this read put into the content store that were not there before. */
   readonly newBlobs = new Set<string>();
+  /** Layers unpacked while the archive streamed, by blob digest (the caller commits or discards them). */
+  readonly staged = new Map<string, StagedLayer>();
 
   /** The file at a path (already cleaned or not), following links inside the archive. */
   get(p: string): ArchiveFile | undefined {
@@ -80,10 +84,18 @@ async function readAll(stream: AsyncIterable<Uint8Array>, limit: number, name: s
  * every blob put into the content store, before it is used, so the caller can protect it
  * from garbage collection.
  */
+export interface StagingOptions {
+  stager: LayerStager;
+  /** Whether a blob (by its expected digest, when the archive names it) is worth unpacking. */
+  wanted(expected: string | undefined): boolean;
+  onError(err: unknown): void;
+}
+
 export async function readImageArchive(
   input: Readable,
   content: ContentStore,
   onBlob: (digest: string, isNew: boolean) => void = () => {},
+  staging?: StagingOptions,
 ): Promise<ArchiveIndex> {
   const index = new ArchiveIndex();
   const plain = await decompressStream(input);
@@ -112,7 +124,16 @@ export async function readImageArchive(
           }
           const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
           const expected = m ? `sha256:${m[1]}` : undefined;
-          const res = await content.ingest(entry, expected);
+          let res: Awaited<ReturnType<ContentStore["ingest"]>>;
+          if (staging?.wanted(expected)) {
+            const r = await ingestAndStage(entry, content, expected, staging.stager, staging.onError);
+            res = r.stored;
+            if (r.staged) {
+              const prev = index.staged.get(res.digest);
+              if (prev) await staging.stager.discardStaged(prev).catch(() => {});
+              index.staged.set(res.digest, r.staged);
+            }
+          } else res = await content.ingest(entry, expected);
           if (res.created) index.newBlobs.add(res.digest);
           onBlob(res.digest, res.created);
           index.files.set(name, { kind: "blob", digest: res.digest, size: res.size });

@@ -23,7 +23,7 @@ import {
   type Manifest,
   type Reference,
 } from "../oci/index.js";
-import { Snapshotter } from "../snapshot/index.js";
+import { Snapshotter, type StagedLayer } from "../snapshot/index.js";
 import { archivePath, readArchiveBytes, readArchiveJSON, readImageArchive, type ArchiveIndex } from "./archive-reader.js";
 import { imageArchive, type ArchiveImage } from "./archive-writer.js";
 import { applyChanges } from "./changes.js";
@@ -86,6 +86,8 @@ export interface CreateImageOptions {
   tags?: string[];
   repoDigests?: string[];
   manifests?: string[];
+  /** Layers already unpacked (by blob digest) while an archive streamed in; used ones are removed. */
+  staged?: Map<string, StagedLayer>;
   /** Called while a layer is being applied. */
   onLayerProgress?: (diffID: string, current: number, total: number, done: boolean) => void;
 }
@@ -299,6 +301,21 @@ export class ImageService {
     const c = this.configs.get(toID(imageID));
     if (!c) throw notFound(`No such image: ${toID(imageID)}`);
     return c;
+  }
+
+  /**
+   * Record `parentID` as the parent of `id` (moby's store.SetParent): the builder's cache
+   * does it when an image loaded for --cache-from turns out to continue a local chain, so
+   * later builds find it among that parent's children.
+   */
+  setParent(id: string, parentID: string): Promise<void> {
+    return this.withLock(async () => {
+      const rec = this.get(id);
+      if (!rec) throw notFound(`No such image: ${toID(id)}`);
+      if (!this.get(parentID)) throw notFound(`No such image: ${toID(parentID)}`);
+      if (rec.parent === toID(parentID)) return;
+      await this.store.put(hexOf(id), { ...rec, parent: toID(parentID) });
+    });
   }
 
   private children(id: string): ImageRecord[] {
@@ -926,7 +943,7 @@ export class ImageService {
         chain = next;
         continue;
       }
-      const res = await this.ensureLayer(chain, diffID, blob, i, opts.onLayerProgress);
+      const res = await this.ensureLayer(chain, diffID, blob, i, opts.onLayerProgress, opts.staged);
       layers.push(res);
       chain = res.chainID;
     }
@@ -988,6 +1005,7 @@ export class ImageService {
     blob: BlobRef,
     index: number,
     onProgress?: CreateImageOptions["onLayerProgress"],
+    staged?: Map<string, StagedLayer>,
   ): Promise<LayerRecord & { chainID: string }> {
     if (!this.content.has(blob.digest)) throw invalidParameter(`layer blob ${blob.digest} not found`);
     const blobSize = blob.size ?? (await this.content.size(blob.digest));
@@ -1012,6 +1030,16 @@ export class ImageService {
         if (diffID !== expectedDiffID) throw mismatch(diffID);
         return { chainID, diffID, digest: blob.digest, mediaType, size: blobSize, uncompressedSize: size };
       }
+    }
+
+    // Unpacked while the archive streamed: its diff ID was computed then (= the blob's
+    // digest for an uncompressed blob, checked against the config above).
+    const pre = compression === "none" ? staged?.get(blob.digest) : undefined;
+    if (pre && pre.diffID === blob.digest) {
+      staged!.delete(blob.digest);
+      const res = await this.snapshots.commitStaged(parent, pre);
+      onProgress?.(res.diffID, blobSize, blobSize, true);
+      return { chainID: res.chainID, diffID: res.diffID, digest: blob.digest, mediaType, size: blobSize, uncompressedSize: blobSize };
     }
 
     const hash = createHash("sha256");
@@ -1084,15 +1112,27 @@ export class ImageService {
    * compressed. Progress lines are dockerd's: {"stream":"Loaded image: busybox:latest\n"}.
    */
   async load(input: Readable, onProgress: (line: ProgressLine) => void = () => {}, opts: { quiet?: boolean } = {}): Promise<string[]> {
+    let index: ArchiveIndex | undefined;
     const pinned: string[] = [];
     const created = new Set<string>();
     const loaded: string[] = [];
     try {
-      const index = await readImageArchive(input, this.content, (d, isNew) => {
-        this.pin(d);
-        pinned.push(d);
-        if (isNew) created.add(d);
-      });
+      // Layers are unpacked while the archive streams (one pass), unless a layer with that
+      // digest is already here (then it is most likely not needed again).
+      index = await readImageArchive(
+        input,
+        this.content,
+        (d, isNew) => {
+          this.pin(d);
+          pinned.push(d);
+          if (isNew) created.add(d);
+        },
+        {
+          stager: this.snapshots,
+          wanted: (expected) => expected === undefined || !this.knownLayer(expected),
+          onError: (err) => this.log.debug("layer not unpacked while loading, it will be from the store", { err }),
+        },
+      );
       const images = await this.parseArchive(index, (d, isNew) => {
         this.pin(d);
         pinned.push(d);
@@ -1113,7 +1153,7 @@ export class ImageService {
                 });
                 void done;
               };
-          const { record } = await this.registerLocked(img.config, { layers: img.layers, onLayerProgress: layerProgress });
+          const { record } = await this.registerLocked(img.config, { layers: img.layers, onLayerProgress: layerProgress, staged: index!.staged });
           for (const t of img.repoTags) {
             const prev = await this.setTag(t, record.id);
             if (prev) {
@@ -1128,6 +1168,7 @@ export class ImageService {
       });
       return loaded;
     } finally {
+      for (const staged of index?.staged.values() ?? []) await this.snapshots.discardStaged(staged).catch(() => {});
       for (const d of pinned) this.unpin(d);
       // Blobs this load brought that no image kept (unreferenced files, failed loads).
       await this.withLock(() => this.gcBlobs(created));

@@ -5,3 +5,4 @@ export * from "./stdcopy.js";
 export * from "./log.js";
 export * from "./names.js";
 export * from "./securejoin.js";
+export * from "./dockerignore.js";

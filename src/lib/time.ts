@@ -12,6 +12,42 @@ export function rfc3339Nano(ms: number, extraNanos = 0): string {
 /** Go's zero time, which Docker prints for times that never happened. */
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
 
+// Docker records times with nanoseconds (Go's time.Now()). Date.now() has milliseconds only, so
+// the wall clock is read once and advanced with the monotonic high-resolution clock: times are
+// then ordered exactly as events happened, which `ps` sorting, before/since filters and event
+// windows rely on.
+const BASE_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** Nanoseconds since the Unix epoch, strictly increasing within this process. */
+export function nowNs(): bigint {
+  return BASE_NS + process.hrtime.bigint();
+}
+
+/** Parse an RFC 3339 time with any number of fraction digits to nanoseconds (0n if unreadable). */
+export function parseRFC3339Ns(s: string): bigint {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(s);
+  if (!m) {
+    const ms = Date.parse(s);
+    return Number.isNaN(ms) ? 0n : BigInt(ms) * 1_000_000n;
+  }
+  const secMs = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(secMs)) return 0n;
+  const frac = (m[2] ?? "").slice(0, 9).padEnd(9, "0");
+  return BigInt(secMs) * 1_000_000n + BigInt(frac);
+}
+
+/**
+ * A Docker timestamp argument to nanoseconds, exactly: unix seconds with a fraction of up to
+ * nine digits (what the CLI sends), RFC 3339 with nanoseconds, or what parseTimestamp reads.
+ */
+export function parseTimestampNs(value: string, nowMs = Date.now()): bigint | undefined {
+  const unix = /^(\d+)(?:\.(\d{1,9}))?$/.exec(value);
+  if (unix) return BigInt(unix[1]!) * 1_000_000_000n + BigInt((unix[2] ?? "").padEnd(9, "0"));
+  if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value)) return parseRFC3339Ns(value);
+  const ms = parseTimestamp(value, nowMs);
+  return ms === undefined ? undefined : BigInt(Math.round(ms * 1000)) * 1000n;
+}
+
 /** Parse a Docker-style timestamp argument: unix seconds with fraction, RFC 3339, or a duration ago. */
 export function parseTimestamp(value: string, nowMs = Date.now()): number | undefined {
   if (value === "") return undefined;

@@ -20,7 +20,7 @@ export interface DnsResolver {
   /** IPv4 addresses for a name (container name, alias, short ID) asked by `client`, or undefined. */
   lookup(name: string, client: string): string[] | undefined;
   /** The name for one of this network's addresses (PTR), or undefined. */
-  reverse(ip: string): string | undefined;
+  reverse(ip: string, client?: string): string | undefined;
   /** Resolvers for other names, for a query from `client`. */
   upstreams(client: string): Upstream[];
 }
@@ -131,7 +131,7 @@ export class DnsServer {
         }
       } else if (question.type === "PTR") {
         const ip = ptrToIP(name);
-        const host = ip ? this.resolver.reverse(ip) : undefined;
+        const host = ip ? this.resolver.reverse(ip, client) : undefined;
         if (host) return reply(dp, q, [{ type: "PTR", name: question.name, ttl: TTL, data: host }], 0);
       }
     }

@@ -105,7 +105,7 @@ describe("ports", () => {
     const other = net.createServer();
     await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
     const busy = (other.address() as net.AddressInfo).port;
-    await assert.rejects(res.reserve([{ proto: "tcp", containerPort: 1, hostIP: "", hostPortFrom: busy, hostPortTo: busy }]), /already allocated/);
+    await assert.rejects(res.reserve([{ proto: "tcp", containerPort: 1, hostIP: "", hostPortFrom: busy, hostPortTo: busy }]), new RegExp(`Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busy}: bind: address already in use`));
     const [b] = await res.reserve([{ proto: "udp", containerPort: 53, hostIP: "127.0.0.1", hostPortFrom: a!.hostPort, hostPortTo: a!.hostPort }]);
     assert.equal(b!.hostPort, a!.hostPort, "udp and tcp ports are separate");
     // All or nothing: the first of two is released when the second fails.
@@ -118,6 +118,42 @@ describe("ports", () => {
     assert.equal(c!.hostPort, a!.hostPort);
     res.closeAll();
     other.close();
+  });
+
+  it("relays TCP (with half-close) and UDP to the container when it proxies", async () => {
+    // The "container" is a local echo server on another port.
+    const echo = net.createServer({ allowHalfOpen: true }, (c) => {
+      const got: Buffer[] = [];
+      c.on("data", (d) => got.push(d));
+      c.on("end", () => c.end(`tcp:${Buffer.concat(got)}`));
+    });
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const udpEcho = dgram.createSocket("udp4");
+    udpEcho.on("message", (m, from) => udpEcho.send(`udp:${m}`, from.port, from.address));
+    await new Promise<void>((r) => udpEcho.bind(0, "127.0.0.1", r));
+    const res = new PortReservations(true);
+    const [t, u] = await res.reserve([
+      { proto: "tcp", containerPort: (echo.address() as net.AddressInfo).port, hostIP: "127.0.0.1", hostPortFrom: 0, hostPortTo: 0 },
+      { proto: "udp", containerPort: udpEcho.address().port, hostIP: "127.0.0.1", hostPortFrom: 0, hostPortTo: 0 },
+    ], "127.0.0.1");
+    const tcpReply = await new Promise<string>((resolve, reject) => {
+      const c = net.connect({ port: t!.hostPort, host: "127.0.0.1", allowHalfOpen: true }, () => c.end("hello"));
+      const got: Buffer[] = [];
+      c.on("data", (d) => got.push(d));
+      c.on("end", () => resolve(Buffer.concat(got).toString()));
+      c.on("error", reject);
+    });
+    assert.equal(tcpReply, "tcp:hello");
+    const client = dgram.createSocket("udp4");
+    const udpReply = await new Promise<string>((resolve) => {
+      client.on("message", (m) => resolve(m.toString()));
+      client.send("ping", u!.hostPort, "127.0.0.1");
+    });
+    assert.equal(udpReply, "udp:ping");
+    client.close();
+    res.closeAll();
+    echo.close();
+    udpEcho.close();
   });
 });
 

@@ -73,23 +73,33 @@ export function portRequests(bindings: PortBindings | null | undefined, publishA
   return out;
 }
 
+/** A published port another program holds; the caller names the endpoint, as Docker does. */
+export class ForeignPortError extends Error {}
+
 interface Held {
   close(): void;
 }
+
+/** How long a UDP flow through the proxy lives without traffic (Docker's proxy: 90 s). */
+const UDP_FLOW_IDLE_MS = 90_000;
 
 /**
  * Host ports held open while they are published: the kernel's DNAT sends the traffic to the
  * container before any socket sees it, but holding the port keeps other programs (and another
  * container) from taking it, and makes a taken port an error at start, as Docker's proxy does.
+ * With `proxy` (no kernel rules: pierd --iptables=false) the held socket is the way in: it
+ * relays each TCP connection and UDP flow to the container, as docker-proxy does.
  */
 export class PortReservations {
   private readonly held = new Map<string, Held>();
 
-  /** Bind every request; all or nothing. */
-  async reserve(reqs: PortRequest[]): Promise<PortMapping[]> {
+  constructor(private readonly proxy = false) {}
+
+  /** Bind every request; all or nothing. `containerIP`: where the proxy sends the traffic. */
+  async reserve(reqs: PortRequest[], containerIP?: string): Promise<PortMapping[]> {
     const done: PortMapping[] = [];
     try {
-      for (const r of reqs) done.push(await this.reserveOne(r));
+      for (const r of reqs) done.push(await this.reserveOne(r, containerIP));
       return done;
     } catch (err) {
       this.release(done);
@@ -98,9 +108,9 @@ export class PortReservations {
   }
 
   /** Hold a mapping that is already in use (a running container after a pierd restart). */
-  async readopt(m: PortMapping): Promise<boolean> {
+  async readopt(m: PortMapping & { containerIP?: string }): Promise<boolean> {
     try {
-      await this.bindExact(m.proto, m.hostIP, m.hostPort);
+      await this.bindExact(m.proto, m.hostIP, m.hostPort, this.target(m.containerIP, m.containerPort));
       return true;
     } catch {
       return false;
@@ -120,32 +130,41 @@ export class PortReservations {
     this.held.clear();
   }
 
-  private async reserveOne(r: PortRequest): Promise<PortMapping> {
+  private target(ip: string | undefined, port: number): Target | undefined {
+    return this.proxy && ip ? { ip, port } : undefined;
+  }
+
+  private async reserveOne(r: PortRequest, containerIP?: string): Promise<PortMapping> {
     if (r.proto === "sctp") throw invalidParameter("publishing SCTP ports is not supported");
     const shown = `${r.hostIP || "0.0.0.0"}:${r.hostPortFrom === r.hostPortTo ? r.hostPortFrom : `${r.hostPortFrom}-${r.hostPortTo}`}`;
+    const to = this.target(containerIP, r.containerPort);
     if (r.hostPortFrom === 0) {
-      const port = await this.bindExact(r.proto, r.hostIP, 0);
+      const port = await this.bindExact(r.proto, r.hostIP, 0, to);
       return { proto: r.proto, containerPort: r.containerPort, hostIP: r.hostIP, hostPort: port };
     }
     let lastErr: unknown;
     for (let p = r.hostPortFrom; p <= r.hostPortTo; p++) {
       try {
-        await this.bindExact(r.proto, r.hostIP, p);
+        await this.bindExact(r.proto, r.hostIP, p, to);
         return { proto: r.proto, containerPort: r.containerPort, hostIP: r.hostIP, hostPort: p };
       } catch (err) {
         lastErr = err;
       }
     }
     const code = (lastErr as NodeJS.ErrnoException)?.code;
+    if (code === "EADDRINUSE" && r.hostPortFrom === r.hostPortTo && !(lastErr as { ours?: boolean }).ours) {
+      // Another program has it: Docker's words from its proxy's failed listen.
+      throw new ForeignPortError(`Error starting userland proxy: listen ${r.proto}4 ${shown}: bind: address already in use`);
+    }
     if (code === "EADDRINUSE" || code === "EACCES") throw conflict(`Bind for ${shown} failed: port is already allocated`);
     if (code === "EADDRNOTAVAIL") throw invalidParameter(`Bind for ${shown} failed: cannot assign requested address`);
     throw conflict(`Bind for ${shown} failed: ${(lastErr as Error)?.message ?? "unknown error"}`);
   }
 
-  private bindExact(proto: Proto, hostIP: string, port: number): Promise<number> {
+  private bindExact(proto: Proto, hostIP: string, port: number, to?: Target): Promise<number> {
     const host = hostIP || "0.0.0.0";
     if (port !== 0 && this.held.has(key(proto, hostIP, port))) {
-      return Promise.reject(Object.assign(new Error("port is already allocated"), { code: "EADDRINUSE" }));
+      return Promise.reject(Object.assign(new Error("port is already allocated"), { code: "EADDRINUSE", ours: true }));
     }
     // Another of our reservations on 0.0.0.0 covers every specific address too, and the kernel
     // allows 0.0.0.0 and a specific address side by side only with SO_REUSEADDR, which we don't set.
@@ -156,18 +175,24 @@ export class PortReservations {
         sock.bind({ port, address: host, exclusive: true }, () => {
           sock.removeListener("error", reject);
           sock.on("error", () => {});
-          sock.on("message", () => {});
+          const flows = to ? udpRelay(sock, to) : undefined;
+          if (!flows) sock.on("message", () => {});
           sock.unref();
           const bound = sock.address().port;
-          this.held.set(key(proto, hostIP, bound), { close: () => sock.close() });
+          this.held.set(key(proto, hostIP, bound), {
+            close: () => {
+              flows?.close();
+              sock.close();
+            },
+          });
           resolve(bound);
         });
       });
     }
     return new Promise((resolve, reject) => {
-      const server = net.createServer((c) => c.destroy());
+      const server = to ? net.createServer({ allowHalfOpen: true }, (c) => tcpRelay(c, to)) : net.createServer((c) => c.destroy());
       server.once("error", reject);
-      server.listen({ port, host, exclusive: true, backlog: 1 }, () => {
+      server.listen({ port, host, exclusive: true, backlog: to ? 511 : 1 }, () => {
         server.removeListener("error", reject);
         server.on("error", () => {});
         server.unref();
@@ -177,6 +202,61 @@ export class PortReservations {
       });
     });
   }
+}
+
+interface Target {
+  ip: string;
+  port: number;
+}
+
+/** One proxied TCP connection: both directions piped, half-closes passed on, errors end both. */
+function tcpRelay(client: net.Socket, to: Target): void {
+  const upstream = net.connect({ host: to.ip, port: to.port, allowHalfOpen: true });
+  const end = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on("error", end);
+  upstream.on("error", end);
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
+/**
+ * UDP through the proxy: one socket towards the container per client address, so replies find
+ * their way back; a flow idle for 90 s is closed.
+ */
+function udpRelay(front: dgram.Socket, to: Target): { close(): void } {
+  const flows = new Map<string, { sock: dgram.Socket; timer: NodeJS.Timeout }>();
+  const drop = (k: string) => {
+    const f = flows.get(k);
+    if (!f) return;
+    flows.delete(k);
+    clearTimeout(f.timer);
+    f.sock.close();
+  };
+  front.on("message", (msg, rinfo) => {
+    const k = `${rinfo.address}:${rinfo.port}`;
+    let f = flows.get(k);
+    if (!f) {
+      const sock = dgram.createSocket("udp4");
+      sock.on("error", () => drop(k));
+      sock.on("message", (reply, from) => {
+        if (from.address !== to.ip || from.port !== to.port) return;
+        front.send(reply, rinfo.port, rinfo.address);
+      });
+      sock.unref();
+      f = { sock, timer: setTimeout(() => drop(k), UDP_FLOW_IDLE_MS).unref() };
+      flows.set(k, f);
+    }
+    f.timer.refresh();
+    f.sock.send(msg, to.port, to.ip);
+  });
+  return {
+    close: () => {
+      for (const k of [...flows.keys()]) drop(k);
+    },
+  };
 }
 
 function key(proto: string, hostIP: string, port: number): string {

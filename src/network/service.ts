@@ -5,12 +5,12 @@ import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, forbidden, invalidParameter, notFound, systemError } from "../errdefs/index.js";
 import { newID, rfc3339Nano, silentLogger, type Logger } from "../lib/index.js";
-import { createNetns, ipLinks, ipRoutes, netScript, setSysctl } from "../sys/index.js";
+import { createNetns, ipLinks, ipRoutes, ipv4Addresses, netScript, setSysctl } from "../sys/index.js";
 import { DnsServer, parseResolvConf, type Upstream } from "./dns.js";
 import { Firewall, type FwState } from "./firewall.js";
 import { AddressPool } from "./ipam.js";
 import { contains, DEFAULT_ADDRESS_POOLS, formatIPv4, formatPrefix, macForIP, overlaps, parseIPv4, parsePrefix, poolSubnets, type AddressPool as PoolSpec, type Prefix } from "./ipnet.js";
-import { parsePortKey, portRequests, PortReservations, type PortBindings, type PortMapping } from "./ports.js";
+import { ForeignPortError, parsePortKey, portRequests, PortReservations, type PortBindings, type PortMapping } from "./ports.js";
 import { bridgeScript, connectScript, deleteBridgeScript, disconnectScript, pickAndCreateBridgeScript, setupScript, teardownScript, type Link } from "./sandbox.js";
 import type { EndpointSettings, EndpointSettingsInput, NetworkContainer, NetworkCreateRequest, NetworkResource, NetworkSettings, PortMap, SummaryPort } from "./types.js";
 
@@ -26,6 +26,8 @@ interface NetworkRecord extends Omit<NetworkResource, "Containers"> {
     bridge: string;
     /** The subnet was given by the user (or --bip), not taken from the pools. */
     userSubnet: boolean;
+    /** The bridge is the admin's (pierd --bridge): used, never made or deleted. */
+    external?: boolean;
   };
 }
 
@@ -85,8 +87,17 @@ export interface NetworkServiceOptions {
   bip?: string;
   /** Docker's default-address-pools. */
   defaultAddressPools?: PoolSpec[];
-  /** Manage iptables (Docker's --iptables); default true. */
+  /** Manage iptables (Docker's --iptables); default true. Without, published ports are proxied. */
   iptables?: boolean;
+  /** Enable net.ipv4.ip_forward (Docker's --ip-forward); default true. */
+  ipForward?: boolean;
+  /**
+   * Docker's --userland-proxy (default true). With iptables, the kernel's DNAT (route_localnet
+   * for loopback, hairpin MASQUERADE) already covers what docker-proxy covers, so it changes
+   * nothing; without iptables the proxy is the only way in, and false leaves ports unreachable
+   * as with Docker.
+   */
+  userlandProxy?: boolean;
   /**
    * Tells this pierd's host objects apart from another's on the same machine: chains are
    * PIER[-<instance>]…, the default bridge pier0[-<instance>]. Default: "" for exec root
@@ -111,8 +122,6 @@ export interface AttachResult {
   addresses: string[];
   /** Nameservers for resolv.conf instead of the host's (Pier's DNS server on user networks). */
   dnsServers?: string[];
-  /** Options for resolv.conf that go with dnsServers. */
-  dnsOptions?: string[];
   /**
    * Settles when the namespace's links, addresses and port rules are in place. The namespace
    * itself exists when attach returns, so the runtime can create the container meanwhile;
@@ -156,7 +165,9 @@ export class NetworkService {
   private readonly closing = new Set<string>();
   /** Containers running in host/none/container: mode (they have no sandbox of ours). */
   private readonly activeShared = new Set<string>();
-  private readonly reservations = new PortReservations();
+  private readonly reservations: PortReservations;
+  /** pierd --bridge none: no default bridge network; "bridge" containers get loopback only. */
+  private readonly noDefaultBridge: boolean;
   private readonly firewall: Firewall;
   private readonly log: Logger;
   readonly instance: string;
@@ -181,8 +192,12 @@ export class NetworkService {
     this.instance = o.instance ?? (path.resolve(o.execRoot) === "/run/pier" ? "" : createHash("sha256").update(path.resolve(o.execRoot)).digest("hex").slice(0, 6));
     this.netnsDir = path.join(o.execRoot, "netns");
     this.hostMarker = path.join(o.execRoot, "network-host-state");
-    this.defaultBridge = o.bridgeName ?? (this.instance ? `pier0-${this.instance}` : "pier0");
+    this.noDefaultBridge = o.bridgeName === "none";
+    this.defaultBridge = o.bridgeName && !this.noDefaultBridge ? o.bridgeName : this.instance ? `pier0-${this.instance}` : "pier0";
     checkBridgeName(this.defaultBridge);
+    const proxy = o.iptables === false && o.userlandProxy !== false;
+    if (o.iptables === false && !proxy) this.log.warn("--iptables=false with --userland-proxy=false: published ports are not reachable (as with Docker)");
+    this.reservations = new PortReservations(proxy);
     const prefix = this.instance ? `PIER-${this.instance.toUpperCase()}` : "PIER";
     this.firewall = new Firewall(prefix, () => this.fwState(), this.log, o.iptables !== false);
   }
@@ -241,7 +256,7 @@ export class NetworkService {
     this.hostReady ??= (async () => {
       // Written first: whatever is made from here on is found again after a crash.
       await fsp.writeFile(this.hostMarker, "");
-      await setSysctl("net.ipv4.ip_forward", "1").catch((e) => this.log.warn("cannot enable ip_forward", { err: e }));
+      if (this.o.ipForward !== false) await setSysctl("net.ipv4.ip_forward", "1").catch((e) => this.log.warn("cannot enable ip_forward", { err: e }));
       await this.ensureBridges([...this.records.values()].filter((n) => n.Driver === "bridge"));
       await this.firewall.install();
       for (const n of this.records.values()) if (this.isUserBridge(n)) await this.startDNS(n);
@@ -297,7 +312,7 @@ export class NetworkService {
   /** Remove our chains, jumps and bridges (nothing of ours runs). */
   private async cleanupHost(): Promise<void> {
     await this.firewall.uninstall().catch((e) => this.log.warn("cannot remove firewall rules", { err: e }));
-    const bridges = [...this.records.values()].filter((n) => n.Driver === "bridge").map((n) => this.bridgeOf(n));
+    const bridges = [...this.records.values()].filter((n) => n.Driver === "bridge" && !n.pier?.external).map((n) => this.bridgeOf(n));
     await netScript(deleteBridgeScript(bridges)).catch((e) => this.log.warn("cannot remove bridges", { err: e }));
     await fsp.rm(this.hostMarker, { force: true });
   }
@@ -306,6 +321,11 @@ export class NetworkService {
     const byName = new Map([...this.records.values()].map((n) => [n.Name, n]));
     for (const name of PREDEFINED) {
       let n = byName.get(name);
+      if (name === "bridge" && this.noDefaultBridge) {
+        // As dockerd -b none: the default network is gone (made anew when enabled again).
+        if (n) await this.records.delete(n.Id);
+        continue;
+      }
       if (!n) {
         n = {
           Name: name,
@@ -335,10 +355,13 @@ export class NetworkService {
           "com.docker.network.driver.mtu": String(DEFAULT_MTU),
         };
         const prev = n.pier;
-        n.pier = { bridge: this.defaultBridge, userSubnet: !!this.o.bip };
-        if (this.o.bip) {
-          const p = parsePrefix(this.o.bip, "bip");
-          const gw = ip(this.o.bip.split("/")[0]!);
+        const external = this.o.bridgeName !== undefined;
+        // An admin's bridge brings its own address, which becomes the network's (dockerd -b).
+        const bip = this.o.bip ?? (external ? await this.externalBridgeAddress() : undefined);
+        n.pier = { bridge: this.defaultBridge, userSubnet: !!bip, ...(external ? { external } : {}) };
+        if (bip) {
+          const p = parsePrefix(bip, "bip");
+          const gw = ip(bip.split("/")[0]!);
           n.IPAM.Config = [{ Subnet: formatPrefix(p), Gateway: formatIPv4(gw) }];
         } else if (prev?.bridge !== this.defaultBridge || prev.userSubnet || !n.IPAM.Config?.length) {
           n.IPAM.Config = []; // chosen by ensureBridges from the pools
@@ -349,6 +372,13 @@ export class NetworkService {
   }
 
   // ------------------------------------------------------------------ bridges
+
+  /** The IPv4 address/prefix of the bridge given with --bridge; it must exist (as with dockerd -b). */
+  private async externalBridgeAddress(): Promise<string | undefined> {
+    const addrs = await ipv4Addresses(this.defaultBridge);
+    if (addrs === undefined) throw invalidParameter(`bridge device with non default name ${this.defaultBridge} must be created manually`);
+    return addrs[0];
+  }
 
   private bridgeOf(n: NetworkRecord): string {
     return n.pier?.bridge ?? n.Options["com.docker.network.bridge.name"] ?? `pier-${n.Id.slice(0, 10)}`;
@@ -402,7 +432,8 @@ export class NetworkService {
       const batch = candidates.slice(i, i + 16).map((p) => ({ subnet: formatPrefix(p), cidr: `${formatIPv4(p.base + 1)}/${p.bits}` }));
       let lockDir = LOCK_DIRS[LOCK_DIRS.length - 1]!;
       for (const d of LOCK_DIRS) if (await fsp.stat(d).then((st) => st.isDirectory(), () => false)) { lockDir = d; break; }
-      const r = await netScript(`ip link del dev '${bridge}' 2>/dev/null || true\n` + pickAndCreateBridgeScript(bridge, this.mtuOf(n), batch, lockDir));
+      const stale = n.pier?.external ? "" : `ip link del dev '${bridge}' 2>/dev/null || true\n`;
+      const r = await netScript(stale + pickAndCreateBridgeScript(bridge, this.mtuOf(n), batch, lockDir));
       const idx = Number(r.stdout.trim());
       if (Number.isInteger(idx)) {
         const chosen = candidates[i + idx]!;
@@ -423,7 +454,7 @@ export class NetworkService {
     if (!gw || this.dns.has(n.Id)) return;
     const server = new DnsServer(gw, {
       lookup: (name, client) => this.dnsLookup(n.Id, name, client),
-      reverse: (addr) => this.dnsReverse(n.Id, addr),
+      reverse: (addr, client) => this.dnsReverse(n.Id, addr, client),
       upstreams: (client) => this.upstreamsFor(client),
     }, this.log);
     try {
@@ -453,14 +484,25 @@ export class NetworkService {
    */
   private dnsLookup(networkId: string, name: string, client?: string): string[] | undefined {
     const nets = [networkId];
+    let asker: ContainerNet | undefined;
     if (client) {
       for (const [st, ep] of this.liveOn(networkId)) {
         if (ep.ip !== client) continue;
+        asker = st;
         for (const other of st.sandbox!.endpoints) if (!nets.includes(other.networkId) && this.isUserBridge(this.records.get(other.networkId)!)) nets.push(other.networkId);
       }
     }
+    // A client that is not on this network (it reached the gateway through another way) gets
+    // no names of it: only the relay to the upstream servers.
+    if (client && !asker) {
+      this.log.debug("dns: query from an address not on the network", { network: networkId, client, name });
+      return undefined;
+    }
     for (const id of nets) {
-      const found = this.lookupOn(id, name);
+      // A link on a user network is an alias only the linking container sees (libnetwork's
+      // endpoint aliases): "--link db:dbalias" makes dbalias mean db for it alone.
+      const target = asker && linkTarget(asker.configs.find((c) => c.networkId === id)?.links, name);
+      const found = (target && this.lookupOn(id, target)) || this.lookupOn(id, name);
       if (found) return found;
     }
     return undefined;
@@ -479,7 +521,8 @@ export class NetworkService {
     return out.length ? out : undefined;
   }
 
-  private dnsReverse(networkId: string, addr: string): string | undefined {
+  private dnsReverse(networkId: string, addr: string, client?: string): string | undefined {
+    if (client && ![...this.liveOn(networkId)].some(([, ep]) => ep.ip === client)) return undefined;
     for (const [st, ep] of this.liveOn(networkId)) {
       if (ep.ip === addr) return `${st.name}.${this.records.get(networkId)?.Name ?? ""}`;
     }
@@ -700,6 +743,7 @@ export class NetworkService {
       }
       return { id, name: o.name, mode, configs };
     }
+    if (mode === "bridge" && this.noDefaultBridge) return { id, name: o.name, mode, configs };
     const primary = this.find(mode);
     if (primary.Driver !== "bridge") throw invalidParameter(`network mode ${mode} cannot be used here`);
     mode = primary.Name;
@@ -735,7 +779,7 @@ export class NetworkService {
     }
     const mac = e?.MacAddress || undefined;
     if (mac && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw invalidParameter(`invalid MAC address: ${mac}`);
-    return { networkId: n.Id, aliases, ...(ipv4 ? { ipv4 } : {}), ...(e?.Links?.length ? { links: e.Links } : {}), ...(mac ? { mac: mac.toLowerCase() } : {}) };
+    return { networkId: n.Id, aliases, ...(ipv4 ? { ipv4 } : {}), ...(user && e?.Links?.length ? { links: e.Links } : {}), ...(mac ? { mac: mac.toLowerCase() } : {}) };
   }
 
   /**
@@ -751,9 +795,15 @@ export class NetworkService {
       }
       if (st.sandbox) await this.teardown(st);
       st.name = o.name;
-      if (st.mode === "host" || st.mode === "none" || st.mode.startsWith("container:")) {
-        this.activeShared.add(id);
-        const mode = st.mode.startsWith("container:") ? "container" : (st.mode as "host" | "none");
+      if (st.mode === "bridge" && (this.noDefaultBridge ? st.configs.length > 0 : st.configs.some((c) => !this.records.get(c.networkId)))) {
+        // The default bridge was disabled or made anew (pierd --bridge) since the container was created.
+        st = this.makeState(id, { name: o.name, networkMode: "bridge" });
+        await this.containers.put(id, st);
+      }
+      if (st.mode === "host" || st.mode === "none" || st.mode.startsWith("container:") || (st.mode === "bridge" && this.noDefaultBridge)) {
+        // (pierd --bridge none: a "bridge" container gets a namespace with loopback only, as with dockerd -b none.)
+        if (st.mode !== "bridge") this.activeShared.add(id);
+        const mode = st.mode.startsWith("container:") ? "container" : st.mode === "bridge" ? "none" : (st.mode as "host" | "none");
         return { mode, addresses: [], ready: Promise.resolve(), ...(mode === "container" ? { containerRef: st.mode.slice("container:".length) } : {}) };
       }
       await this.ensureHost();
@@ -774,7 +824,10 @@ export class NetworkService {
         const ext = sb.endpoints.find((e) => !this.records.get(e.networkId)!.Internal);
         const reqs = portRequests(o.portBindings, !!o.publishAllPorts, o.exposedPorts, this.hostBindingIP(ext?.networkId));
         if (ext && reqs.length) {
-          const mapped = await this.reservations.reserve(reqs);
+          const mapped = await this.reservations.reserve(reqs, ext.ip).catch((err: unknown) => {
+            if (err instanceof ForeignPortError) throw conflict(`driver failed programming external connectivity on endpoint ${o.name} (${ext.endpointId}): ${err.message}`);
+            throw err;
+          });
           sb.ports = mapped.map((m) => ({ ...m, networkId: ext.networkId, containerIP: ext.ip }));
         }
       } catch (err) {
@@ -803,16 +856,25 @@ export class NetworkService {
       ready.catch(() => {}); // the caller awaits it; a start that failed earlier may not
       // Whatever comes next for this container (a detach) waits for the configuration.
       void this.serial(id, () => ready.catch(() => {}));
-      const firstUser = sb.endpoints.find((e) => this.isUserBridge(this.records.get(e.networkId)!));
-      const server = firstUser && this.dns.get(firstUser.networkId);
+      const embedded = this.embeddedDNS(id);
       return {
         mode: "path" as const,
         netnsPath: sb.key,
         addresses: sb.endpoints.map((e) => e.ip),
         ready,
-        ...(server ? { dnsServers: [server.address], dnsOptions: ["ndots:0"] } : {}),
+        ...(embedded ? { dnsServers: [embedded] } : {}),
       };
     });
+  }
+
+  /**
+   * The address of the DNS server a running container asks: Pier's server of its first user
+   * network (undefined when it is on none; then the host's resolvers are used).
+   */
+  embeddedDNS(id: string): string | undefined {
+    const sb = this.containers.get(id)?.sandbox;
+    const firstUser = sb?.endpoints.find((e) => this.isUserBridge(this.records.get(e.networkId)!));
+    return firstUser ? this.dns.get(firstUser.networkId)?.address : undefined;
   }
 
   /** Take an address on `n` for the container and describe the link to make. */
@@ -998,6 +1060,7 @@ export class NetworkService {
     } else if (!mode.startsWith("container:")) {
       const n = [...this.records.values()].find((x) => x.Name === mode);
       if (n) networks[n.Name] = emptyEndpoint(n.Id);
+      else if (mode === "bridge" && this.noDefaultBridge) networks.bridge = emptyEndpoint("");
     }
     const bridgeNet = [...this.records.values()].find((x) => x.Name === "bridge");
     const def = bridgeNet ? networks["bridge"] : undefined;
@@ -1128,6 +1191,17 @@ function ip(s: string): number {
   const v = parseIPv4(s);
   if (v === undefined) throw invalidParameter(`invalid IPv4 address: ${s}`);
   return v;
+}
+
+/** The container a link alias names ("name:alias" or "/name:/parent/alias"), lower-cased. */
+function linkTarget(links: string[] | undefined, alias: string): string | undefined {
+  for (const l of links ?? []) {
+    const parts = l.split(":");
+    const target = parts[0]!.replace(/^\//, "");
+    const a = parts.length > 1 ? parts[1]!.slice(parts[1]!.lastIndexOf("/") + 1) : target;
+    if (a.toLowerCase() === alias) return target.toLowerCase();
+  }
+  return undefined;
 }
 
 function emptyEndpoint(networkId: string): EndpointSettings {

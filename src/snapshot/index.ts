@@ -1,2 +1,2 @@
 export { Snapshotter } from "./snapshotter.js";
-export type { ApplyLayerResult } from "./snapshotter.js";
+export type { ApplyLayerResult, StagedLayer } from "./snapshotter.js";

@@ -42,6 +42,13 @@ export interface ApplyLayerResult {
   size: number;
 }
 
+/** A layer unpacked in the snapshotter's staging area, not yet part of any chain. */
+export interface StagedLayer {
+  dir: string;
+  diffID: string;
+  size: number;
+}
+
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 // Overlay's option string must fit in a page including its terminating NUL.
@@ -117,11 +124,41 @@ export class Snapshotter {
         return { diffID: existing.diffID, chainID: existing.chainID, size: existing.size };
       }
     }
+    const staged = await this.stageLayer(tar);
+    if (opts.diffID && opts.diffID !== staged.diffID) {
+      await this.discardStaged(staged);
+      throw invalidParameter(`layer content has diffID ${staged.diffID}, expected ${opts.diffID}`);
+    }
+    return this.commitStaged(parentChainID, staged);
+  }
+
+  /**
+   * Unpack a layer tar into a staging directory, computing its diff ID on the way. The
+   * diff directory of a layer does not depend on its parent, so a layer can be unpacked
+   * before its place in a chain is known (image load unpacks while the archive streams).
+   */
+  async stageLayer(tar: Readable): Promise<StagedLayer> {
     const tmp = await fsp.mkdtemp(path.join(this.tmpDir(), "apply-"));
     try {
       await fsp.mkdir(path.join(tmp, "diff"), { mode: 0o755 });
-      const { diffID, size } = await applyLayer(tar, path.join(tmp, "diff"), { whiteouts: "overlay" });
-      if (opts.diffID && opts.diffID !== diffID) throw invalidParameter(`layer content has diffID ${diffID}, expected ${opts.diffID}`);
+      const { diffID, size } = await applyLayer(tar, path.join(tmp, "diff"), { whiteouts: "overlay", emptyDest: true });
+      return { dir: tmp, diffID, size };
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Throw a staged layer away. */
+  async discardStaged(staged: StagedLayer): Promise<void> {
+    await fsp.rm(staged.dir, { recursive: true, force: true });
+  }
+
+  /** Make a staged layer the layer on top of `parentChainID` (it is gone from staging after). */
+  async commitStaged(parentChainID: string | undefined, staged: StagedLayer): Promise<ApplyLayerResult> {
+    const { diffID, size, dir: tmp } = staged;
+    try {
+      if (parentChainID !== undefined && !this.layers.has(parentChainID)) throw notFound(`parent layer ${parentChainID} not found`);
       const chainID = Snapshotter.chainID(parentChainID, diffID);
       const existing = this.layers.get(chainID);
       if (existing) return { diffID, chainID, size: existing.size };

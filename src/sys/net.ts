@@ -42,6 +42,14 @@ export async function ipLinks(): Promise<IPLink[]> {
   return JSON.parse(r.stdout || "[]") as IPLink[];
 }
 
+/** The IPv4 addresses ("a.b.c.d/len") of an interface; undefined when it does not exist. */
+export async function ipv4Addresses(dev: string): Promise<string[] | undefined> {
+  const r = await run("ip", ["-j", "-4", "addr", "show", "dev", dev], { allowFailure: true });
+  if (r.code !== 0) return undefined;
+  const links = JSON.parse(r.stdout || "[]") as { addr_info?: { local: string; prefixlen: number }[] }[];
+  return (links[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
+}
+
 /** `iptables-save` of some tables (empty string for a table that does not exist yet). */
 export async function iptablesSave(table: "nat" | "filter"): Promise<string> {
   const r = await run("iptables-save", ["-t", table], { allowFailure: true });

@@ -1,26 +1,11 @@
 // Response bodies of the main endpoints validate against the Engine API 1.45 spec.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as http from "node:http";
-import { startEngine, type Engine } from "../harness.js";
+import { apiRequest, startEngine, type Engine } from "../harness.js";
 import { assertMatchesSpec, specAvailable } from "../apispec.js";
 
-function call(e: Engine, method: string, p: string, body?: unknown): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
-  const socketPath = e.host.replace(/^unix:\/\//, "");
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ socketPath, method, path: p, headers: data ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } : {} }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode!, text, headers: res.headers }));
-    });
-    req.on("error", reject);
-    req.end(data);
-  });
-}
-
 async function json(e: Engine, method: string, p: string, body?: unknown): Promise<unknown> {
-  const r = await call(e, method, p, body);
+  const r = await apiRequest(e, method, p, body);
   assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${r.text}`);
   return JSON.parse(r.text);
 }
@@ -39,7 +24,7 @@ describe("API bodies match the 1.45 spec", { skip: !specAvailable() && "the API 
   });
 
   it("advertises 1.45 in the headers of every answer", async () => {
-    const r = await call(e, "GET", "/_ping");
+    const r = await apiRequest(e, "GET", "/_ping");
     assert.equal(r.text, "OK");
     assert.equal(r.headers["api-version"], "1.45");
     assert.equal(r.headers["ostype"], "linux");
@@ -85,14 +70,14 @@ describe("API bodies match the 1.45 spec", { skip: !specAvailable() && "the API 
 
   it("events", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const r = await call(e, "GET", `/v1.45/events?since=${now - 60}&until=${now + 1}`);
+    const r = await apiRequest(e, "GET", `/v1.45/events?since=${now - 60}&until=${now + 1}`);
     const lines = r.text.trim().split("\n").filter(Boolean);
     assert.ok(lines.length > 0);
     for (const l of lines) assertMatchesSpec("EventMessage", JSON.parse(l));
   });
 
   it("errors carry a message", async () => {
-    const r = await call(e, "GET", "/v1.45/containers/nope/json");
+    const r = await apiRequest(e, "GET", "/v1.45/containers/nope/json");
     assert.equal(r.status, 404);
     assertMatchesSpec("ErrorResponse", JSON.parse(r.text));
   });

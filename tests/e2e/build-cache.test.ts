@@ -108,6 +108,66 @@ describe("docker build: layer cache", () => {
   });
 });
 
+describe("docker build --cache-from", () => {
+  const CF = ["FROM busybox", "RUN echo one > /one", "ENV X=1", "COPY a.txt /a.txt", "RUN cat /one /a.txt > /both", 'CMD ["cat", "/both"]', ""].join("\n");
+
+  it("a saved, removed and loaded image serves as the cache of a rebuild", async () => {
+    const dir = ctx("cachefrom", { Dockerfile: CF, "a.txt": "a\n" });
+    const first = await build(["-t", "cf:1", dir]);
+    assert.equal(first.code, 0, first.out);
+    const id = builtID(first.out)!;
+    const archive = path.join(tmp, "cf.tar");
+    assert.equal((await engine.docker(["save", "-o", archive, "cf:1"])).code, 0);
+    // Removing the tag removes the untagged parents too: nothing of the build is left.
+    const rmi = await engine.docker(["rmi", "cf:1"]);
+    assert.equal(rmi.code, 0, rmi.stderr);
+    assert.equal((await engine.docker(["load", "-i", archive])).code, 0);
+
+    // A loaded image has no parent chain: without --cache-from nothing is reused.
+    const plain = await build(["--no-cache=false", dir]);
+    assert.equal(plain.code, 0, plain.out);
+    assert.equal(cacheHits(plain.out), 0, plain.out);
+    assert.notEqual(builtID(plain.out), id);
+
+    const cached = await build(["--cache-from", "cf:1", "-t", "cf:2", dir]);
+    assert.equal(cached.code, 0, cached.out);
+    assert.equal(cacheHits(cached.out), 5, cached.out);
+    assert.equal(ran(cached.out), 0);
+    assert.equal(builtID(cached.out), id);
+    assert.equal((await engine.docker(["run", "--rm", "cf:2"])).stdout, "one\na\n");
+    // Again: the same intermediate images, the same result.
+    const again = await build(["--cache-from", "cf:1", dir]);
+    assert.equal(cacheHits(again.out), 5, again.out);
+    assert.equal(builtID(again.out), id);
+
+    // A changed source rebuilds from its step on; the steps before it still come from cf:1.
+    writeFileSync(path.join(dir, "a.txt"), "b\n");
+    const changed = await build(["--cache-from", "cf:1", "-t", "cf:3", dir]);
+    assert.equal(changed.code, 0, changed.out);
+    assert.equal(cacheHits(changed.out), 2, changed.out);
+    assert.equal(ran(changed.out), 1);
+    assert.equal((await engine.docker(["run", "--rm", "cf:3"])).stdout, "one\nb\n");
+  });
+
+  it("only the named images and their parents are cache sources", async () => {
+    const dir = ctx("cachefrom-only", { Dockerfile: "FROM busybox\nRUN echo x > /x\nLABEL a=b\n" });
+    const first = await build([dir]);
+    assert.equal(first.code, 0, first.out);
+    // The local cache has these steps, but busybox's chain does not.
+    const other = await build(["--cache-from", "busybox", dir]);
+    assert.equal(other.code, 0, other.out);
+    assert.equal(cacheHits(other.out), 0, other.out);
+    // The image just built, named as a source, is a hit again (its own parent chain).
+    const own = await build(["--cache-from", builtID(other.out)!, dir]);
+    assert.equal(cacheHits(own.out), 2, own.out);
+    assert.equal(builtID(own.out), builtID(other.out));
+    // A source that does not exist is skipped (Docker only logs it).
+    const missing = await build(["--cache-from", "no-such-cache:1", dir]);
+    assert.equal(missing.code, 0, missing.out);
+    assert.equal(cacheHits(missing.out), 0, missing.out);
+  });
+});
+
 describe("docker build: errors", () => {
   it("a failing RUN stops the build with Docker's message and exit code", async () => {
     const dir = ctx("fail", { Dockerfile: "FROM busybox\nRUN echo out; echo err >&2; exit 3\nRUN echo never\n" });
@@ -168,6 +228,22 @@ describe("docker build: errors", () => {
       assert.notEqual(r.code, 0, text);
       assert.match(r.out, re, text);
     }
+  });
+
+  it("--pull cannot pull without a registry client: a clear error naming the image; scratch and stages need no pull", async () => {
+    const dir = ctx("pull", { "a.txt": "a\n", Dockerfile: "FROM busybox\nRUN true\n" });
+    const r = await build(["--pull", dir]);
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, /failed to pull busybox:latest \(--pull\): this pierd has no registry client yet/);
+    assert.doesNotMatch(r.out, /Step 2\/2/);
+    writeFileSync(path.join(dir, "Dockerfile"), "FROM busybox\nCOPY --from=busybox:latest /bin/true /t\n");
+    assert.match((await build(["--pull", dir])).out, /failed to pull busybox:latest \(--pull\)/);
+    // FROM scratch and FROM <stage> are never pulled, with or without --pull.
+    writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch AS base\nCOPY a.txt /a\nFROM base\nCOPY --from=base /a /b\n");
+    const ok = await build(["--pull", "-t", "pull-ok", dir]);
+    assert.equal(ok.code, 0, ok.out);
+    const files = await engine.docker(["image", "inspect", "-f", "{{len .RootFS.Layers}}", "pull-ok"]);
+    assert.equal(files.stdout.trim(), "2");
   });
 
   it("-q prints only the image ID; unused build args are warned about", async () => {

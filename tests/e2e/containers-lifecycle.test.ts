@@ -4,34 +4,13 @@
 // users); and live restore across a pierd crash. Each check is what a user would look at.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as http from "node:http";
 import { existsSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
-import { startEngine, type Engine, type RunResult } from "../harness.js";
+import { apiRequest, startEngine, type Engine, type RunResult } from "../harness.js";
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One request to the engine's API over its unix socket. */
-function api(host: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string; json: () => any }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      { socketPath: host.replace(/^unix:\/\//, ""), method, path: urlPath, headers: data ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } : {} },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode ?? 0, body: text, json: () => JSON.parse(text) });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
-  });
-}
 
 describe("container lifecycle", () => {
   let e: Engine;
@@ -124,22 +103,22 @@ describe("container lifecycle", () => {
   it("waits for each of not-running, next-exit and removed, and refuses other conditions", async () => {
     const id = (await ok(["create", ...net, "--name", "waiter", "busybox", "sh", "-c", "sleep 0.3; exit 4"])).stdout.trim();
     // not-running on a created container returns at once.
-    const nr = await api(e.host, "POST", `/containers/${id}/wait?condition=not-running`);
+    const nr = await apiRequest(e, "POST", `/containers/${id}/wait?condition=not-running`);
     assert.equal(nr.status, 200);
     assert.equal(nr.json().StatusCode, 0);
     // next-exit waits for the next run to end.
-    const next = api(e.host, "POST", `/containers/${id}/wait?condition=next-exit`);
+    const next = apiRequest(e, "POST", `/containers/${id}/wait?condition=next-exit`);
     await sleep(200);
     await ok(["start", "waiter"]);
     const nextRes = await next;
     assert.equal(nextRes.status, 200);
     assert.equal(nextRes.json().StatusCode, 4);
     // After it exited, not-running answers with its exit code; `docker wait` prints it.
-    assert.equal((await api(e.host, "POST", `/containers/${id}/wait`)).json().StatusCode, 4);
+    assert.equal((await apiRequest(e, "POST", `/containers/${id}/wait`)).json().StatusCode, 4);
     assert.equal((await ok(["wait", "waiter"])).stdout, "4\n");
     // removed waits for rm.
     let removedDone = false;
-    const removed = api(e.host, "POST", `/containers/${id}/wait?condition=removed`).then((r) => {
+    const removed = apiRequest(e, "POST", `/containers/${id}/wait?condition=removed`).then((r) => {
       removedDone = true;
       return r;
     });

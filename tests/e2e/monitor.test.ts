@@ -95,7 +95,7 @@ describe("container monitor", () => {
 
   it("runs containers under conmon with --conmon, and each monitor's containers are adopted by a pierd using the other", { skip: external && "Pier's own monitor" }, async (t) => {
     if (!e.restart) return t.skip("only for a pierd the harness started");
-    const conmon = await startEngine({ pierdArgs: ["--conmon", "conmon"] });
+    const conmon = await startEngine({ daemonArgs: ["--conmon", "conmon"] });
     try {
       const version = await apiRequest(conmon, "GET", "/version");
       assert.ok((version.json().Components as { Name: string }[]).some((c) => c.Name === "conmon"));
@@ -114,12 +114,12 @@ describe("container monitor", () => {
         assert.equal((await conmon.docker(["logs", name])).stdout, "started\nstopping\n");
       };
       // The same data root under pierd's default monitor: the conmon-started container is adopted.
-      await conmon.restart!("SIGKILL", []);
+      await conmon.restart!("SIGKILL", undefined, []);
       const own = await conmon.docker(["run", "-d", ...net, "--name", "own", "busybox", "sh", "-c", script]);
       assert.equal(own.code, 0, own.stderr);
       await stopAndCheck("adopted");
       // And back: a pierd using conmon adopts the container pier-monitor started.
-      await conmon.restart!("SIGKILL", ["--conmon", "conmon"]);
+      await conmon.restart!("SIGKILL", undefined, ["--conmon", "conmon"]);
       await stopAndCheck("own");
     } finally {
       await conmon.stop();

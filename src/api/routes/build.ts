@@ -43,6 +43,7 @@ export function buildRequestFromQuery(q: URLSearchParams): BuildRequest {
     labels: stringMap(jsonParam(q, "labels"), "labels", false) as Record<string, string>,
     target: q.get("target") || undefined,
     noCache: boolParam(q, "nocache"),
+    pull: boolParam(q, "pull"),
     remove: boolParam(q, "rm", true),
     forceRemove: boolParam(q, "forcerm"),
     networkMode: q.get("networkmode") || undefined,
@@ -58,7 +59,8 @@ export function buildRequestFromQuery(q: URLSearchParams): BuildRequest {
     platform: q.get("platform") || undefined,
   };
   const cacheFrom = jsonParam<unknown>(q, "cachefrom");
-  if (cacheFrom !== undefined && !Array.isArray(cacheFrom)) throw invalidParameter("cachefrom must be a JSON array");
+  if (cacheFrom !== undefined && (!Array.isArray(cacheFrom) || !cacheFrom.every((x) => typeof x === "string"))) throw invalidParameter("cachefrom must be a JSON array of strings");
+  if (cacheFrom) req.cacheFrom = (cacheFrom as string[]).filter((x) => x !== "");
   return req;
 }
 

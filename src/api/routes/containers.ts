@@ -7,6 +7,7 @@ import { boolParam, checkFilterKeys, filtersParam, intParam, readJSON, sendJSON,
 import type { Router, HijackCtx } from "../router.js";
 import type { Services } from "../services.js";
 import { containerFilter } from "./filters.js";
+import { publishPrune } from "./prune-event.js";
 
 const WAIT_CONDITIONS = new Set(["not-running", "next-exit", "removed"]);
 
@@ -44,7 +45,7 @@ export function containerRoutes(r: Router, s: Services): void {
   r.on("GET", "/containers/:id/json", ({ res, params }) => {
     const c = s.containers.get(params.id!);
     // ExecIDs: the running exec sessions, which only the exec manager knows.
-    sendJSON(res, 200, { ...inspectView(c, s.networks), ExecIDs: s.containers.execs.idsFor(c.Id) });
+    sendJSON(res, 200, { ...inspectView(c, s.networks, (id) => s.containers.find(id)), ExecIDs: s.containers.execs.idsFor(c.Id) });
   });
 
   r.on("POST", "/containers/:id/start", async ({ res, params }) => {
@@ -98,6 +99,7 @@ export function containerRoutes(r: Router, s: Services): void {
     const filters = filtersParam(query);
     checkFilterKeys(filters, ["until", "label", "label!"]);
     const out = await s.containers.prune(containerFilter(filters, s));
+    publishPrune(s, "container", out.SpaceReclaimed);
     sendJSON(res, 200, out);
   });
 

@@ -32,6 +32,7 @@ export function execRoutes(r: Router, s: Services): void {
   r.on("POST", "/containers/:id/resize", async ({ res, params, query }) => {
     const { h, w } = sizeParams(query);
     await s.containers.execs.resizeContainer(params.id!, h, w);
+    s.containers.emit(s.containers.get(params.id!), "resize", { height: String(h), width: String(w) });
     res.writeHead(200, { "Content-Length": 0 });
     res.end();
   });

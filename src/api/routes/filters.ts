@@ -50,6 +50,8 @@ export function containerFilter(f: Record<string, string[]>, s: Services): (c: C
       throw invalidParameter(`invalid filter 'name=${n}'`);
     }
   });
+  const publish = portFilter("publish", f.publish);
+  const expose = portFilter("expose", f.expose);
   return (c) => {
     if (f.id && !f.id.some((id) => c.Id.startsWith(id))) return false;
     if (names && !names.some((re) => re.test(c.Name) || re.test(c.Name.slice(1)))) return false;
@@ -68,8 +70,45 @@ export function containerFilter(f: Record<string, string[]>, s: Services): (c: C
       if (since && !since.every((b) => t > b)) return false;
     }
     if (f.volume && !f.volume.some((v) => c.Mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v))) return false;
-    if (f.network && !f.network.includes(c.HostConfig.NetworkMode ?? "bridge")) return false;
+    if (f.network) {
+      // moby: a network's name, or a prefix of the ID of a network the container is on.
+      const nets = Object.entries(s.networks.settings(c.Id, { networkMode: c.HostConfig.NetworkMode }).Networks);
+      if (!f.network.some((v) => nets.some(([name, ep]) => name === v || (ep.NetworkID !== "" && ep.NetworkID.startsWith(v))))) return false;
+    }
+    if (publish || expose) {
+      // Matched against the container's live ports, as dockerd 20.10 does: publish= the host
+      // port (0 for an exposed port without one), expose= the container port. A stopped
+      // container has no ports to match.
+      const ports = c.State.Running ? s.networks.summary(c.Id, { networkMode: c.HostConfig.NetworkMode, exposedPorts: c.Config.ExposedPorts }).Ports : [];
+      if (publish && !ports.some((p) => publish.has(`${p.PublicPort ?? 0}/${p.Type}`))) return false;
+      if (expose && !ports.some((p) => expose.has(`${p.PrivatePort}/${p.Type}`))) return false;
+    }
     if (untilMs && !untilMs.every((u) => Date.parse(c.Created) < u)) return false;
     return true;
   };
+}
+
+/**
+ * The values of a publish= or expose= filter as a set of "port/proto": "80", "80/udp",
+ * "8000-8010/tcp" (moby's portOp: tcp by default, ranges expanded, no host IP).
+ */
+function portFilter(key: string, values: string[] | undefined): Set<string> | undefined {
+  if (!values) return undefined;
+  const out = new Set<string>();
+  for (const value of values) {
+    if (value.includes(":")) throw invalidParameter(`filter for '${key}' should not contain ':': ${value}`);
+    const slash = value.indexOf("/");
+    const port = slash < 0 ? value : value.slice(0, slash);
+    const proto = slash < 0 || slash === value.length - 1 ? "tcp" : value.slice(slash + 1).toLowerCase();
+    const bad = (why: string) => invalidParameter(`error while looking up for ${key} ${value}: ${why}`);
+    if (port === "") throw bad("Empty string specified for ports.");
+    const m = /^(\d+)(?:-(\d+))?$/.exec(port);
+    if (!m) throw bad(`invalid port "${port}"`);
+    const start = Number(m[1]);
+    const end = m[2] !== undefined ? Number(m[2]) : start;
+    if (start > 65535 || end > 65535) throw bad(`port out of range: ${port}`);
+    if (end < start) throw bad(`Invalid range specified for the Port: ${port}`);
+    for (let p = start; p <= end; p++) out.add(`${p}/${proto}`);
+  }
+  return out;
 }

@@ -2,6 +2,7 @@ import { invalidParameter, notImplemented, notFound } from "../../errdefs/index.
 import { boolParam, checkFilterKeys, filtersParam, sendJSON, startJSONStream } from "../http.js";
 import type { Ctx, Router } from "../router.js";
 import type { Services } from "../services.js";
+import { publishPrune } from "./prune-event.js";
 
 /**
  * Image routes. Image names contain "/" and ":" (localhost:5000/a/b:1), so everything under
@@ -71,7 +72,9 @@ export function imageRoutes(r: Router, s: Services): void {
     const filters = filtersParam(query);
     checkFilterKeys(filters, ["dangling", "label", "label!", "until"]);
     const dangling = !(filters.dangling ?? ["true"]).some((d) => d === "false" || d === "0");
-    sendJSON(res, 200, await s.images.prune({ dangling, filters }, usedBy));
+    const out = await s.images.prune({ dangling, filters }, usedBy);
+    publishPrune(s, "image", out.SpaceReclaimed);
+    sendJSON(res, 200, out);
   });
 
   r.on("POST", "/images/search", () => {

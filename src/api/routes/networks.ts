@@ -5,6 +5,7 @@ import { invalidParameter } from "../../errdefs/index.js";
 import { parseTimestamp } from "../../lib/index.js";
 import type { EndpointSettingsInput, NetworkCreateRequest, NetworkResource } from "../../network/index.js";
 import { labelsMatch } from "./filters.js";
+import { publishPrune } from "./prune-event.js";
 
 const BUILTIN = new Set(["bridge", "host", "none"]);
 
@@ -61,7 +62,9 @@ export function networkRoutes(r: Router, s: Services): void {
       if (f["label!"] && f["label!"].some((l) => labelsMatch(n.Labels, [l]))) return false;
       return true;
     };
-    sendJSON(res, 200, { NetworksDeleted: await s.networks.prune(match) });
+    const deleted = await s.networks.prune(match);
+    publishPrune(s, "network");
+    sendJSON(res, 200, { NetworksDeleted: deleted });
   });
 
   r.on("POST", "/networks/:id/connect", async ({ req, res, params }) => {
@@ -70,6 +73,7 @@ export function networkRoutes(r: Router, s: Services): void {
     const n = s.networks.get(params.id!);
     const c = s.containers.get(body.Container);
     await s.networks.connect(n.Id, { id: c.Id, name: c.Name.slice(1), running: c.State.Running, networkMode: c.HostConfig.NetworkMode }, body.EndpointConfig);
+    await s.containers.refreshResolvConf(c.Id);
     res.writeHead(200, { "Content-Length": 0 });
     res.end();
   });
@@ -90,6 +94,7 @@ export function networkRoutes(r: Router, s: Services): void {
       return;
     }
     await s.networks.disconnect(n.Id, { id: c.Id, name: c.Name.slice(1) }, !!body.Force);
+    await s.containers.refreshResolvConf(c.Id);
     res.writeHead(200, { "Content-Length": 0 });
     res.end();
   });

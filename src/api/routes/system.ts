@@ -1,9 +1,9 @@
 import * as os from "node:os";
 import { invalidParameter } from "../../errdefs/index.js";
-import type { EngineEvent } from "../../events/index.js";
-import { parseTimestamp } from "../../lib/index.js";
+import { eventJSON, eventMatcher } from "../../events/index.js";
+import { nowNs, parseTimestampNs } from "../../lib/index.js";
 import { hostArchitecture } from "../../oci/index.js";
-import { filtersParam, sendJSON, checkFilterKeys } from "../http.js";
+import { filtersParam, sendJSON } from "../http.js";
 import { API_VERSION, MIN_API_VERSION, type Router } from "../router.js";
 import type { Services } from "../services.js";
 
@@ -21,25 +21,30 @@ export function systemRoutes(r: Router, s: Services): void {
     sendJSON(res, 200, infoBody(s));
   });
 
+  // moby's getEvents: past events in the since/until window first, then (unless until has
+  // passed) live ones until `until` or the client goes. Live events are not held back by a
+  // `since` in the future, as in moby.
   r.on("GET", "/events", ({ req, res, query }) => {
+    // Keys Docker does not know are ignored, as moby's events endpoint does (no 400).
     const filters = filtersParam(query);
-    checkFilterKeys(filters, ["container", "daemon", "event", "image", "label", "network", "node", "plugin", "scope", "secret", "service", "type", "volume", "config"]);
     const since = timeParam(query.get("since"), "since");
     const until = timeParam(query.get("until"), "until");
-    const match = eventFilter(filters);
+    if (until !== undefined && until < (since ?? 0n)) {
+      throw invalidParameter(`\`since\` time (${query.get("since")}) cannot be after \`until\` time (${query.get("until")})`);
+    }
+    const match = eventMatcher(filters);
     res.writeHead(200, { "Content-Type": "application/json" });
     res.flushHeaders();
-    const inWindow = (e: EngineEvent) => (since === undefined || e.timeNano / 1e6 >= since) && (until === undefined || e.timeNano / 1e6 <= until);
-    if (since !== undefined) {
-      for (const e of s.events.past()) if (inWindow(e) && match(e)) res.write(JSON.stringify(e) + "\n");
+    if (since !== undefined || until !== undefined) {
+      for (const e of s.events.between(since, until)) if (match(e)) res.write(eventJSON(e) + "\n");
     }
-    const now = Date.now();
-    if (until !== undefined && until <= now) {
+    const now = nowNs();
+    if (until !== undefined && until < now) {
       res.end();
       return;
     }
     const off = s.events.subscribe((e) => {
-      if (inWindow(e) && match(e)) res.write(JSON.stringify(e) + "\n");
+      if (match(e)) res.write(eventJSON(e) + "\n");
     });
     let timer: NodeJS.Timeout | undefined;
     const stop = () => {
@@ -47,7 +52,12 @@ export function systemRoutes(r: Router, s: Services): void {
       if (timer) clearTimeout(timer);
       if (!res.writableEnded) res.end();
     };
-    if (until !== undefined) timer = setTimeout(stop, until - now);
+    // Timers hold at most 2^31-1 ms (~24 days): a later `until` re-arms.
+    const arm = () => {
+      const left = Number((until! - nowNs()) / 1_000_000n) + 1;
+      timer = left > 0 ? setTimeout(left > 0x7fffffff ? arm : stop, Math.min(left, 0x7fffffff)) : setTimeout(stop, 0);
+    };
+    if (until !== undefined) arm();
     req.socket.once("close", stop);
   });
 
@@ -85,38 +95,12 @@ export function systemRoutes(r: Router, s: Services): void {
   });
 }
 
-function timeParam(v: string | null, name: string): number | undefined {
+/** since/until: unix seconds with a fraction (what clients send), RFC 3339, or a duration ago. */
+function timeParam(v: string | null, name: string): bigint | undefined {
   if (v === null || v === "") return undefined;
-  const t = parseTimestamp(v);
+  const t = parseTimestampNs(v);
   if (t === undefined) throw invalidParameter(`invalid value for "${name}": ${v}`);
   return t;
-}
-
-function eventFilter(f: Record<string, string[]>): (e: EngineEvent) => boolean {
-  return (e) => {
-    if (f.type && !f.type.includes(e.Type)) return false;
-    if (f.event && !f.event.some((ev) => ev === e.Action || e.Action.startsWith(`${ev}:`))) return false;
-    const byType = (key: string, type: string) => {
-      const want = f[key];
-      if (!want) return true;
-      if (e.Type !== type) return false;
-      return want.some((w) => e.Actor.ID === w || e.Actor.ID.startsWith(w) || e.Actor.Attributes.name === w);
-    };
-    if (!byType("container", "container") || !byType("volume", "volume") || !byType("network", "network")) return false;
-    if (f.image) {
-      const a = e.Actor.Attributes;
-      if (!f.image.some((i) => a.image === i || e.Actor.ID === i || a.name === i || (e.Type === "image" && e.Actor.ID.replace(/^sha256:/, "").startsWith(i)))) return false;
-    }
-    if (f.label) {
-      const a = e.Actor.Attributes;
-      if (!f.label.every((l) => {
-        const i = l.indexOf("=");
-        return i < 0 ? l in a : a[l.slice(0, i)] === l.slice(i + 1);
-      })) return false;
-    }
-    if (f.scope && !f.scope.includes(e.scope)) return false;
-    return true;
-  };
 }
 
 function versionBody(s: Services) {

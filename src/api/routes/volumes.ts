@@ -4,6 +4,7 @@ import { boolParam, checkFilterKeys, filtersParam, readJSON, sendJSON, sendNoCon
 import type { Router } from "../router.js";
 import type { Services } from "../services.js";
 import { labelsMatch } from "./filters.js";
+import { publishPrune } from "./prune-event.js";
 
 const publicVolume = ({ anonymous: _a, ...v }: Volume) => v;
 
@@ -48,6 +49,7 @@ export function volumeRoutes(r: Router, s: Services): void {
       await s.volumes.remove(v.Name, []);
       deleted.push(v.Name);
     }
+    publishPrune(s, "volume", reclaimed);
     sendJSON(res, 200, { VolumesDeleted: deleted, SpaceReclaimed: reclaimed });
   });
 }

@@ -1,4 +1,5 @@
-// .dockerignore, with Docker's rules (moby/patternmatcher and the dockerignore reader):
+// .dockerignore (shared by the builder and the CLI, which applies it before sending the
+// context), with Docker's rules (moby/patternmatcher and the dockerignore reader):
 // comments, `!` exceptions, a leading `/` ignored, patterns cleaned like filepath.Clean,
 // `*`/`?`/`[...]` never cross "/", `**` matches any number of directories, the last
 // matching pattern wins, and a pattern that matches a directory matches everything in it.
@@ -122,6 +123,16 @@ export class IgnoreMatcher {
   /** Whether any exception pattern could re-include something under `dir`. */
   hasExceptions(): boolean {
     return this.patterns.some((p) => p.exclusion);
+  }
+
+  /**
+   * Whether walking into an excluded directory may still find something to keep: an
+   * exception pattern that starts with the directory (moby's archive walker; wildcards in
+   * the pattern's leading part are not looked into, as there).
+   */
+  mayReinclude(dir: string): boolean {
+    const dirSlash = cleanPath(dir) + "/";
+    return this.patterns.some((p) => p.exclusion && (p.text + "/").startsWith(dirSlash));
   }
 
   /** Docker's MatchesOrParentMatches: the path or one of its parent directories matches. */

@@ -1,0 +1,140 @@
+// pierd's networking options under Docker's names, each on a private pierd: --bip and
+// --default-address-pool (and the same keys in daemon.json), --bridge with the admin's own
+// bridge (used, never deleted) and --bridge none (no default network), --iptables=false (no
+// rules; published ports reach the container through the userland proxy), and bad values.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { ROOT, startEngine, type Engine, dockerOk } from "../harness.js";
+
+const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
+
+/** The host's own (non-loopback) IPv4 address. */
+function hostAddress(): string {
+  const r = sh("ip", ["-j", "-4", "addr", "show", "scope", "global"]);
+  for (const l of JSON.parse(r.stdout) as { ifname: string; addr_info: { local: string }[] }[]) {
+    if (/^(pier|docker|br-|netdk|pt)/.test(l.ifname)) continue;
+    if (l.addr_info[0]) return l.addr_info[0].local;
+  }
+  throw new Error("no global IPv4 address on this host");
+}
+
+async function httpGet(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+  return res.text();
+}
+
+describe("pierd network options", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "needs private pierds" }, () => {
+  let e: Engine | undefined;
+  const tmp = mkdtempSync("/var/tmp/pier-test-netopts-");
+  after(async () => {
+    await e?.stop();
+    sh("ip", ["link", "del", "ptbr0"]);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  const ok = (args: string[]) => dockerOk(e!, args);
+  const bridgeIPAM = async () => JSON.parse(await ok(["network", "inspect", "-f", "{{json .IPAM.Config}}", "bridge"]))[0];
+
+  it("takes --bip and --default-address-pool from flags", async () => {
+    e = await startEngine({ daemonArgs: ["--bip", "10.231.0.1/24", "--default-address-pool", "base=10.232.0.0/16,size=24"] });
+    assert.deepEqual(await bridgeIPAM(), { Subnet: "10.231.0.0/24", Gateway: "10.231.0.1" });
+    assert.match(await ok(["run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]), /inet 10\.231\.0\.\d+\/24/);
+    await ok(["network", "create", "pooled"]);
+    assert.match(JSON.parse(await ok(["network", "inspect", "-f", "{{json .IPAM.Config}}", "pooled"]))[0].Subnet, /^10\.232\.\d+\.0\/24$/);
+    await e.stop();
+    e = undefined;
+  });
+
+  it("takes bip and default-address-pools from daemon.json", async () => {
+    const conf = path.join(tmp, "daemon.json");
+    writeFileSync(conf, JSON.stringify({ bip: "10.234.0.1/24", "default-address-pools": [{ base: "10.235.0.0/16", size: 26 }] }));
+    e = await startEngine({ daemonArgs: ["--config-file", conf] });
+    assert.deepEqual(await bridgeIPAM(), { Subnet: "10.234.0.0/24", Gateway: "10.234.0.1" });
+    await ok(["network", "create", "pooled"]);
+    assert.match(JSON.parse(await ok(["network", "inspect", "-f", "{{json .IPAM.Config}}", "pooled"]))[0].Subnet, /^10\.235\.\d+\.\d+\/26$/);
+    await e.stop();
+    e = undefined;
+  });
+
+  it("uses the admin's bridge with --bridge and leaves it in place", async () => {
+    sh("ip", ["link", "del", "ptbr0"]);
+    assert.equal(sh("ip", ["link", "add", "name", "ptbr0", "type", "bridge"]).status, 0);
+    sh("ip", ["addr", "add", "10.233.0.1/24", "dev", "ptbr0"]);
+    sh("ip", ["link", "set", "ptbr0", "up"]);
+    e = await startEngine({ daemonArgs: ["--bridge", "ptbr0"] });
+    assert.equal(await ok(["network", "inspect", "-f", '{{index .Options "com.docker.network.bridge.name"}}', "bridge"]), "ptbr0");
+    assert.deepEqual(await bridgeIPAM(), { Subnet: "10.233.0.0/24", Gateway: "10.233.0.1" });
+    const out = await ok(["run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0 && ping -c1 -W3 10.233.0.1 >/dev/null && echo gw-ok"]);
+    assert.match(out, /inet 10\.233\.0\.\d+\/24/);
+    assert.match(out, /gw-ok/);
+    await e.stop();
+    e = undefined;
+    const after = sh("ip", ["-o", "-4", "addr", "show", "dev", "ptbr0"]);
+    assert.equal(after.status, 0, "the bridge is still there");
+    assert.match(after.stdout, /10\.233\.0\.1\/24/);
+    sh("ip", ["link", "del", "ptbr0"]);
+  });
+
+  it("has no default network with --bridge none", async () => {
+    e = await startEngine({ daemonArgs: ["--bridge", "none"] });
+    const nets = (await ok(["network", "ls", "--format", "{{.Name}}"])).split("\n").sort();
+    assert.deepEqual(nets, ["host", "none"]);
+    // As dockerd -b none: a default-network container runs with loopback only.
+    const links = await ok(["run", "--rm", "busybox", "ip", "-o", "link"]);
+    assert.deepEqual(links.split("\n").map((l) => l.split(":")[1]!.trim()), ["lo"]);
+    // User networks still work.
+    await ok(["network", "create", "usernet"]);
+    assert.match(await ok(["run", "--rm", "--network", "usernet", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]), /inet /);
+    await e.stop();
+    e = undefined;
+  });
+
+  it("publishes ports through the userland proxy with --iptables=false", async () => {
+    e = await startEngine({ daemonArgs: ["--iptables=false"] });
+    await ok(["run", "-d", "--name", "web", "-p", "18781:80", "-p", "127.0.0.1:18782:80", "busybox", "sh", "-c", "mkdir -p /w && echo proxied > /w/index.html && exec httpd -f -p 80 -h /w"]);
+    const tag = createHash("sha256").update(e.execRoot!).digest("hex").slice(0, 6).toUpperCase();
+    for (const table of ["nat", "filter"]) {
+      assert.doesNotMatch(sh("iptables-save", ["-t", table]).stdout, new RegExp(`PIER-${tag}`), `no rules of this pierd in ${table}`);
+    }
+    const port = await ok(["port", "web", "80/tcp"]);
+    assert.match(port, /^0\.0\.0\.0:18781$/m);
+    assert.match(port, /^127\.0\.0\.1:18782$/m);
+    let body = "";
+    for (let i = 0; i < 30 && body !== "proxied\n"; i++) {
+      body = await httpGet("http://127.0.0.1:18781/").catch(() => "");
+      if (body !== "proxied\n") await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(body, "proxied\n");
+    assert.equal(await httpGet("http://127.0.0.1:18782/"), "proxied\n");
+    assert.equal(await httpGet(`http://${hostAddress()}:18781/`), "proxied\n");
+    await ok(["rm", "-f", "web"]);
+    // The port is free again once the container is gone.
+    await assert.rejects(httpGet("http://127.0.0.1:18781/"));
+    await e.stop();
+    e = undefined;
+  });
+
+  it("refuses bad networking options with clear messages", () => {
+    const pierd = path.join(ROOT, "bin/pierd.js");
+    const root = path.join(tmp, "never");
+    const args = ["--data-root", root, "--exec-root", path.join(tmp, "never-run"), "-H", `unix://${tmp}/never.sock`];
+    const bip = sh(pierd, [...args, "--bip", "banana"]);
+    assert.equal(bip.status, 1);
+    assert.match(bip.stderr, /invalid --bip banana/);
+    const both = sh(pierd, [...args, "--bridge", "br0", "--bip", "10.1.0.1/24"]);
+    assert.equal(both.status, 1);
+    assert.match(both.stderr, /You specified -b & --bip, mutually exclusive options/);
+    const pool = sh(pierd, [...args, "--default-address-pool", "base=10.0.0.0/8,size=4"]);
+    assert.equal(pool.status, 1);
+    assert.match(pool.stderr, /invalid default address pool/);
+    const flag = sh(pierd, [...args, "--iptables=maybe"]);
+    assert.equal(flag.status, 1);
+    assert.match(flag.stderr, /invalid boolean value "maybe" for --iptables/);
+    const missing = sh(pierd, [...args, "--bridge", "ptnosuch0"]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /bridge device with non default name ptnosuch0 must be created manually/);
+  });
+});

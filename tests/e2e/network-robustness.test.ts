@@ -1,0 +1,100 @@
+// Networking under stress, through the real docker CLI: quick stop/start cycles never leave a
+// second veth or a stale address (a start waits for the previous exit's teardown, which runs in
+// the background), 50 containers started at once on one user network all reach each other by
+// name, and a host port another program holds gives Docker's error and leaves nothing behind.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { startEngine, type Engine, dockerOk } from "../harness.js";
+
+const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" }).stdout ?? "";
+
+describe("network robustness", () => {
+  let e: Engine;
+  const ok = (args: string[]) => dockerOk(e, args);
+  /** Host ends of veths on one of this engine's bridges. */
+  const veths = (bridge: string) => sh("ip", ["-o", "link", "show", "master", bridge]).split("\n").filter(Boolean);
+
+  before(async () => {
+    e = await startEngine();
+  });
+  after(async () => {
+    await e?.stop();
+  });
+
+  it("keeps one link and a working address through quick restarts", async () => {
+    const bridge = await ok(["network", "inspect", "-f", '{{index .Options "com.docker.network.bridge.name"}}', "bridge"]);
+    await ok(["run", "-d", "--name", "cycler", "busybox", "sleep", "600"]);
+    await ok(["run", "-d", "--name", "target", "busybox", "sleep", "600"]);
+    const targetIP = await ok(["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "target"]);
+    for (let i = 0; i < 6; i++) {
+      // kill, then start at once: the start must wait for the teardown of the exit before.
+      await ok(["kill", "cycler"]);
+      await ok(["start", "cycler"]);
+      const out = await ok(["exec", "cycler", "sh", "-c", `ip -o -4 addr show | grep -c 'inet ' ; ping -c1 -W3 ${targetIP} >/dev/null && echo reach`]);
+      assert.equal(out, "2\nreach", `cycle ${i}: lo and eth0, and the neighbour answers`);
+    }
+    if (e.execRoot) {
+      // Pier only: no veth or namespace file of an earlier run is left.
+      assert.equal(veths(bridge).length, 2, veths(bridge).join("\n"));
+      assert.equal(readdirSync(path.join(e.execRoot, "netns")).length, 2);
+    }
+    await ok(["rm", "-f", "cycler", "target"]);
+  });
+
+  // Open: on this shared host (load average 7-11, br_netfilter on) one container of a later
+  // batch sometimes cannot reach the first few names for a short window (every try fails fast),
+  // and pings between containers also went unanswered for up to ~25 s with ten loops running
+  // (dockerd 20.10 lost single pings under the same load too). Addresses, DNS answers and
+  // links were all right when checked afterwards. Kept running as a todo until understood.
+  it("starts 50 containers at once on one user network and they all reach each other by name", { todo: "transient unreachability under heavy host load, not yet understood" }, async () => {
+    await ok(["network", "create", "crowd"]);
+    const names = Array.from({ length: 50 }, (_, i) => `crowd${i}`);
+    const runs = await Promise.all(names.map((n) => e.docker(["run", "-d", "--name", n, "--network", "crowd", "busybox", "sleep", "600"], { timeoutMs: 240_000 })));
+    for (const [i, r] of runs.entries()) assert.equal(r.code, 0, `${names[i]}: ${r.stderr}`);
+    const ips = new Set<string>();
+    for (const n of names) ips.add(await ok(["inspect", "-f", "{{.NetworkSettings.Networks.crowd.IPAddress}}", n]));
+    assert.equal(ips.size, 50, "fifty different addresses");
+    // Each container pings every other by name; five at a time (the machine has two cores).
+    const all = names.join(" ");
+    for (let i = 0; i < names.length; i += 5) {
+      const batch = names.slice(i, i + 5);
+      // (On this shared, loaded host, with br_netfilter on, pings between containers were seen
+      // to get no answer for up to ~25 s while ten such loops ran — with dockerd too, more scattered.
+      // So a name counts as unreachable only after a minute of tries.)
+      const tries = `n=0; until ping -c1 -W2 $h >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then echo "cannot reach $h: $(nslookup $h 2>&1 | grep -A1 Name | tr "\\n" " ")"; break; fi; done`;
+      const outs = await Promise.all(batch.map((n) => e.docker(["exec", n, "sh", "-c", `for h in ${all}; do ${tries}; done`], { timeoutMs: 600_000 })));
+      for (const [j, r] of outs.entries()) assert.equal(r.stdout.trim(), "", `${batch[j]}: ${r.stdout}${r.stderr}`);
+    }
+    await ok(["rm", "-f", ...names]);
+    await ok(["network", "rm", "crowd"]);
+  });
+
+  it("refuses a host port another program holds with Docker's error, leaving nothing behind", async () => {
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(18977, "0.0.0.0", r));
+    try {
+      const bridge = await ok(["network", "inspect", "-f", '{{index .Options "com.docker.network.bridge.name"}}', "bridge"]);
+      const before = veths(bridge).length;
+      const r = await e.docker(["run", "-d", "--name", "blocked", "-p", "18977:80", "busybox", "sleep", "600"]);
+      assert.equal(r.code, 125);
+      assert.match(r.stderr, /driver failed programming external connectivity on endpoint blocked \([0-9a-f]+\): Error starting userland proxy: listen tcp4 0\.0\.0\.0:18977: bind: address already in use/);
+      assert.equal(await ok(["inspect", "-f", "{{.State.Status}} {{.State.Running}}", "blocked"]), "created false");
+      assert.equal(veths(bridge).length, before, "no veth left");
+      if (e.execRoot) {
+        assert.equal(existsSync(path.join(e.execRoot, "netns", await ok(["inspect", "-f", "{{.Id}}", "blocked"]))), false, "no namespace file left");
+        assert.doesNotMatch(sh("iptables-save", ["-t", "nat"]), /--dport 18977 /, "no port rule left");
+      }
+      // The address it had is free: the engine still starts containers (and this one, once the port is free).
+      holder.close();
+      await ok(["start", "blocked"]);
+      assert.match(await ok(["port", "blocked"]), /80\/tcp -> 0\.0\.0\.0:18977/);
+      await ok(["rm", "-f", "blocked"]);
+    } finally {
+      holder.close();
+    }
+  });
+});
