@@ -1056,6 +1056,9 @@ static void loop(void) {
     }
 
     int timeout = tty_hup ? tty_hup_wait_ms() : -1;
+    // After the exit, a client that takes no output for 5 s is let go: the exit must be
+    // written even when an attached client stopped reading (a suspended `docker attach`).
+    if (container_done && n_pending > 0) timeout = 5000;
     int n = 0;
     for (int i = 0; i < P_FIXED; i++) fds[i] = (struct pollfd){.fd = -1};
     fds[P_SIG] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
@@ -1085,6 +1088,11 @@ static void loop(void) {
     if (r < 0) {
       if (errno == EINTR) continue;
       die("poll: %s", strerror(errno));
+    }
+    if (r == 0 && container_done && n_pending > 0) {
+      for (int i = 0; i < n_clients; i++)
+        if (clients[i].pending) client_stop_writing(i);
+      continue;
     }
     if (fds[P_SIG].revents) on_signals();
     // New clients before any output: one that connected before the process started (pierd

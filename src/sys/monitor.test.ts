@@ -280,6 +280,26 @@ for (const [name, monitorPath] of monitors) {
       assert.equal((await output)[2], "left right\n");
     });
 
+    it("writes the exit even when an attach client stopped reading", { skip: name === "conmon" && "conmon blocks on such a client for good" }, async () => {
+      const b = box(mp, ["sh", "-c", "head -c 2000000 /dev/zero; echo never"]);
+      await startMonitor(b.opts);
+      const fd = seqpacketConnect(path.join(b.bundle, "attach"));  // and never read
+      runcCmd("start", b.id);
+      // The process blocks once the client's socket and the pipe are full: the log stops growing.
+      const logSize = () => (fs.existsSync(b.logPath) ? fs.statSync(b.logPath).size : 0);
+      for (let last = -1, end = Date.now() + 30_000; ; ) {
+        const size = logSize();
+        if (size > 0 && size === last) break;
+        assert.ok(Date.now() < end, "the output never stalled");
+        last = size;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(logSize() < 2_000_000, "the process is held back by the client");
+      runcCmd("kill", b.id, "KILL");
+      assert.equal(await exitCode(b), 137);
+      seqpacketClose(fd);
+    });
+
     it("reports the runtime's error when the process cannot be created, and leaves no exit file", async () => {
       const b = box(mp, ["/does-not-exist"]);
       await assert.rejects(startMonitor(b.opts), (err: unknown) => {
