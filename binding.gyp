@@ -2,16 +2,56 @@
   "targets": [
     {
       "target_name": "pier_native",
-      "sources": ["native/pier_native.cc"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
-      "defines": ["_GNU_SOURCE"]
+      "sources": [
+        "native/pier_native.cc"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+        "-Wno-missing-field-initializers"
+      ],
+      "defines": [
+        "_GNU_SOURCE"
+      ]
     },
     {
       "target_name": "pier-exec",
       "type": "executable",
-      "sources": ["native/pier_exec.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra"],
-      "defines": ["_GNU_SOURCE"]
+      "sources": [
+        "native/pier_exec.c"
+      ],
+      "cflags": [
+        "-O2",
+        "-Wall",
+        "-Wextra"
+      ],
+      "defines": [
+        "_GNU_SOURCE"
+      ]
+    },
+    {
+      "target_name": "pier-monitor",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_pier_monitor",
+          "inputs": [
+            "native/pier_monitor.c",
+            "scripts/build-monitor.sh"
+          ],
+          "outputs": [
+            "<(PRODUCT_DIR)/pier-monitor"
+          ],
+          "action": [
+            "sh",
+            "scripts/build-monitor.sh",
+            "native/pier_monitor.c",
+            "<(PRODUCT_DIR)/pier-monitor"
+          ]
+        }
+      ]
     }
   ]
 }

@@ -177,7 +177,7 @@ class Engine {
   procRes() {
     const d = reEscape(this.dir);
     if (this.name === "pier") {
-      return { DAEMON_RE: "^node$", DAEMON_ARGS_RE: `pierd\\.js .*${d}`, HELPER_RE: "^conmon$", HELPER_ARGS_RE: reEscape(this.execRoot) };
+      return { DAEMON_RE: "^node$", DAEMON_ARGS_RE: `pierd\\.js .*${d}`, HELPER_RE: "^(pier-monitor|conmon)$", HELPER_ARGS_RE: reEscape(this.execRoot) };
     }
     return {
       DAEMON_RE: "^(dockerd|containerd)$",
@@ -282,7 +282,7 @@ class Engine {
     }
     // with no container left, no per-container helper or mount should remain
     await sleep(1000);
-    const helpers = processesMentioning(this.execRoot).filter((p) => /^(conmon|containerd-shim|runc)/.test(p.comm));
+    const helpers = processesMentioning(this.execRoot).filter((p) => /^(pier-monitor|conmon|containerd-shim|runc)/.test(p.comm));
     if (helpers.length) this.problems.push(`${helpers.length} helper process(es) still alive with 0 containers: ${helpers.slice(0, 3).map((p) => `${p.pid} ${p.comm}`).join(", ")}`);
     const mounts = mountsUnder(this.dir);
     if (this.name === "pier" && mounts.length) this.problems.push(`${mounts.length} mount(s) under the engine dirs with 0 containers: ${mounts.slice(0, 3).join(", ")}`);
@@ -550,7 +550,7 @@ function buildRows(res) {
     const n = num(g(e, "start-many", "seq_helpers"));
     return r !== undefined && n ? `${fmt(r / n, 2)} (${n} procs)` : "—";
   };
-  add("helper RSS per container (conmon / shim), MiB", "start-many", perHelper, undefined);
+  add("helper RSS per container (pier-monitor / shim), MiB", "start-many", perHelper, undefined);
   add("per-container RSS overhead, MiB (seq / par)", "start-many", (e) => `${g(e, "start-many", "seq_per_ctr_rss_mib") ?? "—"} / ${g(e, "start-many", "par_per_ctr_rss_mib") ?? "—"}`, { abs: "le", v: 2, unit: "MiB", key: ["start-many", "seq_per_ctr_rss_mib", "par_per_ctr_rss_mib"] });
   add("per-container PSS overhead, MiB (seq / par)", "start-many", (e) => `${g(e, "start-many", "seq_per_ctr_pss_mib") ?? "—"} / ${g(e, "start-many", "par_per_ctr_pss_mib") ?? "—"}`, undefined);
   add("per-container system memory used, MiB (seq / par, noisy)", "start-many", (e) => `${g(e, "start-many", "seq_per_ctr_sysused_mib") ?? "—"} / ${g(e, "start-many", "par_per_ctr_sysused_mib") ?? "—"}`, undefined);
@@ -703,9 +703,9 @@ async function main() {
     console.error("bench: must run as root (pierd and dockerd run containers)");
     return 1;
   }
-  const missing = ["docker", "curl", "jq", "ss", "runc", "conmon"].filter((c) => !hasCmd(c));
+  const missing = ["docker", "curl", "jq", "ss", "runc"].filter((c) => !hasCmd(c));
   if (missing.length) {
-    console.error(`bench: missing commands: ${missing.join(", ")} (docker CLI at /usr/local/bin/docker; apt-get install -y curl jq iproute2 runc conmon)`);
+    console.error(`bench: missing commands: ${missing.join(", ")} (docker CLI at /usr/local/bin/docker; apt-get install -y curl jq iproute2 runc)`);
     return 1;
   }
 

@@ -28,9 +28,9 @@ export interface Engine {
   stop(): Promise<void>;
   /**
    * Kill pierd (SIGKILL unless told) and start it again on the same roots; `whileDown` runs
-   * after it has exited and before it starts again.
+   * after it has exited and before it starts again; `daemonArgs` replaces the extra flags.
    */
-  restart?(signal?: NodeJS.Signals, whileDown?: () => Promise<void>): Promise<void>;
+  restart?(signal?: NodeJS.Signals, whileDown?: () => Promise<void>, daemonArgs?: string[]): Promise<void>;
 }
 
 function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -111,9 +111,13 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
     const env = { ...process.env, DOCKER_HOST: host, PIER_HOST: host, DOCKER_CONFIG: dockerConfig };
     let child: ReturnType<typeof spawn>;
     let logs = "";
+    let extraArgs = opts.daemonArgs ?? [];
     const launch = async () => {
       // Started as a user starts it, so the V8 flags in its #! line apply.
-      child = spawn(path.join(ROOT, "bin/pierd.js"), ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn", ...(opts.daemonArgs ?? [])], {
+      // PIER_TEST_MONITOR runs the suite on another monitor (e.g. "conmon").
+      const monitor = process.env.PIER_TEST_MONITOR ? ["--monitor", process.env.PIER_TEST_MONITOR] : [];
+      const args = ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn", ...monitor, ...extraArgs];
+      child = spawn(path.join(ROOT, "bin/pierd.js"), args, {
         stdio: ["ignore", "ignore", "pipe"],
       });
       child.stderr!.on("data", (d) => {
@@ -129,11 +133,12 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
       execRoot,
       docker: (args, o) => exec(DOCKER, args, { ...env, ...o?.env }, o?.input, o?.timeoutMs),
       pier: (args, o) => exec(process.execPath, [path.join(ROOT, "bin/pier.js"), ...args], env, o?.input, o?.timeoutMs),
-      restart: async (signal = "SIGKILL", whileDown) => {
+      restart: async (signal = "SIGKILL", whileDown, daemonArgs) => {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill(signal);
         await exited;
         await whileDown?.();
+        if (daemonArgs) extraArgs = daemonArgs;
         await launch();
       },
       stop: async () => {

@@ -14,7 +14,10 @@ export interface DaemonInfo {
   execRoot: string;
   runtimePath: string;
   runtimeVersion: string;
-  conmonVersion: string;
+  /** The container monitor: "pier-monitor" or "conmon", its path and version. */
+  monitorName: string;
+  monitorPath: string;
+  monitorVersion: string;
   initPath?: string;
   kernelVersion: string;
   operatingSystem: string;

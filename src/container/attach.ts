@@ -4,17 +4,17 @@ import { invalidParameter } from "../errdefs/index.js";
 import { frame } from "../lib/index.js";
 import { seqpacketClose, seqpacketConnect, seqpacketRead, seqpacketShutdown, seqpacketWrite } from "../sys/index.js";
 
-// Interactive streams through conmon's attach socket (SOCK_SEQPACKET, `<dir>/attach`): each
-// message from conmon is one byte naming the stream (2 stdout, 3 stderr; a tty's output is
+// Interactive streams through the monitor's attach socket (SOCK_SEQPACKET, `<dir>/attach`): each
+// message from the monitor is one byte naming the stream (2 stdout, 3 stderr; a tty's output is
 // stdout) and the data; each message we send is stdin. A half-close of our side (shutdown
-// SHUT_WR) makes conmon close the process's stdin unless it runs with --leave-stdin-open.
+// SHUT_WR) makes the monitor close the process's stdin unless it runs with --leave-stdin-open.
 
-/** conmon reads at most 32767 bytes of a message (CONN_SOCK_BUF_SIZE - 1); stay well below. */
+/** the monitor reads at most 32767 bytes of a message (CONN_SOCK_BUF_SIZE - 1); stay well below. */
 const STDIN_CHUNK = 8192;
-/** conmon sends at most its 8192-byte read buffer plus the stream byte. */
+/** the monitor sends at most its 8192-byte read buffer plus the stream byte. */
 const READ_MAX = 65536;
-const CONMON_STDOUT = 2;
-const CONMON_STDERR = 3;
+const MONITOR_STDOUT = 2;
+const MONITOR_STDERR = 3;
 
 /** Docker's default detach keys, ctrl-p ctrl-q. */
 export const DEFAULT_DETACH_KEYS = [0x10, 0x11];
@@ -67,8 +67,8 @@ export interface BridgeOptions {
 export type BridgeEnd = "output-ended" | "detached" | "client-gone";
 
 /**
- * Joins a hijacked client connection and a conmon attach socket. `ended` resolves once: when
- * conmon closes the socket (the process ended and its output is all sent), when the client
+ * Joins a hijacked client connection and a monitor's attach socket. `ended` resolves once: when
+ * the monitor closes the socket (the process ended and its output is all sent), when the client
  * detaches, or when the client goes away. The client is not ended by the bridge: the caller
  * records what it must (an exit code) and then calls `finish()`.
  */
@@ -96,7 +96,7 @@ export class AttachBridge {
     void this.pumpOutput();
   }
 
-  /** Let go of conmon's socket, leaving the client connection to the caller. */
+  /** Let go of the monitor's socket, leaving the client connection to the caller. */
   detach(): void {
     this.release();
   }
@@ -131,11 +131,11 @@ export class AttachBridge {
       const stream = msg[0];
       const data = msg.subarray(1);
       let out: Buffer | undefined;
-      if (stream === CONMON_STDOUT && this.o.stdout) out = this.o.raw ? data : frame(1, data);
-      else if (stream === CONMON_STDERR && this.o.stderr) out = this.o.raw ? data : frame(2, data);
+      if (stream === MONITOR_STDOUT && this.o.stdout) out = this.o.raw ? data : frame(1, data);
+      else if (stream === MONITOR_STDERR && this.o.stderr) out = this.o.raw ? data : frame(2, data);
       if (!out || this.client.destroyed || this.client.writableEnded) continue;
       if (!this.client.write(out)) {
-        // The client reads slowly: stop reading conmon (the process waits) until it drains.
+        // The client reads slowly: stop reading the monitor (the process waits) until it drains.
         await new Promise<void>((resolve) => {
           const done = () => {
             this.client.off("drain", done);
@@ -211,7 +211,7 @@ export class AttachBridge {
         try {
           seqpacketShutdown(this.fd, "write");
         } catch {
-          // conmon is gone already; the output side sees EOF.
+          // the monitor is gone already; the output side sees EOF.
         }
       }
     });
@@ -228,16 +228,16 @@ export function onceEnded(stream: Duplex, cb: () => void): void {
   else stream.once("end", cb);
 }
 
-/** Connect to conmon's attach socket in `dir`. */
+/** Connect to the monitor's attach socket in `dir`. */
 export function connectAttachSocket(dir: string): number {
   return seqpacketConnect(`${dir}/attach`);
 }
 
 /**
- * Resize a tty held by conmon: its control fifo `<dir>/ctl` takes "1 <height> <width>\n".
- * Returns false when nobody reads the fifo (conmon is gone).
+ * Resize a tty held by the monitor: its control fifo `<dir>/ctl` takes "1 <height> <width>\n".
+ * Returns false when nobody reads the fifo (the monitor is gone).
  */
-export async function resizeConmonTty(dir: string, height: number, width: number): Promise<boolean> {
+export async function resizeMonitorTty(dir: string, height: number, width: number): Promise<boolean> {
   let fh;
   try {
     fh = await fsp.open(`${dir}/ctl`, fsc.O_WRONLY | fsc.O_NONBLOCK);

@@ -6,18 +6,18 @@ import { frame, newID, secureJoin, writeFileReplace, type Logger } from "../lib/
 import type { Process, Spec } from "../oci/index.js";
 import { availableCapabilities, getAdditionalGroups, getExecUser } from "../runtime/index.js";
 import {
-  capabilityMask, containerCgroups, nsExecHelper, rlimitNumber, RuntimeCreateError, seccompFlagsMask, startConmonExec, startNsExec,
+  capabilityMask, containerCgroups, nsExecHelper, rlimitNumber, RuntimeCreateError, seccompFlagsMask, startMonitorExec, startNsExec,
   type CgroupDir, type NsExecOutcome, type NsExecPlan,
 } from "../sys/index.js";
-import { AttachBridge, connectAttachSocket, onceEnded, parseDetachKeys, resizeConmonTty } from "./attach.js";
+import { AttachBridge, connectAttachSocket, onceEnded, parseDetachKeys, resizeMonitorTty } from "./attach.js";
 import type { ContainerRecord } from "./record.js";
 
 // Exec sessions (`docker exec`). Two ways to run the process:
 //  - without a tty: the pier-exec helper (sys/nsexec.ts, native/pier_exec.c) joins the
 //    container the way `runc exec` does, in ~2 ms instead of ~50, with the process's stdio as
 //    pipes that pierd reads directly;
-//  - with a tty (or when the helper cannot serve a container): conmon's exec mode, which runs
-//    `runc exec` and holds the pty; pierd attaches to it through conmon's attach socket.
+//  - with a tty (or when the helper cannot serve a container): the monitor's exec mode, which runs
+//    `runc exec` and holds the pty; pierd attaches to it through the monitor's attach socket.
 
 /** The container service, as far as exec needs it. */
 export interface ExecHost {
@@ -30,7 +30,7 @@ export interface ExecHost {
   linkedEnv(c: ContainerRecord): string[];
 }
 
-/** An interactive attach to a container (its stdin through conmon's attach socket). */
+/** An interactive attach to a container (its stdin through the monitor's attach socket). */
 export interface ContainerAttach {
   socket: Duplex;
   pending?: Buffer;
@@ -43,9 +43,10 @@ export interface ContainerAttach {
 export interface ExecManagerOptions {
   execRoot: string;
   runtimePath: string;
-  conmonPath: string;
+  /** The monitor that runs `runc exec` for tty sessions (pier-monitor or conmon). */
+  monitorPath: string;
   log: Logger;
-  /** Force every exec through conmon + runc (tests compare both ways). */
+  /** Force every exec through the monitor + runc (tests compare both ways). */
   noHelper?: boolean;
 }
 
@@ -87,8 +88,8 @@ interface ExecInstance {
   exitCode: number | null;
   pid: number;
   canRemove: boolean;
-  /** conmon's directory of a tty session (resize goes to its ctl fifo). */
-  conmonDir?: string;
+  /** The monitor's directory of a tty session (resize goes to its ctl fifo). */
+  monitorDir?: string;
   whenStarted: Promise<void>;
   markStarted: () => void;
 }
@@ -254,7 +255,7 @@ export class ExecManager {
         const r = await this.runWithHelper(ex, c, client);
         if (r !== "fallback") return;
       }
-      await this.runWithConmon(ex, c, client);
+      await this.runWithMonitor(ex, c, client);
     } catch (err) {
       this.failed(ex, err);
       throw err;
@@ -467,18 +468,18 @@ export class ExecManager {
     };
   }
 
-  // ------------------------------------------------------------------ conmon (tty)
+  // ------------------------------------------------------------------ the monitor (tty)
 
-  private async runWithConmon(ex: ExecInstance, c: ContainerRecord, client: ExecClient | undefined): Promise<void> {
+  private async runWithMonitor(ex: ExecInstance, c: ContainerRecord, client: ExecClient | undefined): Promise<void> {
     const spec = await this.containerSpec(c);
     const proc = await this.execProcess(ex, c, spec);
     const dir = path.join(this.o.execRoot, "exec", ex.id);
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFileReplace(path.join(dir, "process.json"), JSON.stringify(proc));
-    ex.conmonDir = ex.tty ? dir : undefined;
+    ex.monitorDir = ex.tty ? dir : undefined;
     const attachStdin = !!client && ex.attachStdin;
-    const session = startConmonExec({
-      conmonPath: this.o.conmonPath,
+    const session = startMonitorExec({
+      monitorPath: this.o.monitorPath,
       runtimePath: this.o.runtimePath,
       runtimeRoot: path.join(this.o.execRoot, "runc"),
       containerId: c.Id,
@@ -488,7 +489,7 @@ export class ExecManager {
       tty: ex.tty,
       stdin: attachStdin,
     });
-    // Removed once conmon is gone (it writes its files until it exits).
+    // Removed once the monitor is gone (it writes its files until it exits).
     const cleanup = () => session.done.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => {});
     try {
       await session.attachReady;
@@ -516,7 +517,7 @@ export class ExecManager {
         pending: client.pending,
       });
     }
-    if (ex.tty && ex.consoleSize) await resizeConmonTty(dir, ex.consoleSize[0], ex.consoleSize[1]);
+    if (ex.tty && ex.consoleSize) await resizeMonitorTty(dir, ex.consoleSize[0], ex.consoleSize[1]);
     session.start();
     let pid: number;
     try {
@@ -532,12 +533,12 @@ export class ExecManager {
     ex.markStarted();
     const exit = session.exit.then((code) => {
       this.exited(ex, code);
-      ex.conmonDir = undefined;
+      ex.monitorDir = undefined;
       void cleanup();
     });
     if (!bridge) return;
     const how = await bridge.ended;
-    // The output ended because conmon did: record the exit before the client learns it is over.
+    // The output ended because the monitor did: record the exit before the client learns it is over.
     if (how === "output-ended") await exit;
     bridge.finish();
   }
@@ -615,7 +616,7 @@ export class ExecManager {
   // ------------------------------------------------------------------ attach
 
   /**
-   * Attach with stdin to a container: conmon's attach socket joined to the client. A container
+   * Attach with stdin to a container: the monitor's attach socket joined to the client. A container
    * not running yet (`docker run -i` attaches before start) is joined when it starts, before
    * its process runs. Resolves when the attach is over; the client connection is ended.
    */
@@ -679,15 +680,15 @@ export class ExecManager {
     // Docker waits (up to 10 s) for the exec to have started.
     await Promise.race([ex.whenStarted, delayValue(10_000, undefined)]);
     if (!ex.running) return;
-    if (ex.conmonDir) await resizeConmonTty(ex.conmonDir, height, width);
+    if (ex.monitorDir) await resizeMonitorTty(ex.monitorDir, height, width);
   }
 
-  /** POST /containers/{id}/resize: the container's tty, held by its conmon. */
+  /** POST /containers/{id}/resize: the container's tty, held by its monitor. */
   async resizeContainer(ref: string, height: number, width: number): Promise<void> {
     const c = this.host.get(ref);
     if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
     if (!c.Config.Tty) return;
-    await resizeConmonTty(this.bundle(c.Id), height, width);
+    await resizeMonitorTty(this.bundle(c.Id), height, width);
   }
 }
 
@@ -704,7 +705,7 @@ export class ExecStartError extends PierError {
  */
 function execStartError(out: NsExecOutcome, ex: ExecInstance): PierError {
   if (out.kind === "exit") return new ExecStartError("exec ended early", 126);
-  // The helper reports what failed; runc (through conmon) says it with its own prefix.
+  // The helper reports what failed; runc (through the monitor) says it with its own prefix.
   const runtimeMsg = out.kind === "error" ? `exec failed: unable to start container process: ${out.message}` : out.message;
   const msg = `OCI runtime exec failed: ${runtimeMsg}: unknown`;
   const lower = msg.toLowerCase();

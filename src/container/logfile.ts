@@ -1,13 +1,14 @@
 import { promises as fsp, watch, type FSWatcher } from "node:fs";
 
 /**
- * conmon's k8s-file log: one line per record, "<RFC3339Nano time> <stdout|stderr> <P|F> <text>".
+ * The monitor's k8s-file log (pier-monitor's or conmon's): one line per record,
+ * "<RFC3339Nano time> <stdout|stderr> <P|F> <text>".
  * P marks a partial line (the text continues in the next record), F a full one.
  * Docker's logs endpoint wants whole lines with their newline, framed per stream unless tty.
  */
 export interface LogRecord {
   timeMs: number;
-  /** The time exactly as conmon wrote it, kept for --timestamps. */
+  /** The time exactly as the monitor wrote it, kept for --timestamps. */
   time: string;
   stream: 1 | 2;
   text: Buffer;
@@ -102,7 +103,7 @@ function parseTimeMs(t: string): number {
   return Date.parse(`${m[1]}${frac}${m[3]}`);
 }
 
-/** Docker prints log timestamps as RFC3339Nano in UTC. conmon writes local offset form. */
+/** Docker prints log timestamps as RFC3339Nano in UTC. conmon writes local offset form, pier-monitor +00:00. */
 export function dockerTimestamp(t: string): string {
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?([+-]\d\d:\d\d|Z)$/.exec(t);
   if (!m) return t;
@@ -115,7 +116,7 @@ export function dockerTimestamp(t: string): string {
 /**
  * Turns records into the bytes of Docker's logs stream. Partial records are joined with the
  * records that complete them, so each emitted message is one whole line. stdout and stderr are
- * joined separately: conmon may write a stderr line between two parts of a long stdout line.
+ * joined separately: the monitor may write a stderr line between two parts of a long stdout line.
  */
 export class LogEncoder {
   private readonly pending = new Map<1 | 2, { parts: Buffer[]; time: string; seq: number }>();
@@ -126,7 +127,7 @@ export class LogEncoder {
   encode(records: LogRecord[]): Buffer {
     if (this.o.timestamps) return this.encodeGeneral(records);
     // Runs of whole lines (the bulk) go through the tight loop; partial lines and the lines
-    // that complete them go through the general path. conmon splits a line wherever its read
+    // that complete them go through the general path. The monitor splits a line wherever its read
     // buffer ends, so even `seq` output has a few partial records.
     const chunks: Buffer[] = [];
     let runStart = 0;
@@ -172,7 +173,7 @@ export class LogEncoder {
     return this.write(left.filter(([stream]) => this.wanted(stream)).map(([stream, p]) => ({ stream, time: p.time, text: Buffer.concat(p.parts), newline: false })));
   }
 
-  /** Whole lines straight from conmon's file, without timestamps, in one tight loop. */
+  /** Whole lines straight from the monitor's file, without timestamps, in one tight loop. */
   private encodeWholeLines(records: LogRecord[], from: number, to: number): Buffer {
     const header = this.o.tty ? 0 : 8;
     const out1 = this.o.stdout;
@@ -345,7 +346,7 @@ function tailRecords(records: LogRecord[], n: number): LogRecord[] {
 }
 
 /**
- * Follows a log file from an offset, calling onRecords as conmon appends. stop() reads what
+ * Follows a log file from an offset, calling onRecords as the monitor appends. stop() reads what
  * is left once more (so nothing written before the exit is lost) and ends.
  */
 export class LogFollower {
@@ -365,7 +366,7 @@ export class LogFollower {
       this.watcher = watch(this.path, () => this.kick());
     } catch {
       // The file does not exist yet (the container has not started): look again shortly.
-      // conmon creates it when the container starts; fs.watch cannot watch a missing file.
+      // The monitor creates it when the container starts; fs.watch cannot watch a missing file.
       this.pollTimer = setInterval(() => {
         try {
           this.watcher = watch(this.path, () => this.kick());

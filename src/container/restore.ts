@@ -1,7 +1,7 @@
 // Live restore: what pierd does with each container record when it starts again, after a
-// graceful stop, a crash or a kill -9. Containers run under conmon and outlive pierd; this
+// graceful stop, a crash or a kill -9. Containers run under their monitor and outlive pierd; this
 // module re-adopts those still running, settles the exits that happened while pierd was away
-// (with the real exit code and time from conmon's exit file), and then applies the restart
+// (with the real exit code and time from the monitor's exit file), and then applies the restart
 // policies and --rm as moby's daemon restore() does.
 
 import type { ContainerRecord } from "./record.js";
@@ -10,7 +10,7 @@ import { ZERO_TIME } from "./record.js";
 /** What the restore needs of the container service. */
 export interface RestoreHost {
   all(): ContainerRecord[];
-  /** True when conmon wrote the container's exit file or its process is gone. */
+  /** True when the monitor wrote the container's exit file or its process is gone. */
   hasEnded(c: ContainerRecord): Promise<boolean>;
   /** Record the exit (code and time from the exit file) without applying any policy. */
   settleExit(id: string): Promise<void>;

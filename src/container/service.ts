@@ -8,7 +8,7 @@ import { VALID_NAME, newID, randomName, writeFileReplace, type Logger, secureJoi
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
-import { Runc, RuntimeCreateError, parseSignal, run, startConmon } from "../sys/index.js";
+import { Runc, RuntimeCreateError, parseSignal, run, startMonitor } from "../sys/index.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
@@ -45,7 +45,8 @@ export interface ContainerServiceOptions {
   dataRoot: string; // <data-root>/containers
   execRoot: string; // <exec-root>
   runtimePath: string;
-  conmonPath: string;
+  /** The per-container monitor (pier-monitor or conmon). */
+  monitorPath: string;
   initPath?: string;
   defaultUlimits?: { Name: string; Soft: number; Hard: number }[];
   images: ImageProvider;
@@ -88,7 +89,7 @@ export class ContainerService {
   readonly execs: ExecManager;
   /** Health checks of running containers that have one. */
   readonly health: HealthMonitors;
-  /** One-shot hooks run when a container is created by conmon but not yet running (attach before start). */
+  /** One-shot hooks run when a container is created by its monitor but not yet running (attach before start). */
   private readonly startHooks = new Map<string, Set<(bundle: string) => Promise<void>>>();
   /**
    * Host objects of containers that ended (runc state, rootfs mount, exit file) being released
@@ -101,7 +102,7 @@ export class ContainerService {
     this.records = new RecordStore<ContainerRecord>(path.join(o.dataRoot, "_meta"));
     this.runc = new Runc(o.runtimePath, path.join(o.execRoot, "runc"));
     this.exitDir = path.join(o.execRoot, "exits");
-    this.execs = new ExecManager(this, { execRoot: o.execRoot, runtimePath: o.runtimePath, conmonPath: o.conmonPath, log: o.log, noHelper: process.env.PIER_EXEC_HELPER === "0" });
+    this.execs = new ExecManager(this, { execRoot: o.execRoot, runtimePath: o.runtimePath, monitorPath: o.monitorPath, log: o.log, noHelper: process.env.PIER_EXEC_HELPER === "0" });
     this.health = new HealthMonitors({
       find: (id) => this.records.get(id),
       emit: (c, action) => this.emit(c, action),
@@ -118,7 +119,7 @@ export class ContainerService {
     await this.records.load();
     // A container whose removal was interrupted no longer owns its name.
     for (const c of this.records.values()) if (c.State.Status !== "removing") this.names.set(c.Name, c.Id);
-    // Exit files are how conmon tells us a container ended, also while pierd was down.
+    // Exit files are how the monitor tells us a container ended, also while pierd was down.
     this.exitWatcher = watch(this.exitDir, (_ev, file) => {
       if (file && this.records.get(String(file))) void this.handleExit(String(file));
     });
@@ -449,8 +450,8 @@ export class ContainerService {
       await fsp.mkdir(path.dirname(c.LogPath), { recursive: true });
       let pid: number;
       try {
-        ({ pid } = await startConmon({
-          conmonPath: this.o.conmonPath,
+        ({ pid } = await startMonitor({
+          monitorPath: this.o.monitorPath,
           runtimePath: this.o.runtimePath,
           runtimeRoot: path.join(this.o.execRoot, "runc"),
           id: c.Id,
@@ -467,7 +468,7 @@ export class ContainerService {
         if (err instanceof RuntimeCreateError) throw startError(err.message);
         throw err;
       }
-      mark("conmon");
+      mark("monitor");
       c.State = { ...c.State, Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: nowRFC3339() };
       c.stoppedByUser = false;
       await this.records.put(c.Id, c);
@@ -531,7 +532,7 @@ export class ContainerService {
   }
 
   /**
-   * Run `fn` once, the next time the container starts: after conmon created it (its attach
+   * Run `fn` once, the next time the container starts: after the monitor created it (its attach
    * socket exists) and before its process runs, so an attach made before start misses nothing.
    * Returns a function that cancels it.
    */
@@ -562,7 +563,7 @@ export class ContainerService {
   }
 
   /**
-   * conmon wrote the exit file: record the exit, release the rootfs, maybe restart or
+   * The monitor wrote the exit file: record the exit, release the rootfs, maybe restart or
    * auto-remove. An exit found by the restore at daemon start is only recorded: the daemon
    * start's own rules decide about restarts and removal (container/restore.ts).
    */
@@ -575,9 +576,9 @@ export class ContainerService {
       let finishedAt = nowRFC3339();
       if (code === undefined) {
         if (pidAlive(c.State.Pid)) return; // a spurious event: still running
-        // Reaped but not yet written down: conmon's exit file (and its event) follows.
-        if (await this.conmonAlive(id)) return;
-        code = 255; // it vanished without conmon telling (monitor killed): Docker reports 255
+        // Reaped but not yet written down: the monitor's exit file (and its event) follows.
+        if (await this.monitorAlive(id)) return;
+        code = 255; // it vanished without the monitor telling (monitor killed): Docker reports 255
       } else {
         // The exit file's mtime is when the process ended, also when pierd was down then.
         const st = await fsp.stat(exitFile, { bigint: true }).catch(() => undefined);
@@ -613,12 +614,17 @@ export class ContainerService {
     }
   }
 
-  private async conmonAlive(id: string): Promise<boolean> {
-    const pid = Number((await fsp.readFile(path.join(this.o.execRoot, "containers", id, "conmon.pid"), "utf8").catch(() => "")).trim());
-    if (!pid) return false;
-    // By its name too: a pid file left from long ago may name a reused pid.
-    const comm = await fsp.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
-    return comm.trim() === "conmon";
+  private async monitorAlive(id: string): Promise<boolean> {
+    const dir = path.join(this.o.execRoot, "containers", id);
+    // monitor.pid; conmon.pid from a pierd before pier-monitor (its containers live on).
+    for (const file of ["monitor.pid", "conmon.pid"]) {
+      const pid = Number((await fsp.readFile(path.join(dir, file), "utf8").catch(() => "")).trim());
+      if (!pid) continue;
+      // By its name too: a pid file left from long ago may name a reused pid.
+      const comm = (await fsp.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
+      return comm === "pier-monitor" || comm === "conmon";
+    }
+    return false;
   }
 
   private releaseHostObjects(id: string, exitFile: string): void {

@@ -2,7 +2,7 @@ import { LogFollower, type ContainerService } from "../container/index.js";
 import type { BuildRunner } from "../builder/index.js";
 
 /**
- * RUN steps of `docker build`: a container per step, its output read from conmon's log as it
+ * RUN steps of `docker build`: a container per step, its output read from the monitor's log as it
  * runs. Lives in the daemon because the builder and the container service are peers (level 5)
  * and must not import each other.
  */
@@ -30,7 +30,7 @@ export function containerBuildRunner(containers: ContainerService): BuildRunner 
     async run(id, output) {
       const c = containers.get(id);
       const exited = containers.wait(id, "next-exit");
-      // conmon splits lines into partial records; hand out whole lines (and what is left at the end).
+      // The monitor splits lines into partial records; hand out whole lines (and what is left at the end).
       const pending: Record<1 | 2, Buffer[]> = { 1: [], 2: [] };
       const follower = new LogFollower(c.LogPath, 0, (recs) => {
         for (const rec of recs) {

@@ -8,7 +8,11 @@ export interface DaemonConfig {
   execRoot: string;
   logLevel: LogLevel;
   runtimePath: string;
-  conmonPath: string;
+  /**
+   * The per-container monitor: a path or a name on PATH; undefined for Pier's own
+   * (build/Release/pier-monitor). `--conmon PATH` selects conmon instead.
+   */
+  monitorPath: string | undefined;
   initPath: string | undefined;
   defaultUlimits: { Name: string; Soft: number; Hard: number }[];
   configFile: string;
@@ -37,7 +41,7 @@ export const DEFAULTS: DaemonConfig = {
   execRoot: "/run/pier",
   logLevel: "info",
   runtimePath: "runc",
-  conmonPath: "conmon",
+  monitorPath: undefined,
   initPath: undefined,
   defaultUlimits: [],
   configFile: "/etc/pier/daemon.json",
@@ -56,7 +60,8 @@ Options:
   -H, --host list               Daemon socket to connect to (default unix:///run/pier/pier.sock)
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
       --runtime string          Path of the OCI runtime (default "runc")
-      --conmon string           Path of conmon (default "conmon")
+      --monitor string          Path of the container monitor (default: Pier's own pier-monitor)
+      --conmon string           Use conmon at this path as the container monitor (e.g. "conmon")
       --init-path string        Path of the init binary for --init (default: tini or catatonit on PATH)
       --bip string              Specify network bridge IP
   -b, --bridge string           Attach containers to a network bridge ("none": no default bridge network)
@@ -144,7 +149,7 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
       }
       case "-D": case "--debug": flags.logLevel = "debug"; break;
       case "--runtime": flags.runtimePath = next(); break;
-      case "--conmon": flags.conmonPath = next(); break;
+      case "--monitor": case "--conmon": flags.monitorPath = next(); break;
       case "--init-path": flags.initPath = next(); break;
       case "--default-ulimit": ulimits.push(parseUlimit(next())); break;
       case "--config-file": flags.configFile = next(); break;
@@ -173,6 +178,7 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
     fromFile.runtimePath = (file.runtimes as Record<string, { path: string }>).runc.path;
   }
   if (file["init-path"]) fromFile.initPath = String(file["init-path"]);
+  if (file.monitor || file.conmon) fromFile.monitorPath = String(file.monitor || file.conmon);
   if (file["default-ulimits"]) {
     fromFile.defaultUlimits = Object.values(file["default-ulimits"] as Record<string, { Name: string; Soft: number; Hard: number }>);
   }

@@ -12,7 +12,7 @@ import { NetworkService } from "../network/index.js";
 import { Snapshotter } from "../snapshot/index.js";
 import { VolumeService } from "../volume/index.js";
 import { createLogger, newID, writeFileAtomic, type Logger } from "../lib/index.js";
-import { run } from "../sys/index.js";
+import { bundledMonitor, monitorName, run } from "../sys/index.js";
 import { loadConfig, USAGE, type DaemonConfig } from "./config.js";
 import { PIER_VERSION } from "./version.js";
 import { containerBuildRunner } from "./build-runner.js";
@@ -72,17 +72,17 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
   await volumes.init();
   await networks.init();
   const runtimePath = await which(cfg.runtimePath);
-  const conmonPath = await which(cfg.conmonPath);
-  // What /info shows, asked of runc and conmon while the containers are restored (each is a
-  // process start: they would otherwise delay the socket after a restart).
-  const versions = Promise.all([firstLineVersion(runtimePath, ["--version"]), firstLineVersion(conmonPath, ["--version"]), osName()]);
+  const monitorPath = await chooseMonitor(cfg.monitorPath, log);
+  // What /info shows, asked of runc and the monitor while the containers are restored (each
+  // is a process start: they would otherwise delay the socket after a restart).
+  const versions = Promise.all([firstLineVersion(runtimePath, ["--version"]), firstLineVersion(monitorPath, ["--version"]), osName()]);
   versions.catch(() => {});
   const initPath = cfg.initPath ?? (await firstExisting(["/usr/bin/tini-static", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit"]));
   const containers = new ContainerService({
     dataRoot: path.join(cfg.dataRoot, "containers"),
     execRoot: cfg.execRoot,
     runtimePath,
-    conmonPath,
+    monitorPath,
     initPath,
     defaultUlimits: cfg.defaultUlimits,
     images: {
@@ -121,7 +121,9 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     execRoot: cfg.execRoot,
     runtimePath,
     runtimeVersion: (await versions)[0],
-    conmonVersion: (await versions)[1],
+    monitorName: monitorName(monitorPath),
+    monitorPath,
+    monitorVersion: (await versions)[1],
     initPath,
     kernelVersion: os.release(),
     operatingSystem: (await versions)[2],
@@ -243,6 +245,15 @@ async function which(bin: string): Promise<string> {
     if (await fsp.access(p, fsc.X_OK).then(() => true, () => false)) return p;
   }
   throw new Error(`${bin} not found in PATH: install it (apt-get install ${bin})`);
+}
+
+/** The configured monitor, else Pier's own, else (not built) conmon from PATH. */
+async function chooseMonitor(configured: string | undefined, log: Logger): Promise<string> {
+  if (configured) return which(configured);
+  const own = bundledMonitor();
+  if (own) return own;
+  log.warn("pier-monitor was not built (npm ci builds it); using conmon");
+  return which("conmon");
 }
 
 async function firstExisting(paths: string[]): Promise<string | undefined> {

@@ -1,5 +1,5 @@
 export * from "./exec.js";
-export * from "./conmon.js";
+export * from "./monitor.js";
 export * from "./runc.js";
 export * from "./native.js";
 export * from "./nsexec.js";

@@ -95,7 +95,7 @@ export function umount2(target: string, flags = 0): void {
 }
 
 /**
- * A connected AF_UNIX SOCK_SEQPACKET client (conmon's attach socket), as a raw non-blocking fd.
+ * A connected AF_UNIX SOCK_SEQPACKET client (the monitor's attach socket), as a raw non-blocking fd.
  * Paths longer than sun_path's 107 bytes are reached through /proc/self/fd of the parent dir.
  *
  * Why not net.Socket: libuv classifies a seqpacket fd as UNKNOWN and `new net.Socket({ fd })`
@@ -122,7 +122,7 @@ export function seqpacketClose(fd: number): void {
 }
 
 /**
- * Half-close a seqpacket connection: with "write", the peer reads EOF (conmon then closes the
+ * Half-close a seqpacket connection: with "write", the peer reads EOF (the monitor then closes the
  * container's stdin) while messages still flow towards us. Wait for pending writes first.
  */
 export function seqpacketShutdown(fd: number, how: "read" | "write" | "both"): void {

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
-import { existsSync, promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
+import { builtProgram } from "./built.js";
 
 // Driver for native/pier_exec.c ("pier-exec"): runs one process inside a running container the
 // way `runc exec` does, in a few milliseconds. See that file for what it does and in which order.
@@ -98,16 +98,9 @@ export interface NsExecProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
-let helperPath: string | undefined | null = null;
-
 /** The built helper (build/Release/pier-exec), or undefined when it was not built. */
 export function nsExecHelper(): string | undefined {
-  if (helperPath === null) {
-    // dist/src/sys/nsexec.js → <project>/build/Release/pier-exec
-    const p = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../build/Release/pier-exec");
-    helperPath = existsSync(p) ? p : undefined;
-  }
-  return helperPath ?? undefined;
+  return builtProgram("pier-exec");
 }
 
 function encodePlan(p: NsExecPlan): Buffer {

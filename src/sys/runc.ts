@@ -2,7 +2,7 @@ import { promises as fsp, constants as fsc } from "node:fs";
 import * as path from "node:path";
 import { run } from "./exec.js";
 
-/** The few runc commands the engine runs itself (conmon runs `create`). */
+/** The few runc commands the engine runs itself (the monitor runs `create`). */
 export class Runc {
   constructor(readonly path: string, readonly root: string) {}
 

@@ -516,7 +516,7 @@ describe("container lifecycle", () => {
     try {
       await until("ender to exit", async () => {
         try {
-          process.kill(Number(readFileSync(path.join(e.execRoot!, "containers", endingID, "conmon.pid"), "utf8")), 0);
+          process.kill(Number(readFileSync(path.join(e.execRoot!, "containers", endingID, "monitor.pid"), "utf8")), 0);
           return false;
         } catch {
           return true;

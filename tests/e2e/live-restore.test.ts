@@ -120,7 +120,7 @@ describe("live restore", () => {
         // others end with their code; both happen while nothing of pierd runs.
         for (const name of [...running.keys(), ...ending.keys()]) await fsp.writeFile(path.join(ctl(name), "down"), "");
         await until("the running containers to print while pierd is down", async () => [...running.keys()].every((n) => existsSync(path.join(ctl(n), "ack"))));
-        await until("conmon to record the exits", async () => [...ending.values()].every((c) => existsSync(exitFile(c.id))));
+        await until("the monitors to record the exits", async () => [...ending.values()].every((c) => existsSync(exitFile(c.id))));
         downTo = Date.now();
       });
 

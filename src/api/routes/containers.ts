@@ -180,7 +180,7 @@ function logOptions(query: URLSearchParams, c: ContainerRecord): LogReadOptions 
 
 /**
  * Attach without stdin: the container's output from now on (and its past output with
- * logs=1), ending when the container exits. Output is read from conmon's log, which holds
+ * logs=1), ending when the container exits. Output is read from the monitor's log, which holds
  * everything the container wrote, so an attach made before start misses nothing.
  */
 async function attach(ctx: HijackCtx, s: Services): Promise<void> {
@@ -188,7 +188,7 @@ async function attach(ctx: HijackCtx, s: Services): Promise<void> {
   const c = s.containers.get(params.id!);
   const streamOut = boolParam(query, "stdout");
   const streamErr = boolParam(query, "stderr");
-  // With stdin (to a container that keeps one open) the streams go through conmon's attach
+  // With stdin (to a container that keeps one open) the streams go through the monitor's attach
   // socket; otherwise the output is read from the log, so nothing of a quick run is missed.
   const interactive = boolParam(query, "stdin") && !!c.Config.OpenStdin && boolParam(query, "stream");
   const detachKeys = query.get("detachKeys") ?? "";

@@ -110,7 +110,7 @@ function versionBody(s: Services) {
     Components: [
       { Name: "Engine", Version: s.info.version, Details: { ApiVersion: API_VERSION, Arch: arch, BuildTime: "", Experimental: "false", GitCommit: "", GoVersion: `node${process.versions.node}`, KernelVersion: s.info.kernelVersion, MinAPIVersion: MIN_API_VERSION, Os: "linux" } },
       { Name: "runc", Version: s.info.runtimeVersion, Details: { GitCommit: "" } },
-      { Name: "conmon", Version: s.info.conmonVersion, Details: { GitCommit: "" } },
+      { Name: s.info.monitorName, Version: s.info.monitorVersion, Details: { GitCommit: "", Path: s.info.monitorPath } },
     ],
     Version: s.info.version,
     ApiVersion: API_VERSION,

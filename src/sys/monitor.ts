@@ -1,15 +1,32 @@
 import { spawn } from "node:child_process";
+import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { systemError } from "../errdefs/index.js";
+import { builtProgram } from "./built.js";
 
-export interface ConmonOptions {
-  conmonPath: string;
+// The per-container monitor: Pier's own (native/pier_monitor.c, built into
+// build/Release/pier-monitor) or conmon. Both take the same command line (pier-monitor
+// implements the subset of conmon's that is passed here) and speak the same pipes, files and
+// attach socket, so one driver serves both and a pierd may adopt containers started by either.
+
+/** Pier's own monitor as built by `npm ci` (binding.gyp), or undefined when it was not built. */
+export function bundledMonitor(): string | undefined {
+  return builtProgram("pier-monitor");
+}
+
+/** "pier-monitor" or "conmon": what a monitor binary is, by its name. */
+export function monitorName(monitorPath: string): string {
+  return path.basename(monitorPath).startsWith("conmon") ? "conmon" : "pier-monitor";
+}
+
+export interface MonitorOptions {
+  monitorPath: string;
   runtimePath: string;
   runtimeRoot: string;
   id: string;
   name: string;
   bundle: string;
-  /** Directory conmon keeps for this container: pidfile, attach socket, oom marker. */
+  /** Directory the monitor keeps for this container: pidfile, attach socket, ctl fifo, oom marker. */
   runDir: string;
   exitDir: string;
   logPath: string;
@@ -17,27 +34,27 @@ export interface ConmonOptions {
   stdin: boolean;
   /**
    * Close the container's stdin when an attached client's stdin ends or it disconnects
-   * (Docker's StdinOnce without a tty). Otherwise conmon keeps it open for the next attach.
+   * (Docker's StdinOnce without a tty). Otherwise the monitor keeps it open for the next attach.
    */
   stdinOnce?: boolean;
   logLevel?: string;
 }
 
-export interface ConmonStarted {
+export interface MonitorStarted {
   /** The container's init process, as seen from the host. */
   pid: number;
 }
 
-/** What `runc create` said when it failed, as conmon relays it. */
+/** What `runc create` (or `runc exec`) said when it failed, as the monitor relays it. */
 export class RuntimeCreateError extends Error {}
 
 /**
- * Start a container's monitor. conmon runs `runc create` and reports the container's pid (or
+ * Start a container's monitor. It runs `runc create` and reports the container's pid (or
  * runc's error) on the sync pipe; it waits for a byte on the start pipe before it begins, the
- * way Podman drives it (without the start pipe conmon was seen to skip the exit file).
- * conmon double-forks, so the monitor outlives pierd; nothing of it is kept in this process.
+ * way Podman drives conmon (without the start pipe conmon was seen to skip the exit file).
+ * The monitor forks away, so it outlives pierd; nothing of it is kept in this process.
  */
-export function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
+export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   const args = [
     "--api-version", "1",
     "-c", o.id,
@@ -47,7 +64,7 @@ export function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
     "--runtime-arg", `--root=${o.runtimeRoot}`,
     "-b", o.bundle,
     "-p", `${o.runDir}/pidfile`,
-    "-P", `${o.runDir}/conmon.pid`,
+    "-P", `${o.runDir}/monitor.pid`,
     "-0", o.runDir,
     "--exit-dir", o.exitDir,
     "--full-attach",
@@ -59,7 +76,8 @@ export function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
   if (o.stdin) args.push("-i");
   if (o.stdin && !o.stdinOnce) args.push("--leave-stdin-open");
   return new Promise((resolve, reject) => {
-    const child = spawn(o.conmonPath, args, {
+    const name = monitorName(o.monitorPath);
+    const child = spawn(o.monitorPath, args, {
       stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
       env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
       detached: true,
@@ -81,20 +99,20 @@ export function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
     };
     sync.on("data", (d: Buffer) => {
       buf += d.toString();
-      // conmon writes one JSON object per message; the first one answers create.
-      const end = buf.indexOf("}");
+      // One JSON object per line; the first one answers create.
+      const end = buf.indexOf("\n");
       if (end < 0) return;
-      let msg: { data: number; message?: string };
+      let msg: SyncMessage;
       try {
-        msg = JSON.parse(buf.slice(0, end + 1));
+        msg = JSON.parse(buf.slice(0, end));
       } catch (e) {
-        return finish(systemError(`conmon sent an unreadable message: ${buf}`, e));
+        return finish(systemError(`${name} sent an unreadable message: ${buf}`, e));
       }
       if (msg.data < 0) finish(new RuntimeCreateError(cleanRuntimeMessage(msg.message ?? "runtime create failed")));
       else finish(undefined, msg.data);
     });
-    sync.on("end", () => finish(systemError(`conmon exited before creating the container: ${Buffer.concat(stderr).toString().trim()}`)));
-    child.on("error", (e) => finish(systemError(`cannot start conmon: ${e.message}`, e)));
+    sync.on("end", () => finish(systemError(`${name} exited before creating the container: ${Buffer.concat(stderr).toString().trim()}`)));
+    child.on("error", (e) => finish(systemError(`cannot start ${name} (${o.monitorPath}): ${e.message}`, e)));
     start.on("error", () => {});
     start.end("0");
   });
@@ -110,8 +128,14 @@ export function cleanRuntimeMessage(raw: string): string {
   return msgs.filter((m) => m !== "").join(": ");
 }
 
-export interface ConmonExecOptions {
-  conmonPath: string;
+/** One message on the sync pipe: `{"data": n}` or `{"data": -1, "message": "…"}`, a line each. */
+interface SyncMessage {
+  data: number;
+  message?: string;
+}
+
+export interface MonitorExecOptions {
+  monitorPath: string;
   runtimePath: string;
   runtimeRoot: string;
   containerId: string;
@@ -124,27 +148,27 @@ export interface ConmonExecOptions {
   logLevel?: string;
 }
 
-/** An exec session run by conmon (`runc exec -d`), attached through its socket. */
-export interface ConmonExec {
-  /** conmon's attach socket exists (`<dir>/attach`): connect, then call start(). */
+/** An exec session run by a monitor (`runc exec -d`), attached through its socket. */
+export interface MonitorExec {
+  /** The monitor's attach socket exists (`<dir>/attach`): connect, then call start(). */
   attachReady: Promise<void>;
-  /** Let conmon run `runc exec`. */
+  /** Let the monitor run `runc exec`. */
   start(): void;
   /** The process's host pid; rejects with a RuntimeCreateError when runc exec failed. */
   pid: Promise<number>;
-  /** Its exit status (code, or 128+signal), read from conmon's sync pipe. */
+  /** Its exit status (code, or 128+signal), read from the monitor's sync pipe. */
   exit: Promise<number>;
-  /** conmon is gone (its sync pipe closed): its directory can be removed. */
+  /** The monitor is gone (its sync pipe closed): its directory can be removed. */
   done: Promise<void>;
 }
 
 /**
- * Run a process in a container through conmon's exec mode, as Podman does for `exec`: conmon
- * reads the start pipe once to begin, creates the attach socket and says so on the attach pipe,
- * waits for a second start message, runs `runc exec --process <dir>/process.json`, and writes
- * the pid and later the exit status on the sync pipe.
+ * Run a process in a container through the monitor's exec mode, as Podman does with conmon for
+ * `exec`: the monitor reads the start pipe once to begin, creates the attach socket and says so
+ * on the attach pipe, waits for a second start message, runs `runc exec --process
+ * <dir>/process.json`, and writes the pid and later the exit status on the sync pipe.
  */
-export function startConmonExec(o: ConmonExecOptions): ConmonExec {
+export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   const args = [
     "--api-version", "1",
     "-c", o.containerId,
@@ -154,7 +178,7 @@ export function startConmonExec(o: ConmonExecOptions): ConmonExec {
     "--runtime-arg", `--root=${o.runtimeRoot}`,
     "-b", o.dir,
     "-p", `${o.dir}/pid`,
-    "-P", `${o.dir}/conmon.pid`,
+    "-P", `${o.dir}/monitor.pid`,
     "-0", o.dir,
     "--full-attach",
     "--socket-dir-path", o.dir,
@@ -166,7 +190,8 @@ export function startConmonExec(o: ConmonExecOptions): ConmonExec {
   ];
   if (o.tty) args.push("-t");
   if (o.stdin) args.push("-i");
-  const child = spawn(o.conmonPath, args, {
+  const name = monitorName(o.monitorPath);
+  const child = spawn(o.monitorPath, args, {
     stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", "pipe"],
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4", _OCI_ATTACHPIPE: "5" },
     detached: true,
@@ -189,26 +214,27 @@ export function startConmonExec(o: ConmonExecOptions): ConmonExec {
         resolve();
       }
     });
-    attachPipe.on("end", () => reject(systemError(`conmon exited before its attach socket was ready: ${why()}`)));
-    child.on("error", (e) => reject(systemError(`cannot start conmon: ${e.message}`, e)));
+    attachPipe.on("end", () => reject(systemError(`${name} exited before its attach socket was ready: ${why()}`)));
+    child.on("error", (e) => reject(systemError(`cannot start ${name} (${o.monitorPath}): ${e.message}`, e)));
   });
   attachReady.catch(() => {});
 
-  const messages: { data: number; message?: string }[] = [];
-  const waiting: ((m: { data: number; message?: string } | undefined) => void)[] = [];
+  const messages: SyncMessage[] = [];
+  const waiting: ((m: SyncMessage | undefined) => void)[] = [];
   let syncEnded = false;
   let buf = "";
   sync.on("data", (d: Buffer) => {
     buf += d.toString();
     let end: number;
-    while ((end = buf.indexOf("}")) >= 0) {
-      const raw = buf.slice(0, end + 1);
+    while ((end = buf.indexOf("\n")) >= 0) {
+      const raw = buf.slice(0, end);
       buf = buf.slice(end + 1);
-      let msg: { data: number; message?: string };
+      if (raw.trim() === "") continue;
+      let msg: SyncMessage;
       try {
-        msg = JSON.parse(raw.trim());
+        msg = JSON.parse(raw);
       } catch {
-        msg = { data: -1, message: `conmon sent an unreadable message: ${raw}` };
+        msg = { data: -1, message: `${name} sent an unreadable message: ${raw}` };
       }
       const w = waiting.shift();
       if (w) w(msg);
@@ -226,14 +252,14 @@ export function startConmonExec(o: ConmonExecOptions): ConmonExec {
   sync.on("end", onSyncEnd);
   sync.on("error", onSyncEnd);
   const next = () =>
-    new Promise<{ data: number; message?: string } | undefined>((resolve) => {
+    new Promise<SyncMessage | undefined>((resolve) => {
       const m = messages.shift();
       if (m || syncEnded) resolve(m);
       else waiting.push(resolve);
     });
 
   const pid = next().then((m) => {
-    if (!m) throw systemError(`conmon exited before starting the exec session: ${why()}`);
+    if (!m) throw systemError(`${name} exited before starting the exec session: ${why()}`);
     if (m.data < 0) throw new RuntimeCreateError(cleanRuntimeMessage(m.message ?? "runtime exec failed"));
     return m.data;
   });
@@ -243,7 +269,7 @@ export function startConmonExec(o: ConmonExecOptions): ConmonExec {
     () => 255,
   );
   child.unref();
-  // conmon reads the start pipe once before it sets anything up.
+  // The monitor reads the start pipe once before it sets anything up.
   startPipe.write("0");
   return {
     attachReady,

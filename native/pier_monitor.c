@@ -1,0 +1,1223 @@
+// pier-monitor: Pier's per-container monitor, doing exactly what Pier used conmon for, in a
+// static binary of a few dozen KiB (conmon links glib and costs ~2.4 MiB RSS per container).
+//
+// It takes the subset of conmon's command line that Pier passes, and speaks the same pipes,
+// files and sockets, so pierd drives either one with the same code and live restore, attach,
+// logs and exits work the same whichever monitor started a container:
+//
+//   _OCI_STARTPIPE   read once before anything else (and once more, in exec-attach mode, before
+//                    the runtime runs: the caller attaches first);
+//   _OCI_SYNCPIPE    one JSON line per message: {"data": <pid>} once the runtime made the
+//                    process, {"data": -1, "message": "<runtime's stderr>"} when it failed, and in
+//                    exec mode {"data": <exit status>} at the end;
+//   _OCI_ATTACHPIPE  exec-attach mode: {"data": 0} once the attach socket listens;
+//   <bundle>/attach  SOCK_SEQPACKET: each message out is one byte naming the stream (2 stdout,
+//                    3 stderr; a tty's output is stdout) and up to 8192 bytes of output; each
+//                    message in is stdin. A client's EOF closes the process's stdin unless
+//                    --leave-stdin-open;
+//   <bundle>/ctl     fifo of "<type> <height> <width>\n": 1 resizes the tty, 2 reopens the log;
+//   k8s-file log     "<RFC3339Nano time> <stdout|stderr> <P|F> <text>\n", P marking a line split
+//                    where a read ended (the rest follows in later records);
+//   --exit-dir/<cid> and <persist dir>/exit: the exit status (the code, 128+signal when
+//                    signalled), written atomically after the output is drained;
+//   <persist dir>/oom  created when the kernel OOM-killed in the container's memory cgroup.
+//
+// Like conmon it forks once in create mode so it outlives its caller, makes itself a child
+// subreaper (the container's init and `runc exec -d` processes are reparented to it when the
+// runtime exits), forwards SIGTERM, SIGINT and SIGQUIT to the container, and keeps itself out of
+// the OOM killer's reach while the runtime and the container get the caller's score back.
+//
+// Output backpressure: a client socket that is full keeps its message pending; the monitor then
+// reads no more output (the process blocks on its full pipe) until every client took it, as
+// conmon's blocking writes do, but without stopping stdin, resizes or new attaches meanwhile.
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MONITOR_VERSION "0.1.0"
+#define STDIO_BUF 8192          /* one read of the process's output, as conmon's */
+#define STDIN_BUF 32767         /* one attach message in, as conmon's CONN_SOCK_BUF_SIZE - 1 */
+#define LOG_BUF 8192
+#define MAX_CLIENTS 64
+#define MAX_RUNTIME_ARGS 32
+#define EXIT_CACHE 8
+#define STREAM_STDOUT 2
+#define STREAM_STDERR 3
+#define CGROUP2_MAGIC 0x63677270
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+// ---------------------------------------------------------------- options
+
+static const char *opt_cid, *opt_runtime, *opt_bundle, *opt_pidfile, *opt_monitor_pidfile;
+static const char *opt_persist_dir, *opt_exit_dir, *opt_log_path, *opt_process_spec;
+static const char *opt_runtime_args[MAX_RUNTIME_ARGS];
+static int n_runtime_args;
+static bool opt_tty, opt_stdin, opt_leave_stdin_open, opt_exec, opt_exec_attach;
+
+// ---------------------------------------------------------------- state
+
+static int devnull = -1;
+static int sync_fd = -1, start_fd = -1, attach_pipe_fd = -1;
+static int sig_fd = -1;
+static int bundle_fd = -1;                 /* O_PATH fd of the bundle: attach socket, ctl fifo */
+static int attach_fd = -1, ctl_fd = -1;
+static int console_listen_fd = -1;
+static char console_path[108];
+static char console_tmpdir[64];
+static int log_fd = -1;
+static int oom_event_fd = -1;              /* cgroup v1 eventfd on memory.oom_control */
+static char cg_dir[512];                   /* the container's memory cgroup (v1) or cgroup (v2) */
+static bool cg_v2;
+
+static int m_stdin = -1, m_stdout = -1, m_stderr = -1;
+static bool stdin_closed;                  /* closed for good (EOF from a client, or EPIPE) */
+static bool tty_hup;                       /* no slave open: look at the master again later */
+static struct timespec tty_hup_since;
+static int pending_rows = -1, pending_cols = -1;
+
+static pid_t runtime_pid = -1, container_pid = -1;
+static int runtime_status = -1, container_status = -1;
+static bool runtime_done, runtime_handled, container_done;
+static struct { pid_t pid; int status; } exit_cache[EXIT_CACHE];
+static int n_exit_cache;
+static sigset_t old_mask;
+static char old_oom_score[16];
+
+struct client {
+  int fd;
+  bool readable;
+  bool writable;
+  bool pending;                            /* the current output message is not yet sent */
+};
+static struct client clients[MAX_CLIENTS];
+static int n_clients;
+static int n_pending;
+
+static char out_msg[1 + STDIO_BUF];        /* stream byte + output: the message being sent */
+static size_t out_len;
+static char in_buf[STDIN_BUF];             /* one stdin message from a client, being written */
+static size_t in_len, in_off;
+static char log_buf[LOG_BUF];
+static size_t log_used;
+static char ctl_buf[200];
+static size_t ctl_used;
+
+// ---------------------------------------------------------------- small helpers
+
+static void say(const char *fmt, va_list ap) {
+  char msg[1024];
+  int n = snprintf(msg, sizeof msg, "pier-monitor: ");
+  int m = vsnprintf(msg + n, sizeof msg - n - 1, fmt, ap);
+  if (m < 0) m = 0;
+  size_t len = (size_t)n + ((size_t)m < sizeof msg - n - 1 ? (size_t)m : sizeof msg - n - 2);
+  msg[len++] = '\n';
+  ssize_t w;
+  do w = write(2, msg, len); while (w < 0 && errno == EINTR);
+}
+
+static void warnx_(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  say(fmt, ap);
+  va_end(ap);
+}
+
+static void cleanup_paths(void);
+
+__attribute__((noreturn)) static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  say(fmt, ap);
+  va_end(ap);
+  cleanup_paths();
+  _exit(1);
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+static ssize_t read_retry(int fd, void *buf, size_t len) {
+  ssize_t r;
+  do r = read(fd, buf, len); while (r < 0 && errno == EINTR);
+  return r;
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Write `content` to `path` through a temporary file and rename: readers see all or nothing. */
+static int write_file_atomic(const char *path, const char *content) {
+  char tmp[PATH_MAX];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp-monitor", path) >= (int)sizeof tmp) return -1;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  int rc = write_all(fd, content, strlen(content));
+  if (rc == 0) rc = fsync(fd);
+  close(fd);
+  if (rc == 0) rc = rename(tmp, path);
+  if (rc != 0) unlink(tmp);
+  return rc;
+}
+
+/*
+ * Close every fd from 3 up but the pipes from the caller: one inherited by the caller's caller
+ * (a shell's, a terminal's) would otherwise stay open as long as the container runs.
+ */
+static void close_inherited(void) {
+  int keep[3] = {sync_fd, start_fd, attach_pipe_fd};
+  for (int i = 0; i < 3; i++)  /* sort the three */
+    for (int j = i + 1; j < 3; j++)
+      if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
+  unsigned lo = 3;
+  for (int i = 0; i <= 3; i++) {
+    unsigned hi = i < 3 ? (unsigned)keep[i] : ~0U;
+    if (i < 3 && (keep[i] < 3 || (unsigned)keep[i] < lo)) continue;
+    if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0) < 0) {
+      for (unsigned fd = lo; fd < hi && fd < 4096; fd++) close((int)fd);  /* before Linux 5.9 */
+    }
+    if (i < 3) lo = (unsigned)keep[i] + 1;
+  }
+}
+
+static int env_fd(const char *name) {
+  const char *v = getenv(name);
+  if (!v || !*v) return -1;
+  char *end;
+  errno = 0;
+  long fd = strtol(v, &end, 10);
+  if (errno || *end || fd < 0 || fd > INT_MAX) die("cannot parse %s=%s", name, v);
+  if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) die("%s=%s is not an open file descriptor", name, v);
+  return (int)fd;
+}
+
+/* One message to the caller on a sync pipe, as conmon's API version 1 writes it. */
+static void write_sync(int *fd, int data, const char *message) {
+  if (*fd < 0) return;
+  char buf[4096];
+  size_t n = (size_t)snprintf(buf, sizeof buf, "{\"data\": %d", data);
+  if (message && *message) {
+    n += (size_t)snprintf(buf + n, sizeof buf - n, ", \"message\": \"");
+    // JSON escapes; '}' too, so a reader that frames messages by their closing brace (as
+    // pierd did for conmon) is never cut short by the runtime's words.
+    for (const unsigned char *p = (const unsigned char *)message; *p && n < sizeof buf - 16; p++) {
+      unsigned char c = *p;
+      if (c == '"' || c == '\\') { buf[n++] = '\\'; buf[n++] = (char)c; }
+      else if (c == '\n') { buf[n++] = '\\'; buf[n++] = 'n'; }
+      else if (c == '\t') { buf[n++] = '\\'; buf[n++] = 't'; }
+      else if (c < 0x20 || c == 0x7f || c == '}') n += (size_t)snprintf(buf + n, sizeof buf - n, "\\u%04x", c);
+      else buf[n++] = (char)c;
+    }
+    buf[n++] = '"';
+  }
+  buf[n++] = '}';
+  buf[n++] = '\n';
+  if (write_all(*fd, buf, n) < 0) close_fd(fd);  /* the caller is gone: nobody to tell */
+}
+
+// ---------------------------------------------------------------- command line
+
+static void usage(int code) {
+  const char *text =
+      "Usage: pier-monitor [OPTIONS]\n"
+      "Pier's container monitor; takes the conmon options pierd passes:\n"
+      "  -c, --cid ID                 container ID (runtime's name for it; exit file name)\n"
+      "  -r, --runtime PATH           OCI runtime (runc)\n"
+      "      --runtime-arg ARG        global runtime argument (repeatable)\n"
+      "  -b, --bundle DIR             bundle: config.json; attach socket and ctl fifo go here\n"
+      "  -p, --container-pidfile F    the runtime writes the process's pid here\n"
+      "  -P, --conmon-pidfile F       the monitor's own pid\n"
+      "  -0, --persist-dir DIR        exit and oom files\n"
+      "      --exit-dir DIR           exit file <DIR>/<ID>\n"
+      "  -l, --log-path k8s-file:F    log file (none:F for none)\n"
+      "  -t, --terminal               a pty for the process\n"
+      "  -i, --stdin                  keep stdin for attach clients\n"
+      "      --leave-stdin-open       keep stdin open when an attach client ends\n"
+      "  -e, --exec                   run --exec-process-spec in container ID (runtime exec)\n"
+      "      --exec-attach            wait for the attach socket's client before exec\n"
+      "      --exec-process-spec F    process.json of the exec\n"
+      "      --api-version N, -u ID, -n NAME, --socket-dir-path DIR, --full-attach,\n"
+      "      --log-level L            accepted for conmon compatibility\n"
+      "      --version\n";
+  write_all(code ? 2 : 1, text, strlen(text));
+  exit(code);
+}
+
+/* Whether argument `a` is the option with short name `s` (or NULL) or long name `l`. */
+static bool is_opt(const char *a, const char *s, const char *l) {
+  return (s && strcmp(a, s) == 0) || strcmp(a, l) == 0;
+}
+
+static void parse_args(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    char *a = argv[i];
+    char *val = NULL;
+    char *eq = NULL;
+    if (a[0] == '-' && a[1] == '-' && (eq = strchr(a, '='))) {
+      *eq = 0;
+      val = eq + 1;
+    }
+#define FLAG(s, l) is_opt(a, s, l)
+#define VALUE() (val ? val : (i + 1 < argc ? argv[++i] : (die("option %s needs a value", a), (char *)0)))
+    if (FLAG("-c", "--cid")) opt_cid = VALUE();
+    else if (FLAG("-u", "--cuuid")) (void)VALUE();
+    else if (FLAG("-n", "--name")) (void)VALUE();
+    else if (FLAG("-r", "--runtime")) opt_runtime = VALUE();
+    else if (FLAG(NULL, "--runtime-arg")) {
+      if (n_runtime_args >= MAX_RUNTIME_ARGS) die("too many --runtime-arg");
+      opt_runtime_args[n_runtime_args++] = VALUE();
+    } else if (FLAG("-b", "--bundle")) opt_bundle = VALUE();
+    else if (FLAG("-p", "--container-pidfile")) opt_pidfile = VALUE();
+    else if (FLAG("-P", "--conmon-pidfile")) opt_monitor_pidfile = VALUE();
+    else if (FLAG("-0", "--persist-dir")) opt_persist_dir = VALUE();
+    else if (FLAG(NULL, "--exit-dir")) opt_exit_dir = VALUE();
+    else if (FLAG("-l", "--log-path")) {
+      char *v = VALUE();
+      if (strncmp(v, "k8s-file:", 9) == 0) opt_log_path = v + 9;
+      else if (strcmp(v, "none") == 0 || strncmp(v, "none:", 5) == 0) opt_log_path = NULL;
+      else if (strchr(v, ':') == NULL) opt_log_path = v;  /* a bare path is a k8s-file, as conmon takes it */
+      else die("unsupported log driver in %s (k8s-file or none)", v);
+    } else if (FLAG("-t", "--terminal")) opt_tty = true;
+    else if (FLAG("-i", "--stdin")) opt_stdin = true;
+    else if (FLAG(NULL, "--leave-stdin-open")) opt_leave_stdin_open = true;
+    else if (FLAG("-e", "--exec")) opt_exec = true;
+    else if (FLAG(NULL, "--exec-attach")) opt_exec_attach = true;
+    else if (FLAG(NULL, "--exec-process-spec")) opt_process_spec = VALUE();
+    else if (FLAG(NULL, "--api-version")) {
+      const char *v = VALUE();
+      if (strcmp(v, "1") != 0) die("only --api-version 1 is supported");
+    } else if (FLAG(NULL, "--socket-dir-path")) (void)VALUE();
+    else if (FLAG(NULL, "--log-level")) (void)VALUE();
+    else if (FLAG(NULL, "--full-attach")) {}
+    else if (FLAG(NULL, "--version")) {
+      const char *v = "pier-monitor version " MONITOR_VERSION "\n";
+      write_all(1, v, strlen(v));
+      exit(0);
+    } else if (FLAG("-h", "--help")) usage(0);
+    else die("unknown option %s (see --help)", a);
+#undef FLAG
+#undef VALUE
+  }
+  if (!opt_cid || !opt_runtime || !opt_bundle || !opt_pidfile) die("--cid, --runtime, --bundle and --container-pidfile are required");
+  if (opt_exec && !opt_process_spec) die("--exec needs --exec-process-spec");
+  if (opt_exec_attach && !opt_exec) die("--exec-attach needs --exec");
+}
+
+// ---------------------------------------------------------------- log (k8s-file)
+
+static void log_flush(void) {
+  if (log_used == 0) return;
+  if (log_fd >= 0 && write_all(log_fd, log_buf, log_used) < 0) warnx_("cannot write the log: %s", strerror(errno));
+  log_used = 0;
+}
+
+static void log_append(const char *p, size_t n) {
+  while (n > 0) {
+    size_t room = LOG_BUF - log_used;
+    if (room == 0) {
+      log_flush();
+      room = LOG_BUF;
+    }
+    size_t k = n < room ? n : room;
+    memcpy(log_buf + log_used, p, k);
+    log_used += k;
+    p += k;
+    n -= k;
+  }
+}
+
+/* One read's worth of output as records: a line each, the last one "P" when it has no newline. */
+static void log_output(int stream, const char *buf, size_t len) {
+  if (log_fd < 0 || len == 0) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char head[80];
+  int hl = snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%09ld+00:00 %s F ", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec, stream == STREAM_STDERR ? "stderr" : "stdout");
+  while (len > 0) {
+    const char *nl = memchr(buf, '\n', len);
+    size_t line = nl ? (size_t)(nl - buf) + 1 : len;
+    head[hl - 2] = nl ? 'F' : 'P';
+    log_append(head, (size_t)hl);
+    log_append(buf, line);
+    if (!nl) log_append("\n", 1);
+    buf += line;
+    len -= line;
+  }
+  log_flush();
+}
+
+static void open_log(void) {
+  if (!opt_log_path) return;
+  int fd = open(opt_log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (log_fd >= 0) {
+      warnx_("cannot reopen the log %s: %s", opt_log_path, strerror(errno));
+      return;
+    }
+    die("cannot open the log %s: %s", opt_log_path, strerror(errno));
+  }
+  close_fd(&log_fd);
+  log_fd = fd;
+}
+
+// ---------------------------------------------------------------- attach clients
+
+static void client_drop(int i) {
+  struct client *c = &clients[i];
+  if (c->pending) n_pending--;
+  close(c->fd);
+  clients[i] = clients[--n_clients];
+}
+
+static void client_stop_writing(int i) {
+  struct client *c = &clients[i];
+  if (c->pending) {
+    c->pending = false;
+    n_pending--;
+  }
+  c->writable = false;
+  shutdown(c->fd, SHUT_WR);
+}
+
+/* Try to hand the current output message to client i; false when it must wait (full). */
+static void client_send(int i) {
+  struct client *c = &clients[i];
+  for (;;) {
+    ssize_t w = send(c->fd, out_msg, out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w >= 0) {
+      if (c->pending) {
+        c->pending = false;
+        n_pending--;
+      }
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!c->pending) {
+        c->pending = true;
+        n_pending++;
+      }
+      return;
+    }
+    client_stop_writing(i);  /* EPIPE, ECONNRESET: the client is gone */
+    return;
+  }
+}
+
+static void broadcast(void) {
+  for (int i = 0; i < n_clients; i++)
+    if (clients[i].writable) client_send(i);
+}
+
+static void accept_clients(void) {
+  for (;;) {
+    int fd = accept4(attach_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  /* EAGAIN: none left */
+    }
+    if (n_clients == MAX_CLIENTS) {
+      warnx_("too many attach clients");
+      close(fd);
+      continue;
+    }
+    clients[n_clients++] = (struct client){.fd = fd, .readable = true, .writable = true};
+  }
+}
+
+static void close_stdin(void) {
+  if (m_stdin >= 0) close(m_stdin);
+  m_stdin = -1;
+  stdin_closed = true;
+  in_len = in_off = 0;
+}
+
+/* Write what is buffered of stdin; a full pipe keeps the rest for POLLOUT. */
+static void flush_stdin(void) {
+  while (in_off < in_len && m_stdin >= 0) {
+    ssize_t w = write(m_stdin, in_buf + in_off, in_len - in_off);
+    if (w >= 0) {
+      in_off += (size_t)w;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    close_stdin();  /* EPIPE: the process closed its stdin */
+    return;
+  }
+  if (in_off >= in_len) in_len = in_off = 0;
+}
+
+/* A stdin-less monitor (or a closed stdin) drops what clients send. */
+static bool stdin_wanted(void) {
+  if (stdin_closed) return false;
+  if (m_stdin >= 0) return true;
+  return opt_tty && !runtime_done;  /* the pty is not here yet: keep it for when it is */
+}
+
+static void client_read(int i) {
+  struct client *c = &clients[i];
+  ssize_t r;
+  do r = recv(c->fd, in_buf, sizeof in_buf, MSG_DONTWAIT); while (r < 0 && errno == EINTR);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  if (r > 0) {
+    if (stdin_wanted()) {
+      in_len = (size_t)r;
+      in_off = 0;
+      flush_stdin();
+    }
+    return;
+  }
+  // EOF (the client half-closed or left) or an error: its input is over.
+  c->readable = false;
+  shutdown(c->fd, SHUT_RD);
+  if (opt_stdin && !opt_leave_stdin_open) close_stdin();
+  if (r < 0) client_stop_writing(i);
+}
+
+// ---------------------------------------------------------------- process output
+
+/*
+ * The pty master reports hang-up while no slave is open (the process closed its tty but runs
+ * on, or before it opened one): poll it again only after 100 ms, as conmon does, not in a spin.
+ */
+static void tty_hangup(void) {
+  tty_hup = true;
+  clock_gettime(CLOCK_MONOTONIC, &tty_hup_since);
+}
+
+static int tty_hup_wait_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long ms = (now.tv_sec - tty_hup_since.tv_sec) * 1000 + (now.tv_nsec - tty_hup_since.tv_nsec) / 1000000;
+  if (ms >= 100) {
+    tty_hup = false;
+    return -1;
+  }
+  return (int)(100 - ms);
+}
+
+/* Read once from *fd: 1 data (logged, sent), 0 nothing now, -1 ended (fd closed). */
+static int pump(int *fd, int stream) {
+  ssize_t r = read_retry(*fd, out_msg + 1, STDIO_BUF);
+  if (r > 0) {
+    out_msg[0] = (char)stream;
+    out_len = (size_t)r + 1;
+    log_output(stream, out_msg + 1, (size_t)r);
+    broadcast();
+    return 1;
+  }
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+  if (r < 0 && errno == EIO && opt_tty && !container_done) {
+    tty_hangup();  /* no slave open right now; one may open again */
+    return 0;
+  }
+  close_fd(fd);
+  return -1;
+}
+
+// ---------------------------------------------------------------- terminal
+
+static void apply_winsize(void) {
+  if (m_stdout < 0 || pending_rows < 0) return;
+  struct winsize ws = {.ws_row = (unsigned short)pending_rows, .ws_col = (unsigned short)pending_cols};
+  if (ioctl(m_stdout, TIOCSWINSZ, &ws) < 0) warnx_("cannot resize the terminal: %s", strerror(errno));
+  pending_rows = pending_cols = -1;
+}
+
+static void setup_console_socket(void) {
+  // runc connects to this path by name, so it must fit sun_path: in the bundle when short
+  // enough, else in a private directory under /tmp (as conmon uses /tmp/conmon-term.*).
+  if (strlen(opt_bundle) + sizeof "/console.sock" <= sizeof console_path) {
+    snprintf(console_path, sizeof console_path, "%s/console.sock", opt_bundle);
+  } else {
+    strcpy(console_tmpdir, "/tmp/pier-monitor-XXXXXX");
+    if (!mkdtemp(console_tmpdir)) die("cannot make a directory for the console socket: %s", strerror(errno));
+    snprintf(console_path, sizeof console_path, "%s/console.sock", console_tmpdir);
+  }
+  unlink(console_path);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  memcpy(addr.sun_path, console_path, strlen(console_path) + 1);
+  console_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (console_listen_fd < 0) die("socket: %s", strerror(errno));
+  if (fchmod(console_listen_fd, 0700) < 0) die("fchmod console socket: %s", strerror(errno));
+  if (bind(console_listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind %s: %s", console_path, strerror(errno));
+  if (listen(console_listen_fd, 1) < 0) die("listen %s: %s", console_path, strerror(errno));
+}
+
+static void remove_console_socket(void) {
+  close_fd(&console_listen_fd);
+  if (console_path[0]) unlink(console_path);
+  console_path[0] = 0;
+  if (console_tmpdir[0]) rmdir(console_tmpdir);
+  console_tmpdir[0] = 0;
+}
+
+/* runc sends the pty master over the console socket (SCM_RIGHTS); true once we have it. */
+static bool receive_console(void) {
+  int conn;
+  do conn = accept4(console_listen_fd, NULL, NULL, SOCK_CLOEXEC); while (conn < 0 && errno == EINTR);
+  if (conn < 0) return false;
+  char name[256];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = {.iov_base = name, .iov_len = sizeof name};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  ssize_t r;
+  do r = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC); while (r < 0 && errno == EINTR);
+  close(conn);
+  int fd = -1;
+  struct cmsghdr *cm = r >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  if (fd < 0) {
+    warnx_("the runtime sent no terminal on the console socket");
+    return false;
+  }
+  remove_console_socket();
+  // runc turns ONLCR off; Docker's ttys (and conmon's) translate "\n" to "\r\n".
+  struct termios t;
+  if (tcgetattr(fd, &t) == 0) {
+    t.c_oflag |= ONLCR;
+    tcsetattr(fd, TCSANOW, &t);
+  }
+  m_stdout = fd;
+  set_nonblock(m_stdout);
+  if (!stdin_closed) {
+    m_stdin = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (m_stdin < 0) die("dup: %s", strerror(errno));
+  }
+  apply_winsize();
+  flush_stdin();
+  return true;
+}
+
+// ---------------------------------------------------------------- ctl fifo
+
+static void ctl_line(char *line) {
+  int type, rows, cols;
+  if (sscanf(line, "%d %d %d", &type, &rows, &cols) != 3) {
+    warnx_("bad control message: %s", line);
+    return;
+  }
+  if (type == 1) {
+    if (rows < 0 || cols < 0 || rows > 65535 || cols > 65535) return;
+    pending_rows = rows;
+    pending_cols = cols;
+    if (opt_tty) apply_winsize();
+  } else if (type == 2) {
+    log_flush();
+    open_log();
+  }
+}
+
+static void ctl_read(void) {
+  for (;;) {
+    ssize_t r = read_retry(ctl_fd, ctl_buf + ctl_used, sizeof ctl_buf - 1 - ctl_used);
+    if (r <= 0) return;
+    ctl_used += (size_t)r;
+    ctl_buf[ctl_used] = 0;
+    char *start = ctl_buf, *nl;
+    while ((nl = memchr(start, '\n', ctl_used - (size_t)(start - ctl_buf)))) {
+      *nl = 0;
+      ctl_line(start);
+      start = nl + 1;
+    }
+    size_t rest = ctl_used - (size_t)(start - ctl_buf);
+    if (rest == sizeof ctl_buf - 1) rest = 0;  /* a line longer than any message: drop it */
+    memmove(ctl_buf, start, rest);
+    ctl_used = rest;
+  }
+}
+
+// ---------------------------------------------------------------- attach socket, ctl fifo
+
+static void setup_bundle_endpoints(void) {
+  bundle_fd = open(opt_bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (bundle_fd < 0) die("cannot open the bundle %s: %s", opt_bundle, strerror(errno));
+  // Bound through /proc/self/fd so a bundle path longer than sun_path still works.
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach", bundle_fd);
+  if (unlinkat(bundle_fd, "attach", 0) < 0 && errno != ENOENT) die("cannot remove an old attach socket: %s", strerror(errno));
+  attach_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (attach_fd < 0) die("socket: %s", strerror(errno));
+  if (fchmod(attach_fd, 0700) < 0) die("fchmod attach socket: %s", strerror(errno));
+  if (bind(attach_fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind the attach socket in %s: %s", opt_bundle, strerror(errno));
+  if (fchmodat(bundle_fd, "attach", 0700, 0) < 0) die("chmod the attach socket: %s", strerror(errno));
+  if (listen(attach_fd, 10) < 0) die("listen on the attach socket: %s", strerror(errno));
+
+  char ctl[PATH_MAX];
+  snprintf(ctl, sizeof ctl, "/proc/self/fd/%d/ctl", bundle_fd);
+  if (mkfifo(ctl, 0660) < 0) {
+    if (errno != EEXIST) die("mkfifo ctl: %s", strerror(errno));
+    unlinkat(bundle_fd, "ctl", 0);
+    if (mkfifo(ctl, 0660) < 0) die("mkfifo ctl: %s", strerror(errno));
+  }
+  // Read and write: the monitor is a writer itself, so the fifo never reports hang-up when a
+  // caller closes it, and a caller's O_NONBLOCK open finds a reader.
+  ctl_fd = open(ctl, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (ctl_fd < 0) die("open ctl: %s", strerror(errno));
+}
+
+static void cleanup_paths(void) {
+  remove_console_socket();
+  if (bundle_fd >= 0) {
+    if (attach_fd >= 0) unlinkat(bundle_fd, "attach", 0);
+    if (ctl_fd >= 0) unlinkat(bundle_fd, "ctl", 0);
+  }
+  close_fd(&attach_fd);
+  close_fd(&ctl_fd);
+}
+
+// ---------------------------------------------------------------- OOM
+
+/* The container's cgroup directory for `controller` ("" on cgroup v2), from /proc/<pid>/cgroup. */
+static bool cgroup_dir(pid_t pid, bool v2, char *out, size_t outlen) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read_retry(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  for (char *line = buf, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    char *c1 = strchr(line, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2) continue;
+    *c2 = 0;
+    const char *ctrls = c1 + 1, *cg = c2 + 1;
+    if (v2) {
+      if (*ctrls == 0 && strncmp(line, "0", 1) == 0) return snprintf(out, outlen, "/sys/fs/cgroup%s", cg) < (int)outlen;
+      continue;
+    }
+    for (const char *p = ctrls; *p;) {
+      const char *e = strchr(p, ',');
+      size_t len = e ? (size_t)(e - p) : strlen(p);
+      if (len == 6 && strncmp(p, "memory", 6) == 0) return snprintf(out, outlen, "/sys/fs/cgroup/memory%s", cg) < (int)outlen;
+      p += len + (e ? 1 : 0);
+    }
+  }
+  return false;
+}
+
+static bool is_cgroup2(void) {
+  struct statfs s;
+  return statfs("/sys/fs/cgroup", &s) == 0 && (unsigned long)s.f_type == CGROUP2_MAGIC;
+}
+
+/* cgroup v1: an eventfd the kernel signals on each OOM in the container's memory cgroup. */
+static void setup_oom(void) {
+  if (opt_exec || !opt_persist_dir) return;
+  char file[600];
+  cg_v2 = is_cgroup2();
+  if (!cgroup_dir(container_pid, cg_v2, cg_dir, sizeof cg_dir)) {
+    cg_dir[0] = 0;
+    return;
+  }
+  if (cg_v2) return;  /* memory.events is read at exit */
+  snprintf(file, sizeof file, "%s/memory.oom_control", cg_dir);
+  int ofd = open(file, O_RDONLY | O_CLOEXEC);
+  if (ofd < 0) return;
+  snprintf(file, sizeof file, "%s/cgroup.event_control", cg_dir);
+  int cfd = open(file, O_WRONLY | O_CLOEXEC);
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (cfd >= 0 && efd >= 0) {
+    char line[32];
+    int n = snprintf(line, sizeof line, "%d %d", efd, ofd);
+    if (write_all(cfd, line, (size_t)n) == 0) {
+      oom_event_fd = efd;
+      efd = -1;
+    }
+  }
+  if (efd >= 0) close(efd);
+  if (cfd >= 0) close(cfd);
+  close(ofd);  /* the kernel holds its own reference for the registered event */
+}
+
+static void mark_oom(void) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/oom", opt_persist_dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0) close(fd);
+}
+
+/* An OOM event, or (when the cgroup went away) its removal, which the eventfd reports too. */
+static void oom_event(void) {
+  uint64_t n;
+  if (read_retry(oom_event_fd, &n, sizeof n) != (ssize_t)sizeof n || n == 0) return;
+  char ctl[600];
+  snprintf(ctl, sizeof ctl, "%s/cgroup.event_control", cg_dir);
+  if (n == 1 && access(ctl, F_OK) != 0) return;
+  mark_oom();
+}
+
+static void final_oom_check(void) {
+  if (oom_event_fd >= 0) {
+    oom_event();
+    close_fd(&oom_event_fd);
+  }
+  if (!cg_v2 || !cg_dir[0]) return;
+  char path[600], buf[1024];
+  snprintf(path, sizeof path, "%s/memory.events", cg_dir);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read_retry(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  for (char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    if (strncmp(p, "oom_kill ", 9) == 0 || strncmp(p, "oom ", 4) == 0) {
+      if (strtol(strchr(p, ' ') + 1, NULL, 10) > 0) {
+        mark_oom();
+        return;
+      }
+    }
+  }
+}
+
+static void oom_score(const char *value, char *old, size_t oldlen) {
+  int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  if (old) {
+    ssize_t n = read_retry(fd, old, oldlen - 1);
+    old[n > 0 ? n : 0] = 0;
+    char *nl = strchr(old, '\n');
+    if (nl) *nl = 0;
+  }
+  if (write(fd, value, strlen(value)) < 0) {
+    // not permitted (no CAP_SYS_RESOURCE): the monitor is as killable as its caller
+  }
+  close(fd);
+}
+
+// ---------------------------------------------------------------- children
+
+static int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+static void reap(void) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid <= 0) return;
+    if (pid == runtime_pid) {
+      runtime_status = status;
+      runtime_done = true;
+    } else if (container_pid > 0 && pid == container_pid) {
+      container_status = status;
+      container_done = true;
+    } else if (container_pid < 0 && n_exit_cache < EXIT_CACHE) {
+      // A process that ended before the runtime told its pid (a quick exec): kept until then.
+      exit_cache[n_exit_cache].pid = pid;
+      exit_cache[n_exit_cache++].status = status;
+    }
+    // else: an orphan of the container reparented to us; reaped and forgotten.
+  }
+}
+
+static void on_signals(void) {
+  struct signalfd_siginfo si;
+  while (read_retry(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+    if (si.ssi_signo == SIGCHLD) {
+      reap();
+      continue;
+    }
+    // SIGTERM, SIGINT, SIGQUIT go to the container (the runtime while it creates it), as conmon does.
+    pid_t to = container_pid > 0 && !container_done ? container_pid : (!runtime_done ? runtime_pid : -1);
+    if (to > 0) kill(to, (int)si.ssi_signo);
+  }
+}
+
+static void spawn_runtime(int w_in, int w_out, int w_err) {
+  const char *argv[MAX_RUNTIME_ARGS + 16];
+  int n = 0;
+  argv[n++] = opt_runtime;
+  for (int i = 0; i < n_runtime_args; i++) argv[n++] = opt_runtime_args[i];
+  if (opt_exec) {
+    argv[n++] = "exec";
+    argv[n++] = "-d";
+    argv[n++] = "--pid-file";
+    argv[n++] = opt_pidfile;
+    argv[n++] = "--process";
+    argv[n++] = opt_process_spec;
+  } else {
+    argv[n++] = "create";
+    argv[n++] = "--bundle";
+    argv[n++] = opt_bundle;
+    argv[n++] = "--pid-file";
+    argv[n++] = opt_pidfile;
+  }
+  if (opt_tty) {
+    argv[n++] = "--console-socket";
+    argv[n++] = console_path;
+  }
+  argv[n++] = opt_cid;
+  argv[n] = NULL;
+
+  runtime_pid = fork();
+  if (runtime_pid < 0) die("fork: %s", strerror(errno));
+  if (runtime_pid > 0) return;
+
+  // The runtime: the container's stdio, the caller's signal mask and OOM score, default SIGPIPE.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGPIPE, SIG_DFL);
+  sigprocmask(SIG_SETMASK, &old_mask, NULL);
+  if (dup2(w_in >= 0 ? w_in : devnull, 0) < 0 || dup2(w_out >= 0 ? w_out : devnull, 1) < 0 || dup2(w_err, 2) < 0) _exit(127);
+  if (opt_exec_attach && start_fd >= 0) {
+    // Wait for the caller's go: its client is attached, no output can be missed.
+    char b[64];
+    if (read_retry(start_fd, b, sizeof b) < 0) _exit(127);
+  }
+  if (old_oom_score[0]) oom_score(old_oom_score, NULL, 0);
+  execv(opt_runtime, (char *const *)argv);
+  dprintf(2, "cannot run the runtime %s: %s\n", opt_runtime, strerror(errno));
+  _exit(127);
+}
+
+/* The runtime failed: its stderr (or its status) goes to the caller as the error. */
+__attribute__((noreturn)) static void runtime_failed(void) {
+  char msg[4096];
+  size_t n = 0;
+  if (m_stderr >= 0) {
+    set_nonblock(m_stderr);
+    while (n < sizeof msg - 1) {
+      ssize_t r = read_retry(m_stderr, msg + n, sizeof msg - 1 - n);
+      if (r <= 0) break;
+      n += (size_t)r;
+    }
+  }
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+  msg[n] = 0;
+  if (n == 0) {
+    if (WIFSIGNALED(runtime_status)) snprintf(msg, sizeof msg, "%s was killed by signal %d", opt_runtime, WTERMSIG(runtime_status));
+    else snprintf(msg, sizeof msg, "%s exited with status %d", opt_runtime, exit_code(runtime_status));
+  }
+  write_sync(&sync_fd, -1, msg);
+  cleanup_paths();
+  _exit(1);
+}
+
+static pid_t read_pidfile(void) {
+  char buf[32];
+  int fd = open(opt_pidfile, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read_retry(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  long pid = strtol(buf, NULL, 10);
+  return pid > 0 && pid <= INT_MAX ? (pid_t)pid : -1;
+}
+
+/* The runtime succeeded: learn the process, tell the caller, start watching it. */
+static void runtime_succeeded(void) {
+  if (opt_tty && m_stdout < 0 && !receive_console()) {
+    write_sync(&sync_fd, -1, "the runtime did not set up the terminal");
+    cleanup_paths();
+    _exit(1);
+  }
+  remove_console_socket();
+  container_pid = read_pidfile();
+  if (container_pid < 0) {
+    write_sync(&sync_fd, -1, "cannot read the runtime's pid file");
+    cleanup_paths();
+    _exit(1);
+  }
+  for (int i = 0; i < n_exit_cache; i++) {
+    if (exit_cache[i].pid == container_pid) {
+      container_status = exit_cache[i].status;
+      container_done = true;
+    }
+  }
+  n_exit_cache = 0;
+  if (!container_done && kill(container_pid, 0) < 0 && errno == ESRCH) {
+    // Reaped before its pid was known and not in the cache (it overflowed): the status is
+    // lost, and 255 is what Docker reports for an exit nobody saw.
+    container_status = 255 << 8;
+    container_done = true;
+  }
+  setup_oom();
+  write_sync(&sync_fd, container_pid, NULL);
+  if (!opt_exec) close_fd(&sync_fd);  /* exec mode tells the exit status on it too */
+  // From here on nothing is reported on stderr: let go of the caller's pipe.
+  dup2(devnull, 2);
+}
+
+// ---------------------------------------------------------------- the end
+
+__attribute__((noreturn)) static void finish(void) {
+  log_flush();
+  final_oom_check();
+  int code = container_done ? exit_code(container_status) : 255;
+  close_fd(&m_stdin);
+  while (n_clients > 0) client_drop(n_clients - 1);
+  // The socket and fifo go before the exit file: once pierd sees that, it may start the
+  // container again, and a new monitor makes them anew.
+  cleanup_paths();
+  char status[16];
+  snprintf(status, sizeof status, "%d", code);
+  if (opt_persist_dir) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/exit", opt_persist_dir);
+    if (write_file_atomic(path, status) < 0) warnx_("cannot write %s: %s", path, strerror(errno));
+  }
+  if (opt_exit_dir) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", opt_exit_dir, opt_cid);
+    if (write_file_atomic(path, status) < 0) warnx_("cannot write %s: %s", path, strerror(errno));
+  }
+  if (opt_exec) write_sync(&sync_fd, code, NULL);
+  close_fd(&log_fd);
+  _exit(0);
+}
+
+// ---------------------------------------------------------------- main loop
+
+enum { P_SIG, P_ATTACH, P_CTL, P_CONSOLE, P_OOM, P_STDOUT, P_STDERR, P_STDIN, P_FIXED };
+
+static void loop(void) {
+  struct pollfd fds[P_FIXED + MAX_CLIENTS];
+  int client_of[MAX_CLIENTS];
+  for (;;) {
+    if (runtime_done && !runtime_handled) {
+      // (until now the runtime's stderr was left unread: it is its error report)
+      if (!WIFEXITED(runtime_status) || WEXITSTATUS(runtime_status) != 0) runtime_failed();
+      runtime_handled = true;
+      runtime_succeeded();
+    }
+    bool running = runtime_done;
+    if (container_done) {
+      // Drain: what the process wrote before it ended, until the pipes are empty (a writer
+      // that outlives it, like a daemon in the host's pid namespace, is not waited for).
+      // A client still in the listen queue gets it too.
+      accept_clients();
+      while (n_pending == 0 && (m_stdout >= 0 || m_stderr >= 0)) {
+        if (m_stdout >= 0 && pump(&m_stdout, STREAM_STDOUT) == 0) close_fd(&m_stdout);
+        if (n_pending == 0 && m_stderr >= 0 && pump(&m_stderr, STREAM_STDERR) == 0) close_fd(&m_stderr);
+      }
+      if (n_pending == 0) finish();
+    }
+
+    int timeout = tty_hup ? tty_hup_wait_ms() : -1;
+    // After the exit, a client that takes no output for 5 s is let go: the exit must be
+    // written even when an attached client stopped reading (a suspended `docker attach`).
+    if (container_done && n_pending > 0) timeout = 5000;
+    int n = 0;
+    for (int i = 0; i < P_FIXED; i++) fds[i] = (struct pollfd){.fd = -1};
+    fds[P_SIG] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
+    fds[P_ATTACH] = (struct pollfd){.fd = attach_fd, .events = POLLIN};
+    fds[P_CTL] = (struct pollfd){.fd = ctl_fd, .events = POLLIN};
+    if (console_listen_fd >= 0) fds[P_CONSOLE] = (struct pollfd){.fd = console_listen_fd, .events = POLLIN};
+    if (oom_event_fd >= 0) fds[P_OOM] = (struct pollfd){.fd = oom_event_fd, .events = POLLIN};
+    if (running && !container_done && n_pending == 0) {
+      if (m_stdout >= 0 && !tty_hup) fds[P_STDOUT] = (struct pollfd){.fd = m_stdout, .events = POLLIN};
+      if (m_stderr >= 0) fds[P_STDERR] = (struct pollfd){.fd = m_stderr, .events = POLLIN};
+    }
+    if (m_stdin >= 0 && in_len > 0) fds[P_STDIN] = (struct pollfd){.fd = m_stdin, .events = POLLOUT};
+    n = P_FIXED;
+    for (int i = 0; i < n_clients; i++) {
+      struct client *c = &clients[i];
+      short ev = 0;
+      if (c->readable && in_len == 0) ev |= POLLIN;
+      if (c->pending) ev |= POLLOUT;
+      // A client only waiting for stdin to drain is left out (its hang-up would spin poll);
+      // one that only receives is kept with no events: poll reports its hang-up.
+      if (ev == 0 && c->readable) continue;
+      client_of[n - P_FIXED] = i;
+      fds[n++] = (struct pollfd){.fd = c->fd, .events = ev};
+    }
+
+    int r = poll(fds, (nfds_t)n, timeout);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      die("poll: %s", strerror(errno));
+    }
+    if (r == 0 && container_done && n_pending > 0) {
+      for (int i = 0; i < n_clients; i++)
+        if (clients[i].pending) client_stop_writing(i);
+      continue;
+    }
+    if (fds[P_SIG].revents) on_signals();
+    // New clients before any output: one that connected before the process started (pierd
+    // attaches between create and start) must get its very first bytes.
+    if (fds[P_ATTACH].revents) accept_clients();
+    if (fds[P_CONSOLE].revents && console_listen_fd >= 0) receive_console();
+    if (fds[P_OOM].revents && oom_event_fd >= 0) oom_event();
+    if (fds[P_CTL].revents) ctl_read();
+    if (fds[P_STDIN].revents && m_stdin >= 0) flush_stdin();
+    if (fds[P_STDOUT].revents && m_stdout >= 0) {
+      if (fds[P_STDOUT].revents & POLLIN) pump(&m_stdout, STREAM_STDOUT);
+      else if (opt_tty) tty_hangup();  /* POLLHUP alone: no slave open */
+      else close_fd(&m_stdout);
+    }
+    if (fds[P_STDERR].revents && m_stderr >= 0) {
+      // (not while stdout's message waits for a full client: it is still in out_msg)
+      if (fds[P_STDERR].revents & POLLIN) {
+        if (n_pending == 0) pump(&m_stderr, STREAM_STDERR);
+      }
+      else close_fd(&m_stderr);
+    }
+    // Clients: input in the order they connected (a client that wrote and left comes before
+    // the next one), then drops from the last, as dropping one moves the last into its place.
+    for (int k = P_FIXED; k < n; k++) {
+      int i = client_of[k - P_FIXED];
+      short rev = fds[k].revents;
+      if ((rev & POLLOUT) && clients[i].pending) client_send(i);
+      if ((rev & POLLIN) && clients[i].readable && in_len == 0) client_read(i);
+    }
+    for (int k = n - 1; k >= P_FIXED; k--) {
+      int i = client_of[k - P_FIXED];
+      short rev = fds[k].revents;
+      bool hung_up = (rev & (POLLHUP | POLLERR | POLLNVAL)) && !(rev & POLLIN);
+      if (hung_up || (!clients[i].readable && !clients[i].writable)) client_drop(i);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+int main(int argc, char **argv) {
+  parse_args(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  sync_fd = env_fd("_OCI_SYNCPIPE");
+  start_fd = env_fd("_OCI_STARTPIPE");
+  if (opt_exec_attach) {
+    attach_pipe_fd = env_fd("_OCI_ATTACHPIPE");
+    if (attach_pipe_fd < 0) die("--exec-attach needs _OCI_ATTACHPIPE");
+  }
+  close_inherited();
+  if (start_fd >= 0) {
+    // The caller's first go: it may move us into a cgroup before we make any children.
+    char b[64];
+    if (read_retry(start_fd, b, sizeof b) < 0) die("reading the start pipe: %s", strerror(errno));
+    if (!opt_exec_attach) close_fd(&start_fd);
+  }
+  devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) die("/dev/null: %s", strerror(errno));
+
+  if (!opt_exec) {
+    // Outlive the caller: it waits for nothing but the sync pipe.
+    pid_t child = fork();
+    if (child < 0) die("fork: %s", strerror(errno));
+    if (child > 0) {
+      if (opt_monitor_pidfile) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", (int)child);
+        if (write_file_atomic(opt_monitor_pidfile, s) < 0) warnx_("cannot write %s: %s", opt_monitor_pidfile, strerror(errno));
+      }
+      _exit(0);
+    }
+  } else if (opt_monitor_pidfile) {
+    char s[16];
+    snprintf(s, sizeof s, "%d", (int)getpid());
+    write_file_atomic(opt_monitor_pidfile, s);
+  }
+  setsid();
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("cannot become a subreaper: %s", strerror(errno));
+  oom_score("-1000", old_oom_score, sizeof old_oom_score);
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGQUIT);
+  if (sigprocmask(SIG_BLOCK, &mask, &old_mask) < 0) die("sigprocmask: %s", strerror(errno));
+  sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sig_fd < 0) die("signalfd: %s", strerror(errno));
+
+  open_log();
+
+  int fds[2], w_in = -1, w_out = -1, w_err = -1;
+  if (opt_tty) {
+    setup_console_socket();
+  } else {
+    if (opt_stdin) {
+      if (pipe2(fds, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
+      w_in = fds[0];
+      m_stdin = fds[1];
+      set_nonblock(m_stdin);
+    }
+    if (pipe2(fds, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
+    m_stdout = fds[0];
+    w_out = fds[1];
+    set_nonblock(m_stdout);
+  }
+  if (!opt_stdin) stdin_closed = true;
+  // stderr always: it carries the runtime's error when create or exec fails.
+  if (pipe2(fds, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
+  m_stderr = fds[0];
+  w_err = fds[1];
+  set_nonblock(m_stderr);
+
+  setup_bundle_endpoints();
+  if (opt_exec_attach) {
+    write_sync(&attach_pipe_fd, 0, NULL);
+    close_fd(&attach_pipe_fd);
+  }
+
+  spawn_runtime(w_in, w_out, w_err);
+  close_fd(&w_in);
+  close_fd(&w_out);
+  close_fd(&w_err);
+  close_fd(&start_fd);
+  loop();
+  return 0;
+}
