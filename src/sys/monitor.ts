@@ -81,6 +81,8 @@ export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
       stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
       env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
       detached: true,
+      // conmon also writes an "oom" marker into its working directory: keep it in the run dir.
+      cwd: o.runDir,
     });
     const stderr: Buffer[] = [];
     child.stderr!.on("data", (d: Buffer) => stderr.push(d));
