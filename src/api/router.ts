@@ -35,9 +35,12 @@ export type HijackHandler = (ctx: HijackCtx) => Promise<void> | void;
 type Method = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
 
 const versionNumber = (v: string) => {
-  const [maj, min] = v.split(".").map(Number);
-  return maj! + min! / 100;
+  const dot = v.indexOf(".");
+  return Number(v.slice(0, dot)) + Number(v.slice(dot + 1)) / 100;
 };
+const NEWEST = versionNumber(API_VERSION);
+const OLDEST = versionNumber(MIN_API_VERSION);
+const VERSIONED = /^\/v(\d+\.\d+)(\/.*)?$/;
 
 /**
  * Routes for the Docker API: one table for ordinary requests and one for hijacked ones.
@@ -64,14 +67,14 @@ export class Router {
     const q = url.indexOf("?");
     let p = q >= 0 ? url.slice(0, q) : url;
     const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : "");
-    let version = versionNumber(API_VERSION);
-    const m = /^\/v(\d+\.\d+)(\/.*)?$/.exec(p);
+    let version = NEWEST;
+    const m = p.startsWith("/v") ? VERSIONED.exec(p) : null;
     if (m) {
       const v = versionNumber(m[1]!);
-      if (v > versionNumber(API_VERSION)) {
+      if (v > NEWEST) {
         throw invalidParameter(`client version ${m[1]} is too new. Maximum supported API version is ${API_VERSION}`);
       }
-      if (v < versionNumber(MIN_API_VERSION)) {
+      if (v < OLDEST) {
         throw invalidParameter(`client version ${m[1]} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
       }
       version = v;
@@ -149,7 +152,7 @@ export class Router {
 
 function decodeParams(p: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(p)) out[k] = safeDecode(v);
+  for (const k in p) out[k] = safeDecode(p[k]!);
   return out;
 }
 

@@ -39,15 +39,42 @@ export function buildRouter(s: Services, log: Logger): Router {
   return r;
 }
 
+/**
+ * A response that carries Docker's headers (Api-Version, Server, Ostype, Docker-Experimental)
+ * on every answer. They go in as one flat list with the route's own headers when the route
+ * sets none by itself, the path Node writes without storing each header: setting four
+ * headers per request took a fifth of /_ping's cost.
+ */
+function dockerResponseClass(serverHeader: string): typeof http.ServerResponse<http.IncomingMessage> {
+  const docker = ["Api-Version", API_VERSION, "Server", serverHeader, "Ostype", "linux", "Docker-Experimental", "false"];
+  return class DockerResponse extends http.ServerResponse<http.IncomingMessage> {
+    private headersSetOneByOne = false;
+
+    override setHeader(name: string, value: number | string | readonly string[]): this {
+      this.headersSetOneByOne = true;
+      return super.setHeader(name, value);
+    }
+
+    override writeHead(statusCode: number, reasonOrHeaders?: string | http.OutgoingHttpHeaders | http.OutgoingHttpHeader[], maybeHeaders?: http.OutgoingHttpHeaders | http.OutgoingHttpHeader[]): this {
+      const reason = typeof reasonOrHeaders === "string" ? reasonOrHeaders : undefined;
+      const headers = typeof reasonOrHeaders === "string" ? maybeHeaders : reasonOrHeaders;
+      if (this.headersSetOneByOne) {
+        for (let i = 0; i < docker.length; i += 2) if (!this.hasHeader(docker[i]!)) super.setHeader(docker[i]!, docker[i + 1]!);
+        return super.writeHead(statusCode, reason, headers);
+      }
+      const flat: http.OutgoingHttpHeader[] = docker.slice();
+      if (Array.isArray(headers)) flat.push(...headers);
+      else if (headers) for (const k in headers) if (headers[k] !== undefined) flat.push(k, headers[k] as http.OutgoingHttpHeader);
+      return super.writeHead(statusCode, reason, flat);
+    }
+  };
+}
+
 /** The HTTP server behind the unix socket: Docker's headers on every answer, no idle cut-off. */
 export function createApiServer(s: Services, log: Logger): http.Server {
   const router = buildRouter(s, log);
-  const serverHeader = `Pier/${s.info.version} (linux)`;
-  const server = http.createServer((req, res) => {
-    res.setHeader("Api-Version", API_VERSION);
-    res.setHeader("Server", serverHeader);
-    res.setHeader("Ostype", "linux");
-    res.setHeader("Docker-Experimental", "false");
+  const ServerResponse = dockerResponseClass(`Pier/${s.info.version} (linux)`);
+  const server = http.createServer({ ServerResponse }, (req, res) => {
     if (req.method === "POST" && router.findHijack(req.url ?? "")) {
       // An old client that hijacks without asking to upgrade: answer 200 and go raw.
       res.detachSocket(req.socket);

@@ -30,6 +30,22 @@ describe("API bodies match the 1.45 spec", { skip: !specAvailable() && "the API 
     assert.equal(r.headers["ostype"], "linux");
     assert.ok(r.headers["server"]);
     assert.equal(r.headers["builder-version"], undefined, "BuildKit is never advertised");
+    // The same headers on a JSON body, an error, an answer without a body and a stream (moby's
+    // version middleware sets them on every routed answer).
+    await apiRequest(e, "POST", "/v1.45/volumes/create", { Name: "hdrvol" });
+    const answers = await Promise.all([
+      apiRequest(e, "HEAD", "/_ping"),
+      apiRequest(e, "GET", "/v1.45/version"),
+      apiRequest(e, "GET", "/v1.45/containers/no-such-container/json"),
+      apiRequest(e, "DELETE", "/v1.45/volumes/hdrvol"),
+      apiRequest(e, "GET", `/v1.45/events?since=0&until=${Math.floor(Date.now() / 1000)}`),
+    ]);
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 404, 204, 200]);
+    for (const a of answers) {
+      assert.equal(a.headers["api-version"], "1.45");
+      assert.equal(a.headers["ostype"], "linux");
+      assert.match(String(a.headers["server"]), /\S/);
+    }
   });
 
   it("system", async () => {
