@@ -545,6 +545,11 @@ export class ExecManager {
 
   // ------------------------------------------------------------------ the process
 
+  /** The container is gone: drop what is cached for it (its spec holds the whole seccomp profile). */
+  forgetContainer(containerId: string): void {
+    this.specs.delete(containerId);
+  }
+
   /** The container's spec as runc got it (cached per start): the base of every exec. */
   private async containerSpec(c: ContainerRecord): Promise<Spec> {
     const hit = this.specs.get(c.Id);

@@ -854,6 +854,10 @@ export class ContainerService {
       if (opts.removeVolumes) await this.discardVolumes(cur.anonymousVolumes);
       this.emit(cur, "destroy");
       this.notifyWaiters(cur.Id, "removed", cur.State.ExitCode, "");
+      // Nothing keyed by the ID may outlive the container in a long-running daemon.
+      this.exitListeners.delete(cur.Id);
+      this.restartDelay.delete(cur.Id);
+      this.execs.forgetContainer(cur.Id);
       await this.removeHostObjects(cur.Id);
     });
   }
