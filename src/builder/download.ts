@@ -26,7 +26,13 @@ const ERROR_BODY_LIMIT = 4096;
 
 /** The file name Docker gives a URL's download: its path's last element. */
 export function downloadName(url: URL): string {
-  const name = path.posix.basename(decodeURIComponent(url.pathname));
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(url.pathname);
+  } catch {
+    throw invalidParameter(`cannot determine filename from url: ${url.href}`);
+  }
+  const name = path.posix.basename(decoded);
   if (name === "" || name === "/" || name === "." || name === "..") throw invalidParameter(`cannot determine filename from url: ${url.href}`);
   return name;
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ramInBytes } from "./units.js";
+import { parsePortRange } from "../lib/index.js";
 
 /** A usage error in a flag value (exit 125, like every docker flag error). */
 export class FlagError extends Error {
@@ -168,14 +169,11 @@ function isIP(s: string): boolean {
   return /^[0-9a-fA-F:.]+$/.test(s) && s.split("::").length <= 2;
 }
 
-/** nat.ParsePortRange: "80" or "8000-8010". */
-function parsePortRange(s: string): [number, number] {
-  const m = /^(\d+)(?:-(\d+))?$/.exec(s);
-  if (!m) throw new Error("invalid");
-  const start = Number(m[1]);
-  const end = m[2] !== undefined ? Number(m[2]) : start;
-  if (start > 65535 || end > 65535 || end < start) throw new Error("invalid");
-  return [start, end];
+/** nat.ParsePortRange as a pair; throws when the value is not a range (callers word the error). */
+function portRange(s: string): [number, number] {
+  const r = parsePortRange(s);
+  if ("error" in r) throw new Error(r.error);
+  return [r.start, r.end];
 }
 
 function splitParts(raw: string): [string, string, string] {
@@ -216,7 +214,7 @@ export function parsePortSpec(raw: string): Array<{ port: string; binding: PortB
   let start: number;
   let end: number;
   try {
-    [start, end] = parsePortRange(containerPort);
+    [start, end] = portRange(containerPort);
   } catch {
     throw new FlagError(`invalid containerPort: ${containerPort}`);
   }
@@ -224,7 +222,7 @@ export function parsePortSpec(raw: string): Array<{ port: string; binding: PortB
   let hostEnd = 0;
   if (hostPort !== "") {
     try {
-      [hostStart, hostEnd] = parsePortRange(hostPort);
+      [hostStart, hostEnd] = portRange(hostPort);
     } catch {
       throw new FlagError(`invalid hostPort: ${hostPort}`);
     }
@@ -278,7 +276,7 @@ export function parsePublish(
     let start: number;
     let end: number;
     try {
-      [start, end] = parsePortRange(port);
+      [start, end] = portRange(port);
     } catch {
       throw new FlagError(`invalid range format for --expose: ${e}, error: invalid port range`);
     }

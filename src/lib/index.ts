@@ -6,3 +6,4 @@ export * from "./log.js";
 export * from "./names.js";
 export * from "./securejoin.js";
 export * from "./dockerignore.js";
+export * from "./ports.js";

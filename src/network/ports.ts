@@ -2,6 +2,7 @@ import * as dgram from "node:dgram";
 import * as net from "node:net";
 import { conflict, invalidParameter } from "../errdefs/index.js";
 import { parseIPv4 } from "./ipnet.js";
+import { parsePortRange } from "../lib/index.js";
 
 export type Proto = "tcp" | "udp" | "sctp";
 
@@ -35,11 +36,9 @@ export function parsePortKey(key: string): { port: number; proto: Proto } {
 function parseHostPort(s: string | undefined, key: string): [number, number] {
   const v = (s ?? "").trim();
   if (v === "" || v === "0") return [0, 0];
-  const m = /^(\d+)(?:-(\d+))?$/.exec(v);
-  const from = m ? Number(m[1]) : NaN;
-  const to = m?.[2] !== undefined ? Number(m[2]) : from;
-  if (!m || !(from >= 1 && from <= 65535) || !(to >= from && to <= 65535)) throw invalidParameter(`invalid host port "${v}" for ${key}`);
-  return [from, to];
+  const r = parsePortRange(v);
+  if ("error" in r || r.start < 1) throw invalidParameter(`invalid host port "${v}" for ${key}`);
+  return [r.start, r.end];
 }
 
 /**

@@ -48,6 +48,26 @@ export interface MonitorStarted {
 /** What `runc create` (or `runc exec`) said when it failed, as the monitor relays it. */
 export class RuntimeCreateError extends Error {}
 
+/** The command line both monitors (pier-monitor and conmon) take for a container and for an exec. */
+function commonArgs(a: { containerId: string; uuid: string; name: string; runtimePath: string; runtimeRoot: string; bundle: string; pidFile: string; dir: string; log: string; logLevel?: string }): string[] {
+  return [
+    "--api-version", "1",
+    "-c", a.containerId,
+    "-u", a.uuid,
+    "-n", a.name,
+    "-r", a.runtimePath,
+    "--runtime-arg", `--root=${a.runtimeRoot}`,
+    "-b", a.bundle,
+    "-p", a.pidFile,
+    "-P", `${a.dir}/monitor.pid`,
+    "-0", a.dir,
+    "--full-attach",
+    "--socket-dir-path", a.dir,
+    "-l", a.log,
+    "--log-level", a.logLevel ?? "error",
+  ];
+}
+
 /**
  * Start a container's monitor. It runs `runc create` and reports the container's pid (or
  * runc's error) on the sync pipe; it waits for a byte on the start pipe before it begins, the
@@ -56,21 +76,8 @@ export class RuntimeCreateError extends Error {}
  */
 export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   const args = [
-    "--api-version", "1",
-    "-c", o.id,
-    "-u", o.id,
-    "-n", o.name,
-    "-r", o.runtimePath,
-    "--runtime-arg", `--root=${o.runtimeRoot}`,
-    "-b", o.bundle,
-    "-p", `${o.runDir}/pidfile`,
-    "-P", `${o.runDir}/monitor.pid`,
-    "-0", o.runDir,
+    ...commonArgs({ containerId: o.id, uuid: o.id, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, bundle: o.bundle, pidFile: `${o.runDir}/pidfile`, dir: o.runDir, log: `k8s-file:${o.logPath}`, logLevel: o.logLevel }),
     "--exit-dir", o.exitDir,
-    "--full-attach",
-    "--socket-dir-path", o.runDir,
-    "-l", `k8s-file:${o.logPath}`,
-    "--log-level", o.logLevel ?? "error",
   ];
   if (o.tty) args.push("-t");
   if (o.stdin) args.push("-i");
@@ -172,20 +179,7 @@ export interface MonitorExec {
  */
 export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   const args = [
-    "--api-version", "1",
-    "-c", o.containerId,
-    "-u", o.execId,
-    "-n", o.name,
-    "-r", o.runtimePath,
-    "--runtime-arg", `--root=${o.runtimeRoot}`,
-    "-b", o.dir,
-    "-p", `${o.dir}/pid`,
-    "-P", `${o.dir}/monitor.pid`,
-    "-0", o.dir,
-    "--full-attach",
-    "--socket-dir-path", o.dir,
-    "-l", `none:${o.dir}/log`,
-    "--log-level", o.logLevel ?? "error",
+    ...commonArgs({ containerId: o.containerId, uuid: o.execId, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, bundle: o.dir, pidFile: `${o.dir}/pid`, dir: o.dir, log: `none:${o.dir}/log`, logLevel: o.logLevel }),
     "-e",
     "--exec-attach",
     "--exec-process-spec", `${o.dir}/process.json`,

@@ -1,5 +1,5 @@
 import { invalidParameter } from "../../errdefs/index.js";
-import { parseTimestamp } from "../../lib/index.js";
+import { parsePortRange, parseTimestamp } from "../../lib/index.js";
 import { HEALTH_STATUSES, parseRFC3339Ns, type ContainerRecord } from "../../container/index.js";
 import type { Services } from "../services.js";
 
@@ -102,13 +102,13 @@ function portFilter(key: string, values: string[] | undefined): Set<string> | un
     const proto = slash < 0 || slash === value.length - 1 ? "tcp" : value.slice(slash + 1).toLowerCase();
     const bad = (why: string) => invalidParameter(`error while looking up for ${key} ${value}: ${why}`);
     if (port === "") throw bad("Empty string specified for ports.");
-    const m = /^(\d+)(?:-(\d+))?$/.exec(port);
-    if (!m) throw bad(`invalid port "${port}"`);
-    const start = Number(m[1]);
-    const end = m[2] !== undefined ? Number(m[2]) : start;
-    if (start > 65535 || end > 65535) throw bad(`port out of range: ${port}`);
-    if (end < start) throw bad(`Invalid range specified for the Port: ${port}`);
-    for (let p = start; p <= end; p++) out.add(`${p}/${proto}`);
+    const r = parsePortRange(port);
+    if ("error" in r) {
+      if (r.error === "syntax") throw bad(`invalid port "${port}"`);
+      if (r.error === "out of range") throw bad(`port out of range: ${port}`);
+      throw bad(`Invalid range specified for the Port: ${port}`);
+    }
+    for (let p = r.start; p <= r.end; p++) out.add(`${p}/${proto}`);
   }
   return out;
 }
