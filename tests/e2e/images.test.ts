@@ -1,10 +1,10 @@
 // Images through the real docker CLI: list, inspect, tag, history, rmi, save/load, import, prune.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { startEngine, type Engine } from "../harness.js";
+import { busyboxTar, startEngine, type Engine } from "../harness.js";
 
 describe("images", () => {
   let e: Engine;
@@ -71,6 +71,28 @@ describe("images", () => {
     const out = await e.docker(["run", "--rm", "roundtrip:1", "cat", "/etc/passwd"]);
     assert.match(out.stdout, /^root:x:0:0:/m);
     await e.docker(["rmi", "roundtrip:1"]);
+  });
+
+  it("refuses a truncated or foreign archive with an error, leaving nothing behind", async () => {
+    const whole = readFileSync(busyboxTar());
+    const cut = path.join(tmp, "cut.tar");
+    // Cut inside the layer blob: the load fails while the layer is being unpacked.
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const junk = path.join(tmp, "junk.tar");
+    writeFileSync(junk, Buffer.alloc(20_000, "not a tar archive "));
+    const before = (await e.docker(["images", "-q", "--no-trunc"])).stdout;
+    for (const file of [cut, junk]) {
+      const r = await e.docker(["load", "-i", file]);
+      assert.notEqual(r.code, 0, `${path.basename(file)} loaded: ${r.stdout}`);
+      assert.match(r.stderr + r.stdout, /\S/, "an error message");
+    }
+    assert.equal((await e.docker(["images", "-q", "--no-trunc"])).stdout, before, "no image appeared");
+    assert.equal((await e.docker(["version", "-f", "{{.Server.Version}}"])).code, 0, "the daemon still answers");
+    if (e.dataRoot) {
+      // Pier only: no half-unpacked layer and no half-written blob is left.
+      assert.deepEqual(readdirSync(path.join(e.dataRoot, "overlay2", "tmp")), []);
+      assert.deepEqual(readdirSync(path.join(e.dataRoot, "content", "ingest")), []);
+    }
   });
 
   it("imports a root filesystem tar with --change", async () => {
