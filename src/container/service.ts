@@ -605,11 +605,10 @@ export class ContainerService {
       const ranNs = parseRFC3339Ns(finishedAt) - parseRFC3339Ns(c.State.StartedAt);
       this.emit(c, "die", { exitCode: String(code), execDuration: String(ranNs > 0n ? ranNs / 1_000_000_000n : 0n) });
       publishVolumeEvents(this.o.events, c, "unmount");
-      // Released at once in what the API shows; the host objects go in the background.
-      void this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e }));
-      this.releaseHostObjects(id, exitFile);
       for (const l of this.exitListeners.get(id) ?? []) l();
       this.notifyWaiters(id, "next-exit", code, "");
+      // Released at once in what the API shows; the host objects go in the background.
+      this.releaseHostObjects(id, exitFile);
       // Decided with the exit, under the lock, as moby's monitor does: a stop that comes
       // later finds the container "restarting" and cancels the restart.
       if (!c.HostConfig.AutoRemove && !opts.restore && this.shouldRestart(c)) await this.scheduleRestart(c);
@@ -634,12 +633,20 @@ export class ContainerService {
     return false;
   }
 
+  /**
+   * The network, runc's state, the rootfs mount and the exit file of a container that ended.
+   * Begun after the current callbacks (setImmediate): the unmount (~4 ms) and the process
+   * spawns block the event loop, and the waiters just answered (a `run`'s wait, a --rm's
+   * removal) should reach their clients first. Whatever touches these objects next awaits
+   * `released`, which is in place at once.
+   */
   private releaseHostObjects(id: string, exitFile: string): void {
-    const done = Promise.all([
+    const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => Promise.all([
+      this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e })),
       this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e })),
       this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e })),
       fsp.rm(exitFile, { force: true }).catch(() => {}),
-    ]).then(() => {
+    ])).then(() => {
       if (this.releasing.get(id) === done) this.releasing.delete(id);
     });
     this.releasing.set(id, done);
