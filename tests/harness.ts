@@ -86,9 +86,12 @@ export function busyboxTar(): string {
 /**
  * Start an engine for a test file. With PIER_TEST_DOCKER_HOST set, use that daemon instead.
  * The busybox image is loaded either way. `daemonArgs` go to pierd after the harness's own
- * (a test that needs them cannot run against an external daemon).
+ * (a test that needs them cannot run against an external daemon). `privateNetwork` starts
+ * pierd in a network namespace of its own (`unshare --net`), so what it does to network
+ * sysctls, bridges and rules is seen by nothing else on the machine and goes with it; its
+ * published ports are then out of the host's reach.
  */
-export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[] } = {}): Promise<Engine> {
+export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[]; privateNetwork?: boolean } = {}): Promise<Engine> {
   const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
   const external = process.env.PIER_TEST_DOCKER_HOST;
   let engine: Engine;
@@ -117,7 +120,9 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
       // PIER_TEST_MONITOR runs the suite on another monitor (e.g. "conmon").
       const monitor = process.env.PIER_TEST_MONITOR ? ["--monitor", process.env.PIER_TEST_MONITOR] : [];
       const args = ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn", ...monitor, ...extraArgs];
-      child = spawn(path.join(ROOT, "bin/pierd.js"), args, {
+      const pierd = path.join(ROOT, "bin/pierd.js");
+      // unshare execs pierd in the same process, so the pid and signals are pierd's.
+      child = spawn(opts.privateNetwork ? "unshare" : pierd, opts.privateNetwork ? ["--net", "--", pierd, ...args] : args, {
         stdio: ["ignore", "ignore", "pipe"],
       });
       child.stderr!.on("data", (d) => {

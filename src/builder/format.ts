@@ -1,5 +1,5 @@
 // Go's fmt verbs as the classic builder uses them in history comments (`CMD %q`,
-// `HEALTHCHECK %q`), Go durations, and Docker's port specs for EXPOSE.
+// `HEALTHCHECK %q`) and Go durations.
 
 import { invalidParameter } from "../errdefs/index.js";
 
@@ -62,29 +62,4 @@ export function parseGoDuration(s: string): number {
     s = s.slice(m[0].length);
   }
   return Math.round(neg ? -total : total);
-}
-
-/** nat.ParsePortSpecs for EXPOSE: "80", "80/udp", "8000-8010/tcp", "ip:host:container" → "80/tcp" keys. */
-export function exposedPorts(specs: string[]): string[] {
-  const out: string[] = [];
-  for (const raw of specs) {
-    let spec = raw;
-    // A mapping such as 127.0.0.1:8080:80 exposes the container side.
-    const lastColon = spec.lastIndexOf(":");
-    if (lastColon >= 0) spec = spec.slice(lastColon + 1);
-    let proto = "tcp";
-    const slash = spec.indexOf("/");
-    if (slash >= 0) {
-      proto = spec.slice(slash + 1).toLowerCase();
-      spec = spec.slice(0, slash);
-    }
-    if (!["tcp", "udp", "sctp"].includes(proto)) throw invalidParameter(`invalid proto: ${proto}`);
-    const m = /^(\d+)(?:-(\d+))?$/.exec(spec);
-    if (!m) throw invalidParameter(`invalid containerPort: ${spec}`);
-    const lo = Number(m[1]);
-    const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    if (lo > 65535 || hi > 65535 || hi < lo) throw invalidParameter(`invalid range format for --expose: ${raw}`);
-    for (let p = lo; p <= hi; p++) out.push(`${p}/${proto}`);
-  }
-  return out;
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ramInBytes } from "./units.js";
-import { parsePortRange } from "../lib/index.js";
+import { parsePortRange, parsePortSpec as parsePortSpecParts, splitPortProto } from "../lib/index.js";
 
 /** A usage error in a flag value (exit 125, like every docker flag error). */
 export class FlagError extends Error {
@@ -176,69 +176,11 @@ function portRange(s: string): [number, number] {
   return [r.start, r.end];
 }
 
-function splitParts(raw: string): [string, string, string] {
-  const parts = raw.split(":");
-  const n = parts.length;
-  const containerPort = parts[n - 1]!;
-  switch (n) {
-    case 1:
-      return ["", "", containerPort];
-    case 2:
-      return ["", parts[0]!, containerPort];
-    case 3:
-      return [parts[0]!, parts[1]!, containerPort];
-    default:
-      return [parts.slice(0, n - 2).join(":"), parts[n - 2]!, containerPort];
-  }
-}
-
-function splitProtoPort(raw: string): [string, string] {
-  const parts = raw.split("/");
-  if (raw.length === 0 || parts[0]!.length === 0) return ["", ""];
-  if (parts.length === 1) return ["tcp", raw];
-  if (parts[1]!.length === 0) return ["tcp", parts[0]!];
-  return [parts[1]!, parts[0]!];
-}
-
-/** nat.ParsePortSpec: "[ip:][hostPort:]containerPort[/proto]" → one mapping per port. */
+/** nat.ParsePortSpec: "[ip:][hostPort:]containerPort[/proto]" → one mapping per port, in go-connections 0.5's words as the CLI vendors it. */
 export function parsePortSpec(raw: string): Array<{ port: string; binding: PortBinding }> {
-  let [ip, hostPort, containerPortRaw] = splitParts(raw);
-  const [proto, containerPort] = splitProtoPort(containerPortRaw);
-  if (ip !== "" && ip[0] === "[") {
-    const close = ip.indexOf("]");
-    if (close < 0) throw new FlagError(`invalid IP address ${ip}: missing ']' in address`);
-    ip = ip.slice(1, close);
-  }
-  if (ip !== "" && !isIP(ip)) throw new FlagError(`invalid IP address: ${ip}`);
-  if (containerPort === "") throw new FlagError(`no port specified: ${raw}<empty>`);
-  let start: number;
-  let end: number;
-  try {
-    [start, end] = portRange(containerPort);
-  } catch {
-    throw new FlagError(`invalid containerPort: ${containerPort}`);
-  }
-  let hostStart = 0;
-  let hostEnd = 0;
-  if (hostPort !== "") {
-    try {
-      [hostStart, hostEnd] = portRange(hostPort);
-    } catch {
-      throw new FlagError(`invalid hostPort: ${hostPort}`);
-    }
-  }
-  if (hostPort !== "" && end - start !== hostEnd - hostStart && end !== start) {
-    throw new FlagError(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
-  }
-  const p = proto.toLowerCase();
-  if (!["tcp", "udp", "sctp"].includes(p)) throw new FlagError(`invalid proto: ${proto}`);
-  const out: Array<{ port: string; binding: PortBinding }> = [];
-  for (let i = 0; i <= end - start; i++) {
-    let hp = hostPort !== "" ? String(hostStart + i) : "";
-    if (start === end && hostStart !== hostEnd) hp = `${hp}-${hostEnd}`;
-    out.push({ port: `${start + i}/${p}`, binding: { HostIp: ip, HostPort: hp } });
-  }
-  return out;
+  const r = parsePortSpecParts(raw, "0.5");
+  if (!Array.isArray(r)) throw new FlagError(r.error);
+  return r.map((m) => ({ port: m.port, binding: { HostIp: m.hostIP, HostPort: m.hostPort } }));
 }
 
 /** The long --publish syntax "target=80,published=8080,protocol=udp,host_ip=…" → short form. */
@@ -271,7 +213,7 @@ export function parsePublish(
     }
   }
   for (const e of expose) {
-    const [proto, port] = splitProtoPort(e);
+    const [proto, port] = splitPortProto(e);
     if (port.includes(":")) throw new FlagError(`invalid port format for --expose: ${e}`);
     let start: number;
     let end: number;

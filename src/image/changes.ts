@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { invalidParameter } from "../errdefs/index.js";
+import { parsePortSpec } from "../lib/index.js";
 import type { ContainerConfigDefaults } from "../oci/index.js";
 import { parseSignal } from "../sys/index.js";
 
@@ -157,6 +158,22 @@ function nameValues(kw: string, rest: string, env: string[] | null | undefined):
   });
 }
 
+/**
+ * The ports an EXPOSE instruction names, as ExposedPorts keys ("80/tcp"), for `--change` and
+ * the builder alike (dockerd runs both through one dispatcher). A mapping such as
+ * 127.0.0.1:8080:80 exposes its container side. Errors are dockerd 20.10's (go-connections 0.4): the
+ * same for both, with no EXPOSE prefix.
+ */
+export function exposedPorts(specs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const raw of specs) {
+    const r = parsePortSpec(raw, "0.4");
+    if (!Array.isArray(r)) throw invalidParameter(r.error);
+    for (const m of r) out.push(m.port);
+  }
+  return out;
+}
+
 /** Apply change instructions to a config (returns a new object; the input is not modified). */
 export function applyChanges(base: ContainerConfigDefaults, changes: string[]): ContainerConfigDefaults {
   const cfg: ContainerConfigDefaults = structuredClone(base);
@@ -191,19 +208,10 @@ export function applyChanges(base: ContainerConfigDefaults, changes: string[]): 
         break;
       }
       case "expose": {
-        const ports = { ...(cfg.ExposedPorts ?? {}) };
         const words = shellWords(rest, cfg.Env);
         if (words.length === 0) throw invalidParameter("EXPOSE requires at least one argument");
-        for (const w of words) {
-          const pm = /^(?:[^:]*:)?(\d+)(?:-(\d+))?(?:\/([a-zA-Z]+))?$/.exec(w);
-          if (!pm) throw invalidParameter(`Invalid containerPort: ${w}`);
-          const proto = (pm[3] ?? "tcp").toLowerCase();
-          if (!["tcp", "udp", "sctp"].includes(proto)) throw invalidParameter(`Invalid proto: ${proto}`);
-          const lo = Number(pm[1]);
-          const hi = pm[2] !== undefined ? Number(pm[2]) : lo;
-          if (lo < 0 || hi > 65535 || hi < lo) throw invalidParameter(`Invalid range format for --expose: ${w}`);
-          for (let p = lo; p <= hi; p++) ports[`${p}/${proto}`] = {};
-        }
+        const ports = { ...(cfg.ExposedPorts ?? {}) };
+        for (const p of exposedPorts(words)) ports[p] = {};
         cfg.ExposedPorts = ports;
         break;
       }

@@ -13,7 +13,7 @@ export type {
   ImageUser,
   UsedBy,
 } from "./types.js";
-export { applyChanges, shellWords } from "./changes.js";
+export { applyChanges, exposedPorts, shellWords } from "./changes.js";
 export { imageArchive, imageArchiveChunks } from "./archive-writer.js";
 export type { ArchiveImage, ArchiveLayer, ArchiveOptions } from "./archive-writer.js";
 export { tarHeader, tarStream, tarPadding, TAR_END } from "./tarwriter.js";

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import tar from "tar-stream";
 import { kindOf } from "../errdefs/index.js";
-import { applyChanges, shellWords } from "./changes.js";
+import { applyChanges, exposedPorts, shellWords } from "./changes.js";
 import { tarStream } from "./tarwriter.js";
 import { goPathMatch, humanSize, progressString, unixSeconds, versionLess } from "./util.js";
 import { archivePath } from "./archive-reader.js";
@@ -36,6 +36,19 @@ test("applyChanges: Docker's commit/import instructions", () => {
   for (const bad of ["FROM x", "RUN x", "ONBUILD ONBUILD RUN x", "STOPSIGNAL NOPE", "EXPOSE abc", "USER a b"]) {
     assert.throws(() => applyChanges({}, [bad]), (e) => kindOf(e) === "InvalidParameter", bad);
   }
+});
+
+test("EXPOSE: Docker's port specs and messages, for --change and the builder alike", () => {
+  const cfg = applyChanges({ ExposedPorts: { "22/tcp": {} } }, ["EXPOSE 80 8080/udp 7000-7002/tcp"]);
+  assert.deepEqual(Object.keys(cfg.ExposedPorts!).sort(), ["22/tcp", "7000/tcp", "7001/tcp", "7002/tcp", "80/tcp", "8080/udp"]);
+  assert.deepEqual(exposedPorts(["53/sctp", "127.0.0.1:8080:80"]), ["53/sctp", "80/tcp"]);
+  const refused = (changes: string[], message: string) =>
+    assert.throws(() => applyChanges({}, changes), (e) => kindOf(e) === "InvalidParameter" && (e as Error).message === message, message);
+  refused(["EXPOSE 80 80a"], "Invalid containerPort: 80a");
+  refused(["EXPOSE 80/foo"], "Invalid proto: foo");
+  refused(["EXPOSE 90-80"], "Invalid containerPort: 90-80");
+  refused(["EXPOSE"], "EXPOSE requires at least one argument");
+  assert.throws(() => exposedPorts(["/udp"]), (e) => kindOf(e) === "InvalidParameter" && (e as Error).message === "No port specified: /udp<empty>");
 });
 
 test("tar writer: long names via PAX, exact sizes, readable by tar-stream", async () => {

@@ -106,6 +106,12 @@ describe("ports", () => {
     await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
     const busy = (other.address() as net.AddressInfo).port;
     await assert.rejects(res.reserve([{ proto: "tcp", containerPort: 1, hostIP: "", hostPortFrom: busy, hostPortTo: busy }]), new RegExp(`Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busy}: bind: address already in use`));
+    // Without a userland proxy dockerd's own placeholder listener fails, with the bare words.
+    const noProxy = new PortReservations({ userlandProxy: false });
+    await assert.rejects(noProxy.reserve([{ proto: "tcp", containerPort: 1, hostIP: "", hostPortFrom: busy, hostPortTo: busy }]), (err: Error) => {
+      assert.equal(err.message, `listen tcp4 0.0.0.0:${busy}: bind: address already in use`);
+      return true;
+    });
     const [b] = await res.reserve([{ proto: "udp", containerPort: 53, hostIP: "127.0.0.1", hostPortFrom: a!.hostPort, hostPortTo: a!.hostPort }]);
     assert.equal(b!.hostPort, a!.hostPort, "udp and tcp ports are separate");
     // All or nothing: the first of two is released when the second fails.
@@ -131,7 +137,7 @@ describe("ports", () => {
     const udpEcho = dgram.createSocket("udp4");
     udpEcho.on("message", (m, from) => udpEcho.send(`udp:${m}`, from.port, from.address));
     await new Promise<void>((r) => udpEcho.bind(0, "127.0.0.1", r));
-    const res = new PortReservations(true);
+    const res = new PortReservations({ relay: true });
     const [t, u] = await res.reserve([
       { proto: "tcp", containerPort: (echo.address() as net.AddressInfo).port, hostIP: "127.0.0.1", hostPortFrom: 0, hostPortTo: 0 },
       { proto: "udp", containerPort: udpEcho.address().port, hostIP: "127.0.0.1", hostPortFrom: 0, hostPortTo: 0 },

@@ -82,17 +82,37 @@ interface Held {
 /** How long a UDP flow through the proxy lives without traffic (Docker's proxy: 90 s). */
 const UDP_FLOW_IDLE_MS = 90_000;
 
+export interface PortReservationOptions {
+  /**
+   * The held socket is the way in (no kernel rules: pierd --iptables=false): it relays each TCP
+   * connection and UDP flow to the container, as docker-proxy does.
+   */
+  relay?: boolean;
+  /**
+   * Docker's --userland-proxy (default true). It only changes the words of a port another
+   * program holds: docker-proxy's failed listen says "Error starting userland proxy: …", while
+   * without it dockerd holds the port with a placeholder listener of its own, whose error is
+   * the bare "listen tcp4 …" (seen with dockerd 20.10).
+   */
+  userlandProxy?: boolean;
+}
+
 /**
  * Host ports held open while they are published: the kernel's DNAT sends the traffic to the
  * container before any socket sees it, but holding the port keeps other programs (and another
- * container) from taking it, and makes a taken port an error at start, as Docker's proxy does.
- * With `proxy` (no kernel rules: pierd --iptables=false) the held socket is the way in: it
- * relays each TCP connection and UDP flow to the container, as docker-proxy does.
+ * container) from taking it, and makes a taken port an error at start, as Docker does (with
+ * docker-proxy, or its placeholder listener without one). With `relay` the held socket also
+ * carries the traffic.
  */
 export class PortReservations {
   private readonly held = new Map<string, Held>();
+  private readonly proxy: boolean;
+  private readonly userlandProxy: boolean;
 
-  constructor(private readonly proxy = false) {}
+  constructor(opts: PortReservationOptions = {}) {
+    this.proxy = opts.relay ?? false;
+    this.userlandProxy = opts.userlandProxy ?? true;
+  }
 
   /** Bind every request; all or nothing. `containerIP`: where the proxy sends the traffic. */
   async reserve(reqs: PortRequest[], containerIP?: string): Promise<PortMapping[]> {
@@ -152,8 +172,9 @@ export class PortReservations {
     }
     const code = (lastErr as NodeJS.ErrnoException)?.code;
     if (code === "EADDRINUSE" && r.hostPortFrom === r.hostPortTo && !(lastErr as { ours?: boolean }).ours) {
-      // Another program has it: Docker's words from its proxy's failed listen.
-      throw new ForeignPortError(`Error starting userland proxy: listen ${r.proto}4 ${shown}: bind: address already in use`);
+      // Another program has it: Docker's words from its proxy's (or placeholder's) failed listen.
+      const listen = `listen ${r.proto}4 ${shown}: bind: address already in use`;
+      throw new ForeignPortError(this.userlandProxy ? `Error starting userland proxy: ${listen}` : listen);
     }
     if (code === "EADDRINUSE" || code === "EACCES") throw conflict(`Bind for ${shown} failed: port is already allocated`);
     if (code === "EADDRNOTAVAIL") throw invalidParameter(`Bind for ${shown} failed: cannot assign requested address`);

@@ -197,7 +197,7 @@ export class NetworkService {
     checkBridgeName(this.defaultBridge);
     const proxy = o.iptables === false && o.userlandProxy !== false;
     if (o.iptables === false && !proxy) this.log.warn("--iptables=false with --userland-proxy=false: published ports are not reachable (as with Docker)");
-    this.reservations = new PortReservations(proxy);
+    this.reservations = new PortReservations({ relay: proxy, userlandProxy: o.userlandProxy !== false });
     const prefix = this.instance ? `PIER-${this.instance.toUpperCase()}` : "PIER";
     this.firewall = new Firewall(prefix, () => this.fwState(), this.log, o.iptables !== false);
   }

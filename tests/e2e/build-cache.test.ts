@@ -259,6 +259,8 @@ describe("docker build: errors", () => {
       ["FROM busybox\nONBUILD ONBUILD RUN x\n", /Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed/],
       ["FROM no-such-image-here\n", /no-such-image-here/],
       ["FROM busybox\nRUN --mount=type=cache,target=/x true\n", /--mount option requires BuildKit/],
+      ["FROM busybox\nEXPOSE 80 80a\n", /Invalid containerPort: 80a/],
+      ["FROM busybox\nEXPOSE 80/foo\n", /Invalid proto: foo/],
     ];
     for (const [text, re] of cases) {
       writeFileSync(path.join(dir, "Dockerfile"), text);

@@ -112,6 +112,21 @@ describe("images", () => {
     assert.equal((await e.docker(["rmi", "imported:1"])).code, 0);
   });
 
+  it("import --change EXPOSE: ports, protocols and ranges, and Docker's refusal of a bad spec", async () => {
+    const tar = path.join(tmp, "empty.tar");
+    spawnSync("tar", ["-cf", tar, "-T", "/dev/null"]);
+    const imp = await e.docker(["import", "--change", "EXPOSE 80 8080/udp 7000-7002/tcp", tar, "exposed:1"]);
+    assert.equal(imp.code, 0, imp.stderr);
+    const ports = (await e.docker(["image", "inspect", "-f", "{{json .Config.ExposedPorts}}", "exposed:1"])).stdout;
+    assert.deepEqual(Object.keys(JSON.parse(ports)).sort(), ["7000/tcp", "7001/tcp", "7002/tcp", "80/tcp", "8080/udp"]);
+    assert.equal((await e.docker(["rmi", "exposed:1"])).code, 0);
+    for (const [spec, message] of [["80a", "Invalid containerPort: 80a"], ["80/foo", "Invalid proto: foo"], ["/udp", "No port specified: /udp<empty>"]]) {
+      const bad = await e.docker(["import", "--change", `EXPOSE ${spec}`, tar]);
+      assert.equal(bad.code, 1, spec);
+      assert.equal(bad.stderr.trim(), `Error response from daemon: ${message}`);
+    }
+  });
+
   it("prunes dangling images only", async () => {
     const before = (await e.docker(["images", "-q"])).stdout;
     const prune = await e.docker(["image", "prune", "-f"]);

@@ -1,12 +1,14 @@
 // pierd's networking options under Docker's names, each on a private pierd: --bip and
 // --default-address-pool (and the same keys in daemon.json), --bridge with the admin's own
 // bridge (used, never deleted) and --bridge none (no default network), --iptables=false (no
-// rules; published ports reach the container through the userland proxy), and bad values.
+// rules; published ports reach the container through the userland proxy), --ip-forward,
+// --userland-proxy=false (the kernel's DNAT alone), and bad values.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { ROOT, startEngine, type Engine, dockerOk } from "../harness.js";
 
@@ -25,6 +27,22 @@ function hostAddress(): string {
 async function httpGet(url: string): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
   return res.text();
+}
+
+const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
+
+/** A sysctl file as seen in the network namespace of process `pid`. */
+function sysctlIn(pid: number, file: string, value?: string): string {
+  const script = value === undefined ? `cat ${file}` : `echo ${value} > ${file}`;
+  const r = sh("nsenter", ["--target", String(pid), "--net", "--", "sh", "-c", script]);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+/** Rules of the pierd whose exec root is `execRoot` (its chains are PIER-<tag>). */
+function rulesOf(execRoot: string): string[] {
+  const tag = createHash("sha256").update(execRoot).digest("hex").slice(0, 6).toUpperCase();
+  return ["nat", "filter"].flatMap((t) => sh("iptables-save", ["-t", t]).stdout.split("\n")).filter((l) => l.includes(`PIER-${tag}`));
 }
 
 describe("pierd network options", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "needs private pierds" }, () => {
@@ -115,6 +133,68 @@ describe("pierd network options", { skip: !!process.env.PIER_TEST_DOCKER_HOST &&
     await assert.rejects(httpGet("http://127.0.0.1:18781/"));
     await e.stop();
     e = undefined;
+  });
+
+  it("turns net.ipv4.ip_forward on when its bridge comes up, and with --ip-forward=false leaves it as found", async () => {
+    // Each pierd runs in a network namespace of its own, so the host's forwarding (which other
+    // engines on this machine rely on) is never switched off, not even for a moment.
+    const hostBefore = readFileSync(IP_FORWARD, "utf8");
+    for (const [flags, want] of [[[], "1"], [["--ip-forward=false"], "0"]] as const) {
+      e = await startEngine({ daemonArgs: [...flags], privateNetwork: true });
+      sysctlIn(e.pid!, IP_FORWARD, "0");
+      // The bridge and its host side are made when the first container needs them.
+      assert.match(await ok(["run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]), /inet /);
+      assert.equal(sysctlIn(e.pid!, IP_FORWARD), want, `pierd ${flags.join(" ") || "(defaults)"}`);
+      await e.stop();
+      e = undefined;
+    }
+    assert.equal(readFileSync(IP_FORWARD, "utf8"), hostBefore, "the host's own setting is untouched");
+  });
+
+  it("with --userland-proxy=false reaches published ports through the kernel's DNAT alone, from loopback too", async () => {
+    e = await startEngine({ daemonArgs: ["--userland-proxy=false"] });
+    const execRoot = e.execRoot!;
+    // The container's web server answers with the peer address it saw (busybox httpd's CGI).
+    const peer = `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' "$REMOTE_ADDR"\n`;
+    await ok(["run", "-d", "--name", "web", "-p", "18783:80", "-e", `PEER=${peer}`, "busybox", "sh", "-c", 'mkdir -p /w/cgi-bin && printf "%s" "$PEER" > /w/cgi-bin/peer && chmod +x /w/cgi-bin/peer && exec httpd -f -p 80 -h /w']);
+    const bridge = await ok(["network", "inspect", "-f", '{{index .Options "com.docker.network.bridge.name"}}', "bridge"]);
+    const gateway = (await bridgeIPAM()).Gateway;
+    const ctrIP = await ok(["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
+    // httpd listens on IPv6 and shows "[::ffff:a.b.c.d]".
+    const peerOf = (body: string) => /(\d+\.\d+\.\d+\.\d+)/.exec(body)?.[1] ?? body;
+    // 127.0.0.1 is routed to the bridge (route_localnet, as dockerd sets without the proxy) and
+    // masqueraded, so the container sees the gateway, as with dockerd.
+    let seen = "";
+    for (let i = 0; i < 50 && seen !== gateway; i++) {
+      seen = peerOf(await httpGet("http://127.0.0.1:18783/cgi-bin/peer").catch((err) => `(${err})`));
+      if (seen !== gateway) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(seen, gateway);
+    assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, "utf8").trim(), "1");
+    assert.match(peerOf(await httpGet(`http://${hostAddress()}:18783/cgi-bin/peer`)), /^\d+\.\d+\.\d+\.\d+$/);
+    // The way in is the kernel's rule: the socket pierd holds on the port relays nothing.
+    assert.ok(rulesOf(execRoot).some((l) => l.includes("--dport 18783 -j DNAT --to-destination " + ctrIP + ":80")), rulesOf(execRoot).join("\n"));
+    // The port is still held, as dockerd's placeholder listener holds it: nobody else can take it.
+    const taker = net.createServer();
+    await assert.rejects(new Promise((resolve, reject) => taker.once("error", reject).listen(18783, "0.0.0.0", () => resolve(undefined))), /EADDRINUSE/);
+    taker.close();
+    // A port another program holds fails the start with dockerd's words for its placeholder:
+    // there is no userland proxy to blame.
+    const other = net.createServer();
+    await new Promise<void>((r) => other.listen(18784, "0.0.0.0", r));
+    try {
+      const r = await e.docker(["run", "--rm", "-p", "18784:80", "busybox", "true"]);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, /driver failed programming external connectivity on endpoint \S+ \([0-9a-f]{64}\): listen tcp4 0\.0\.0\.0:18784: bind: address already in use/);
+      assert.doesNotMatch(r.stderr, /userland proxy/);
+    } finally {
+      other.close();
+    }
+    await ok(["rm", "-f", "web"]);
+    await e.stop();
+    e = undefined;
+    assert.deepEqual(rulesOf(execRoot), [], "no rule of this pierd is left");
+    assert.notEqual(sh("ip", ["link", "show", bridge]).status, 0, "its bridge is gone");
   });
 
   it("refuses bad networking options with clear messages", () => {

@@ -24,21 +24,17 @@ export function imageRoutes(r: Router, s: Services): void {
     const fromSrc = query.get("fromSrc");
     if (fromSrc !== null) {
       if (fromSrc !== "-") throw notImplemented("importing from a URL is not supported by this pierd yet");
-      const changes = query.getAll("changes");
-      const send = startJSONStream(res);
-      try {
-        const id = await s.images.import(req, {
-          repo: query.get("repo") ?? undefined,
-          tag: query.get("tag") ?? undefined,
-          message: query.get("message") ?? undefined,
-          changes,
-          platform: query.get("platform") ?? undefined,
-        });
-        send({ status: id });
-        res.end();
-      } catch (err) {
-        errorInStream(send, res, err);
-      }
+      // Nothing is streamed before the import ends, so an error (a bad --change, reference or
+      // platform) is answered with its status, as dockerd does before its stream is flushed.
+      const id = await s.images.import(req, {
+        repo: query.get("repo") ?? undefined,
+        tag: query.get("tag") ?? undefined,
+        message: query.get("message") ?? undefined,
+        changes: query.getAll("changes"),
+        platform: query.get("platform") ?? undefined,
+      });
+      startJSONStream(res)({ status: id });
+      res.end();
       return;
     }
     const from = query.get("fromImage");
