@@ -26,6 +26,19 @@ export interface SpawnProcessOptions {
 
 type SpawnError = NodeJS.ErrnoException & { spawnargs: string[] };
 
+type ExitListener = (code: number | null, signal: NodeJS.Signals | null) => void;
+
+export interface SpawnedProcess {
+  on(event: "exit" | "close", listener: ExitListener): this;
+  on(event: "error", listener: (err: SpawnError) => void): this;
+  on(event: "spawn", listener: () => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: "exit" | "close", listener: ExitListener): this;
+  once(event: "error", listener: (err: SpawnError) => void): this;
+  once(event: "spawn", listener: () => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
 /**
  * A running (or failed) child, shaped like the part of Node's ChildProcess that Pier uses.
  * Events, as Node emits them: "spawn" on the next tick, or instead "error" on the next tick when
