@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnProcess, type SpawnedProcess } from "./spawn.js";
+import { nativeSpawn } from "./native.js";
 
 /** Everything the child wrote, its exit and close arguments, and the order of the events. */
 async function collect(child: SpawnedProcess): Promise<{ stdout: string; stderr: string; exit: unknown[]; close: unknown[]; events: string[] }> {
@@ -259,4 +260,27 @@ test("output nobody reads is drained, so close still comes", async () => {
   const child = spawnProcess("sh", ["-c", "echo unread; echo unread >&2"]);
   const close = await new Promise<unknown[]>((resolve) => child.on("close", (...a) => resolve(a)));
   assert.deepEqual(close, [0, null]);
+});
+
+test("the addon's fd map survives a swap: child fd a = our b and b = our a", async () => {
+  // Two of our fds that look different, a below b; in order, dup2(b→a) then dup2(a→b) would
+  // give the child b twice, unless a is first moved out of the way.
+  const link = (fd: number) => readlinkSync(`/proc/self/fd/${fd}`);
+  const ours = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd >= 3).sort((x, y) => x - y);
+  const a = ours.find((fd) => existsSync(`/proc/self/fd/${fd}`))!;
+  const b = ours.find((fd) => fd > a && existsSync(`/proc/self/fd/${fd}`) && link(fd) !== link(a))!;
+  const fds = Array.from({ length: b + 1 }, () => -1);
+  fds[a] = b;
+  fds[b] = a;
+  let onExit!: (code: number | null, signal: string | null) => void;
+  const exited = new Promise<[number | null, string | null]>((r) => (onExit = (c, s) => r([c, s])));
+  const pid = nativeSpawn().spawn("/bin/sleep", ["sleep", "30"], [], null, fds, false, onExit);
+  try {
+    assert.equal(readlinkSync(`/proc/${pid}/fd/${a}`), link(b));
+    assert.equal(readlinkSync(`/proc/${pid}/fd/${b}`), link(a));
+    assert.equal(readlinkSync(`/proc/${pid}/fd/0`), "/dev/null");
+  } finally {
+    process.kill(pid, "SIGKILL");
+  }
+  assert.deepEqual(await exited, [null, "SIGKILL"]);
 });
