@@ -284,3 +284,23 @@ test("the addon's fd map survives a swap: child fd a = our b and b = our a", asy
   }
   assert.deepEqual(await exited, [null, "SIGKILL"]);
 });
+
+test("many children at once, and each of a chain started from the previous one's exit listener", async () => {
+  const codes = await Promise.all(Array.from({ length: 40 }, (_, i) => new Promise((resolve) => spawnProcess("sh", ["-c", `exit ${i % 7}`]).on("close", resolve))));
+  assert.deepEqual(codes, Array.from({ length: 40 }, (_, i) => i % 7));
+  // The exit listener runs while the addon is done with the previous pidfd: its number is reused at once.
+  let left = 40;
+  await new Promise<void>((resolve, reject) => {
+    const next = () => {
+      const c = spawnProcess("true", [], { stdio: ["ignore", "ignore", "ignore"] });
+      c.on("error", reject);
+      c.on("exit", (code) => {
+        if (code !== 0) reject(new Error(`exit ${code}`));
+        else if (--left === 0) resolve();
+        else next();
+      });
+    };
+    next();
+  });
+  assert.deepEqual(zombies(), []);
+});
