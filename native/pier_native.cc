@@ -667,7 +667,8 @@ void OnChildPoll(uv_poll_t* handle, int status, int events) {
   siginfo_t si;
   memset(&si, 0, sizeof(si));
   int rc;
-  do rc = waitid(P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG);
+  const idtype_t pidfdType = static_cast<idtype_t>(3);  // P_PIDFD: in glibc's headers only since 2.36
+  do rc = waitid(pidfdType, w->pidfd, &si, WEXITED | WNOHANG);
   while (rc < 0 && errno == EINTR);
   if (rc == 0 && si.si_pid == 0) return;  // still running: a spurious wakeup
   // rc < 0 (ECHILD) would mean another waiter reaped it: report it as ended, status unknown.
