@@ -41,6 +41,7 @@ const versionNumber = (v: string) => {
 const NEWEST = versionNumber(API_VERSION);
 const OLDEST = versionNumber(MIN_API_VERSION);
 const VERSIONED = /^\/v(\d+\.\d+)(\/.*)?$/;
+const NO_QUERY = new URLSearchParams();
 
 /**
  * Routes for the Docker API: one table for ordinary requests and one for hijacked ones.
@@ -66,7 +67,9 @@ export class Router {
   private parse(url: string): { path: string; query: URLSearchParams; version: number } {
     const q = url.indexOf("?");
     let p = q >= 0 ? url.slice(0, q) : url;
-    const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : "");
+    // Most requests carry no query string (ping, inspect): they share one empty, frozen-by-
+    // convention instance instead of building one each (handlers only read the query).
+    const query = q >= 0 ? new URLSearchParams(url.slice(q + 1)) : NO_QUERY;
     let version = NEWEST;
     const m = p.startsWith("/v") ? VERSIONED.exec(p) : null;
     if (m) {
@@ -84,7 +87,7 @@ export class Router {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
+    const started = this.log.enabled("debug") ? performance.now() : 0;
     try {
       const { path, query, version } = this.parse(req.url ?? "/");
       const found = this.routes.find(req.method ?? "GET", path);
@@ -99,7 +102,7 @@ export class Router {
       this.fail(res, err, req);
     } finally {
       if (this.log.enabled("debug")) {
-        this.log.debug("request", { method: req.method, url: req.url, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+        this.log.debug("request", { method: req.method, url: req.url, status: res.statusCode, ms: performance.now() - started });
       }
     }
   }

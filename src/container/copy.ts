@@ -24,7 +24,9 @@ export interface FilesystemChange {
   Kind: 0 | 1 | 2;
 }
 
-const HELPER = fileURLToPath(new URL("./copy-helper.js", import.meta.url));
+// From the container module or from the daemon bundle (dist/src/daemon/pierd.bundle.js): both
+// sit one level below dist/src.
+const HELPER = fileURLToPath(new URL("../container/copy-helper.js", import.meta.url));
 const HELPER_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", TZ: "UTC", LC_ALL: "C" };
 
 let ownMountNs: string | undefined;

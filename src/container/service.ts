@@ -1,4 +1,4 @@
-import { promises as fsp, watch, type FSWatcher } from "node:fs";
+import { promises as fsp, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from "node:fs";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
@@ -378,12 +378,15 @@ export class ContainerService {
     const bundle = path.join(this.o.execRoot, "containers", c.Id);
     const t0 = performance.now();
     const marks: Record<string, number> = {};
-    const mark = (name: string) => (marks[name] = Math.round(performance.now() - t0));
+    const mark = (name: string) => (marks[name] = Math.round((performance.now() - t0) * 10) / 10);
+    let recorded: Promise<void> | undefined;
     try {
       await this.released(c.Id);
-      await fsp.rm(bundle, { recursive: true, force: true });
-      await fsp.mkdir(bundle, { recursive: true, mode: 0o700 });
-      await fsp.rm(path.join(this.exitDir, c.Id), { force: true });
+      // Synchronous: a few metadata calls on the exec root (tmpfs) cost less than their
+      // thread-pool round trips, and this is the start path of every container.
+      rmSync(bundle, { recursive: true, force: true });
+      mkdirSync(bundle, { recursive: true, mode: 0o700 });
+      rmSync(path.join(this.exitDir, c.Id), { force: true });
       await this.runc.delete(c.Id);
       mark("cleaned");
       const hc = c.HostConfig;
@@ -447,7 +450,7 @@ export class ContainerService {
       });
       mark("spec");
       await writeFileReplace(path.join(bundle, "config.json"), specToJSON(spec));
-      await fsp.mkdir(path.dirname(c.LogPath), { recursive: true });
+      mkdirSync(path.dirname(c.LogPath), { recursive: true });
       let pid: number;
       try {
         ({ pid } = await startMonitor({
@@ -471,13 +474,16 @@ export class ContainerService {
       mark("monitor");
       c.State = { ...c.State, Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: nowRFC3339() };
       c.stoppedByUser = false;
-      await this.records.put(c.Id, c);
-      mark("recorded");
+      // The durable record is written while the process is let go: the two fsyncs need not
+      // come before the start, only before the answer.
+      recorded = this.records.put(c.Id, c);
       await net.ready; // the namespace's links and rules, configured while runc created the container
       mark("network ready");
       await this.runStartHooks(c.Id, bundle);
       await this.runc.start(c.Id);
       mark("started");
+      await recorded;
+      mark("recorded");
       this.o.log.debug("container started", { id: c.Id, ms: marks });
       publishVolumeEvents(this.o.events, c, "mount");
       this.emit(c, "start");
@@ -485,6 +491,7 @@ export class ContainerService {
       void this.refreshParents(c);
     } catch (err) {
       // Leave nothing half-made: no runc state, no mount; record why the start failed.
+      await recorded?.catch(() => {}); // its write must not land after the one below
       await this.runc.delete(c.Id).catch(() => {});
       await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
@@ -554,7 +561,7 @@ export class ContainerService {
 
   private async exitFileCode(id: string): Promise<number | undefined> {
     try {
-      const s = (await fsp.readFile(path.join(this.exitDir, id), "utf8")).trim();
+      const s = readFileSync(path.join(this.exitDir, id), "utf8").trim(); // tmpfs: cheaper than a thread-pool trip
       return s === "" ? undefined : Number(s);
     } catch (err) {
       if (isENOENT(err)) return undefined;
@@ -581,11 +588,11 @@ export class ContainerService {
         code = 255; // it vanished without the monitor telling (monitor killed): Docker reports 255
       } else {
         // The exit file's mtime is when the process ended, also when pierd was down then.
-        const st = await fsp.stat(exitFile, { bigint: true }).catch(() => undefined);
+        const st = statSync(exitFile, { bigint: true, throwIfNoEntry: false });
         if (st) finishedAt = rfc3339FromNs(st.mtimeNs);
       }
       const bundle = path.join(this.o.execRoot, "containers", id);
-      const oom = await fsp.access(path.join(bundle, "oom")).then(() => true, () => false);
+      const oom = existsSync(path.join(bundle, "oom"));
       this.health.stop(c);
       c.State = { ...c.State, Status: "exited", Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt };
       // A --rm container goes straight on to its removal, whose durable "removing" record
@@ -598,11 +605,10 @@ export class ContainerService {
       const ranNs = parseRFC3339Ns(finishedAt) - parseRFC3339Ns(c.State.StartedAt);
       this.emit(c, "die", { exitCode: String(code), execDuration: String(ranNs > 0n ? ranNs / 1_000_000_000n : 0n) });
       publishVolumeEvents(this.o.events, c, "unmount");
-      // Released at once in what the API shows; the host objects go in the background.
-      void this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e }));
-      this.releaseHostObjects(id, exitFile);
       for (const l of this.exitListeners.get(id) ?? []) l();
       this.notifyWaiters(id, "next-exit", code, "");
+      // Released at once in what the API shows; the host objects go in the background.
+      this.releaseHostObjects(id, exitFile);
       // Decided with the exit, under the lock, as moby's monitor does: a stop that comes
       // later finds the container "restarting" and cancels the restart.
       if (!c.HostConfig.AutoRemove && !opts.restore && this.shouldRestart(c)) await this.scheduleRestart(c);
@@ -610,7 +616,7 @@ export class ContainerService {
     if (opts.restore) return;
     const c = this.records.get(id);
     if (c && !c.State.Running && c.HostConfig.AutoRemove) {
-      await this.remove(id, { force: true, removeVolumes: true }).catch((e) => this.o.log.warn("auto-remove failed", { id, err: e }));
+      await this.remove(id, { force: true, removeVolumes: true, autoRemove: true }).catch((e) => this.o.log.warn("auto-remove failed", { id, err: e }));
     }
   }
 
@@ -627,12 +633,20 @@ export class ContainerService {
     return false;
   }
 
+  /**
+   * The network, runc's state, the rootfs mount and the exit file of a container that ended.
+   * Begun after the current callbacks (setImmediate): the unmount (~4 ms) and the process
+   * spawns block the event loop, and the waiters just answered (a `run`'s wait, a --rm's
+   * removal) should reach their clients first. Whatever touches these objects next awaits
+   * `released`, which is in place at once.
+   */
   private releaseHostObjects(id: string, exitFile: string): void {
-    const done = Promise.all([
+    const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => Promise.all([
+      this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e })),
       this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e })),
       this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e })),
       fsp.rm(exitFile, { force: true }).catch(() => {}),
-    ]).then(() => {
+    ])).then(() => {
       if (this.releasing.get(id) === done) this.releasing.delete(id);
     });
     this.releasing.set(id, done);
@@ -824,7 +838,12 @@ export class ContainerService {
 
   // ---------------------------------------------------------------- remove
 
-  async remove(ref: string, opts: { force?: boolean; removeVolumes?: boolean }): Promise<void> {
+  /**
+   * `autoRemove`: the removal a --rm container gets when it ends. Its "removing" mark needs no
+   * fsync: until the record file is deleted it still says running, and a crash in between
+   * finds a --rm container that ended, which the next start removes (container/restore.ts).
+   */
+  async remove(ref: string, opts: { force?: boolean; removeVolumes?: boolean; autoRemove?: boolean }): Promise<void> {
     const c = this.get(ref);
     if (c.State.Restarting && !c.State.Running) {
       if (!opts.force) throw conflict(`cannot remove container "${c.Name}": container is restarting: stop the container before removing or force remove`);
@@ -847,7 +866,8 @@ export class ContainerService {
       this.health.stop(cur); // no timer may outlive the container
       cur.State = { ...cur.State, Status: "removing" };
       // Durable first: a crash from here on finishes the removal at the next start.
-      await this.records.put(cur.Id, cur);
+      if (opts.autoRemove) this.records.set(cur.Id, cur);
+      else await this.records.put(cur.Id, cur);
       // Gone for the API at once (name free, waiters answered); the host objects follow.
       this.records.hide(cur.Id);
       if (this.names.get(cur.Name) === cur.Id) this.names.delete(cur.Name);

@@ -6,6 +6,7 @@ import { createApiServer, type DaemonInfo, type Services } from "../api/index.js
 import { ContainerService } from "../container/index.js";
 import { Builder } from "../builder/index.js";
 import { EventBus } from "../events/index.js";
+import { startIdleGC } from "./idle-gc.js";
 import { ContentStore } from "../content/index.js";
 import { ImageService } from "../image/index.js";
 import { NetworkService } from "../network/index.js";
@@ -131,15 +132,20 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     startedAt: Date.now(),
   };
   const services: Services = { containers, images, volumes, networks, events, info, builder };
+  const idleGC = startIdleGC();
+  events.subscribe(() => idleGC.touch());
   const servers: import("node:http").Server[] = [];
   for (const host of cfg.hosts) {
     const server = createApiServer(services, log);
+    server.on("request", () => idleGC.touch());
+    server.on("upgrade", () => idleGC.touch());
     await listen(server, host);
     servers.push(server);
     log.info("API listening", { host });
   }
 
   const close = async () => {
+    idleGC.stop();
     for (const s of servers) {
       s.close();
       s.closeAllConnections();

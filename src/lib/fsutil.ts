@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { promises as fsp, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -29,9 +29,19 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 /**
  * Files that are made again from records at every container start (bundle config, hosts,
  * resolv.conf): still never seen half-written, but not worth two fsyncs on the start path.
+ * Written synchronously: for a few KiB into the page cache, the four thread-pool round trips
+ * of the async calls (open, write, close, rename) cost more than the writes themselves, and
+ * they sit on the start path of every container and exec.
  */
-export function writeFileReplace(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  return writeFileAtomic(file, data, mode, { durable: false });
+export async function writeFileReplace(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  writeFileSync(tmp, data, { mode });
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 export async function syncDir(dir: string): Promise<void> {

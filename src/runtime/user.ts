@@ -182,8 +182,8 @@ export function getAdditionalGroups(additional: string[], group: string | undefi
  * Unknown names throw InvalidParameter with runc's messages.
  */
 export async function resolveUser(rootfs: string, user: string, groupAdd: string[] = []): Promise<ResolvedUser> {
-  const passwd = await readContainerFile(rootfs, "/etc/passwd");
-  const group = await readContainerFile(rootfs, "/etc/group");
+  // Both at once: this is on the start path of every container.
+  const [passwd, group] = await Promise.all([readContainerFile(rootfs, "/etc/passwd"), readContainerFile(rootfs, "/etc/group")]);
   const exec = getExecUser(user ?? "", passwd, group);
   const extra = groupAdd.length > 0 ? getAdditionalGroups(groupAdd, group) : [];
   const additionalGids: number[] = [];

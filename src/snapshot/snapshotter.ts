@@ -16,7 +16,7 @@
 // whiteouts "delete" into a per-container copy) is the fallback to add; not done yet.
 
 import * as fs from "node:fs";
-import { promises as fsp, statSync } from "node:fs";
+import { promises as fsp, mkdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
@@ -227,7 +227,7 @@ export class Snapshotter {
       throw conflict(`container ${containerID} already has a filesystem on ${prev.chainID ?? "scratch"}`);
     }
     if (!prev) {
-      for (const sub of ["upper", "work", "merged"]) await fsp.mkdir(path.join(dir, sub), { recursive: true, mode: 0o755 });
+      for (const sub of ["upper", "work", "merged"]) mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o755 });
       // Not fsynced: if a power loss takes it, the next mount finds no meta and writes it again
       // over the same (kept) upper dir. One fsync less on every first start.
       await writeFileReplace(metaFile, JSON.stringify({ chainID } satisfies ContainerMeta));
@@ -384,7 +384,6 @@ function shortID(): string {
   return Array.from(bytes, (b) => alphabet[b & 31]).join("");
 }
 
-/** Whether `dir` is a mount point, from /proc/self/mountinfo (field 5, octal-escaped). */
 /**
  * Whether something is mounted on `dir`: a mount gives it another device than its parent's
  * (an overlay has an anonymous one). Two stats instead of parsing /proc/self/mountinfo, which

@@ -1,4 +1,5 @@
-import { promises as fsp, constants as fsc } from "node:fs";
+import { constants as fsc, existsSync, openSync, rmSync } from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { run } from "./exec.js";
 
@@ -23,31 +24,29 @@ export class Runc {
 
   private async startThroughFifo(id: string): Promise<boolean> {
     const fifo = path.join(this.root, id, "exec.fifo");
-    let fh;
+    let fd: number;
     try {
       // Non-blocking: if runc init died, a blocking open would wait forever.
-      fh = await fsp.open(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+      fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     } catch {
       return false;
     }
-    try {
-      const buf = Buffer.alloc(8);
-      const deadline = Date.now() + 2000;
-      for (;;) {
-        try {
-          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-          if (bytesRead > 0) break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return false;
-        }
-        // No byte yet: the writer has not reached the fifo, or is gone.
-        if (Date.now() > deadline) return false;
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    } finally {
-      await fh.close();
-    }
-    await fsp.rm(fifo, { force: true });
+    // Read through the event loop (a pipe handle), so the byte is taken the moment runc init
+    // writes it, instead of polling a non-blocking read on a timer.
+    const got = await new Promise<boolean>((resolve) => {
+      const sock = new net.Socket({ fd, readable: true, writable: false });
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), 2000);
+      sock.once("data", () => done(true));
+      sock.once("end", () => done(false)); // the writer went away without the byte
+      sock.once("error", () => done(false));
+    });
+    if (!got) return false;
+    rmSync(fifo, { force: true });
     return true;
   }
 
@@ -59,7 +58,7 @@ export class Runc {
   async delete(id: string): Promise<void> {
     // No state directory, nothing to delete: skip the Go process start (~10 ms), which
     // otherwise lands on every start and every removal.
-    if (!(await fsp.access(path.join(this.root, id)).then(() => true, () => false))) return;
+    if (!existsSync(path.join(this.root, id))) return;
     const res = await run(this.path, this.args("delete", "--force", id), { allowFailure: true });
     if (res.code !== 0 && !/does not exist|not exist/.test(res.stderr)) {
       throw new Error(`runc delete ${id}: ${res.stderr.trim()}`);
