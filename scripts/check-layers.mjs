@@ -38,8 +38,8 @@ for (const file of walk(src)) {
     continue;
   }
   const text = readFileSync(file, "utf8");
-  // Processes are started in one place (src/sys/spawn.ts: posix_spawn, not libuv's fork).
-  if (mod !== "sys" && /(?:from\s+|import\(\s*|require\(\s*)["'](?:node:)?child_process["']/.test(text)) {
+  // The daemon starts processes in one place (src/sys/spawn.ts: posix_spawn, not libuv's fork).
+  if (mod !== "sys" && !CLIENT_SIDE.has(mod) && /(?:from\s+|import\(\s*|require\(\s*)["'](?:node:)?child_process["']/.test(text)) {
     problems.push(`${rel}: uses child_process; only src/sys starts processes (spawnProcess, run)`);
   }
   for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
