@@ -1,4 +1,4 @@
-// pier_native: the few syscalls Node lacks (mknod, mount, xattrs, SOCK_SEQPACKET).
+// pier_native: the few syscalls Node lacks (mknod, mount, xattrs, SOCK_SEQPACKET, posix_spawn).
 // Plain N-API so it builds against any Node >= 20 without extra packages.
 // Synchronous calls throw an Error with .code = errno name ("EPERM"), .errno, .syscall, .path.
 
@@ -11,6 +11,8 @@
 #include <string.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +43,7 @@ namespace {
 
 napi_value MakeErrnoError(napi_env env, int err, const char* syscall, const std::string& path) {
   std::string code = uv_err_name(-err);
+  if (code.compare(0, 7, "Unknown") == 0 && strerrorname_np(err)) code = strerrorname_np(err);  // ENOEXEC: libuv has no name
   std::string msg = code + ": " + strerror(err) + ", " + syscall;
   if (!path.empty()) msg += " '" + path + "'";
   napi_value jcode, jmsg, error, jerrno, jsys, jpath;
@@ -550,6 +553,306 @@ napi_value Close(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// ---- process spawning -------------------------------------------------------------------
+//
+// Why not child_process.spawn: libuv fork()s the whole daemon (copying its page tables, a cost
+// that grows with its RSS) and blocks the event loop until the child has exec'd. glibc's
+// posix_spawn clones with CLONE_VM|CLONE_VFORK instead: no page-table copy, a fraction of the
+// time. Each child's exit is watched through a pidfd polled on the main loop and reaped with
+// waitid(P_PIDFD). Nothing else reaps these children: libuv's SIGCHLD handler (uv__chld /
+// uv__wait_children in libuv's src/unix/process.c) calls waitpid(process->pid, WNOHANG) only
+// for the pids of its own uv_process_t handles, never waitpid(-1), so a child started here
+// stays ours to reap (and libuv reaps its own children only).
+
+struct ChildWatch {
+  napi_env env;
+  pid_t pid;
+  int pidfd;
+  uv_poll_t poll;
+  napi_ref callback;
+  napi_ref resource;
+  napi_async_context asyncCtx;
+};
+
+// Running children by pid: a pid cannot be reused before it is reaped, and it is reaped only here.
+std::map<pid_t, ChildWatch*> g_children;
+
+// socketpair(): [parentFd, childFd], AF_UNIX SOCK_STREAM (what libuv's "pipe" stdio is), both
+// close-on-exec: the child end reaches only the child that spawn() dup2s it into.
+napi_value Socketpair(napi_env env, napi_callback_info info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return ThrowErrno(env, errno, "socketpair", "");
+  napi_value arr, a, b;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &arr));
+  napi_create_int32(env, sv[0], &a);
+  napi_create_int32(env, sv[1], &b);
+  napi_set_element(env, arr, 0, a);
+  napi_set_element(env, arr, 1, b);
+  return arr;
+}
+
+// A JS array, each element read with `get` (GetString, GetInt32); false after a TypeError.
+template <typename T, typename Get>
+bool GetArray(napi_env env, napi_value v, std::vector<T>* out, Get get) {
+  bool isArray = false;
+  napi_is_array(env, v, &isArray);
+  if (!isArray) {
+    napi_throw_type_error(env, nullptr, "expected an array");
+    return false;
+  }
+  uint32_t n;
+  napi_get_array_length(env, v, &n);
+  out->resize(n);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    if (!get(env, e, &(*out)[i])) return false;
+  }
+  return true;
+}
+
+// argv/envp for posix_spawn: pointers into `v`, NULL-terminated.
+std::vector<char*> CStrings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// The program execvp would run for `file`, looked up (as Node documents for spawn) in the PATH of
+// the environment the child gets, or "/usr/bin:/bin" when that has none; posix_spawnp would use
+// ours. Returns 0, or the errno execvp would fail with: EACCES when a match is not executable.
+int FindProgram(const std::string& file, const std::vector<std::string>& envp, std::string* out) {
+  if (file.empty()) return ENOENT;
+  if (file.find('/') != std::string::npos) {
+    *out = file;
+    return 0;
+  }
+  std::string search = "/usr/bin:/bin";
+  for (auto& e : envp)
+    if (e.compare(0, 5, "PATH=") == 0) {
+      search = e.substr(5);
+      break;
+    }
+  int err = ENOENT;
+  size_t start = 0;
+  for (;;) {
+    size_t end = search.find(':', start);
+    std::string dir = search.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + file;
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (access(candidate.c_str(), X_OK) == 0) {
+        *out = candidate;
+        return 0;
+      }
+      err = EACCES;
+    }
+    if (end == std::string::npos) return err;
+    start = end + 1;
+  }
+}
+
+void OnChildClosed(uv_handle_t* h) { delete static_cast<ChildWatch*>(h->data); }
+
+void ReapBlocking(pid_t pid) {
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// The pidfd is readable: the child has exited. Reap it, stop watching, tell JS (code, signal).
+void OnChildPoll(uv_poll_t* handle, int status, int events) {
+  ChildWatch* w = static_cast<ChildWatch*>(handle->data);
+  siginfo_t si;
+  memset(&si, 0, sizeof(si));
+  int rc;
+  const idtype_t pidfdType = static_cast<idtype_t>(3);  // P_PIDFD: in glibc's headers only since 2.36
+  do rc = waitid(pidfdType, w->pidfd, &si, WEXITED | WNOHANG);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0 && si.si_pid == 0) return;  // still running: a spurious wakeup
+  // rc < 0 (ECHILD) would mean another waiter reaped it: report it as ended, status unknown.
+  g_children.erase(w->pid);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnChildClosed);  // frees w later, in the loop
+  close(w->pidfd);  // uv_close took it out of epoll already
+
+  napi_env env = w->env;
+  napi_handle_scope hs;
+  napi_open_handle_scope(env, &hs);
+  napi_value args[2], cb, res;
+  napi_get_null(env, &args[0]);
+  napi_get_null(env, &args[1]);
+  if (rc == 0 && si.si_code == CLD_EXITED) {
+    napi_create_int32(env, si.si_status, &args[0]);
+  } else if (rc == 0 && (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)) {
+    const char* abbrev = sigabbrev_np(si.si_status);
+    std::string name = abbrev ? std::string("SIG") + abbrev : "SIG" + std::to_string(si.si_status);
+    napi_create_string_utf8(env, name.c_str(), NAPI_AUTO_LENGTH, &args[1]);
+  }
+  napi_get_reference_value(env, w->callback, &cb);
+  napi_get_reference_value(env, w->resource, &res);
+  // make_callback runs the callback like any I/O callback: nextTicks and microtasks after it.
+  if (napi_make_callback(env, w->asyncCtx, res, cb, 2, args, nullptr) == napi_pending_exception) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    napi_fatal_exception(env, exc);  // an 'exit' listener threw: uncaughtException, as for Node's own
+  }
+  napi_async_destroy(env, w->asyncCtx);
+  napi_delete_reference(env, w->callback);
+  napi_delete_reference(env, w->resource);
+  napi_close_handle_scope(env, hs);
+}
+
+// spawn(file, argv, envp, cwd | null, fds, setsid, onExit): pid.
+// Child fd i is fds[i] (-1: /dev/null, read-write); every other fd of ours is close-on-exec.
+// Every signal is reset to its default (Node ignores SIGPIPE, and an ignored disposition
+// survives exec) and the signal mask emptied. setsid: a new session (Node's `detached`).
+// An exec failure (ENOENT, EACCES, a bad cwd) throws with that errno, and the child is gone.
+// onExit(code | null, signal | null) runs once, on the main loop, after the child is reaped.
+napi_value Spawn(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!GetArgs(env, info, 7, argv)) return nullptr;
+  std::string file, cwd;
+  std::vector<std::string> args, envs;
+  std::vector<int32_t> fds;
+  if (!GetString(env, argv[0], &file) || !GetArray(env, argv[1], &args, GetString) || !GetArray(env, argv[2], &envs, GetString))
+    return nullptr;
+  napi_valuetype t;
+  napi_typeof(env, argv[3], &t);
+  bool hasCwd = t != napi_null && t != napi_undefined;
+  if (hasCwd && !GetString(env, argv[3], &cwd)) return nullptr;
+  if (!GetArray(env, argv[4], &fds, GetInt32)) return nullptr;
+  bool newSession = false;
+  if (napi_get_value_bool(env, argv[5], &newSession) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "spawn: setsid must be a boolean");
+    return nullptr;
+  }
+  napi_typeof(env, argv[6], &t);
+  if (t != napi_function) {
+    napi_throw_type_error(env, nullptr, "spawn: onExit must be a function");
+    return nullptr;
+  }
+  uv_loop_t* loop;
+  CHECK_NAPI(env, napi_get_uv_event_loop(env, &loop));
+
+  std::string program;
+  int err = FindProgram(file, envs, &program);
+  if (err != 0) return ThrowErrno(env, err, "spawn", file);
+
+  // The dup2s run in order: a source below fds.size() other than its own slot could be
+  // overwritten by an earlier one (3→4 and 4→3), so such sources are first moved above the range.
+  const int n = static_cast<int>(fds.size());
+  std::vector<int> moved;
+  for (int i = 0; i < n; i++) {
+    if (fds[i] >= 0 && fds[i] < n && fds[i] != i) {
+      int m = fcntl(fds[i], F_DUPFD_CLOEXEC, n);
+      if (m < 0) {
+        err = errno;
+        for (int x : moved) close(x);
+        return ThrowErrno(env, err, "fcntl", file);
+      }
+      moved.push_back(m);
+      fds[i] = m;
+    }
+  }
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  int rc = 0;
+  // adddup2 with source == target clears FD_CLOEXEC in the child (glibc >= 2.29), for "inherit".
+  for (int i = 0; i < n && rc == 0; i++)
+    rc = fds[i] < 0 ? posix_spawn_file_actions_addopen(&actions, i, "/dev/null", O_RDWR, 0)
+                    : posix_spawn_file_actions_adddup2(&actions, fds[i], i);
+  if (rc == 0 && hasCwd) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  sigset_t all, none;
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  // glibc keeps its two internal signals (32 and 33) out of sigfillset and refuses them in
+  // sigaddset, and its spawn child sets them to SIG_IGN unless they are in this set; an ignored
+  // signal survives exec, so every container process would start with them ignored. Their
+  // bits are set by hand (the first word of a sigset_t holds signal n at bit n-1).
+  all.__val[0] |= (1UL << (32 - 1)) | (1UL << (33 - 1));
+  sigemptyset(&none);
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (newSession ? POSIX_SPAWN_SETSID : 0);
+  if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+  const char* step = "posix_spawnattr";
+  pid_t pid = -1;
+  if (rc == 0) {
+    step = "spawn";
+    std::vector<char*> cargv = CStrings(args), cenv = CStrings(envs);
+    // Returns once the child has exec'd (vfork: when its exec lets go of our memory, a moment
+    // before the kernel closes its close-on-exec fds). On an exec failure glibc reaps the
+    // child itself before returning the error.
+    rc = posix_spawn(&pid, program.c_str(), &actions, &attr, cargv.data(), cenv.data());
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  for (int x : moved) close(x);
+  if (rc != 0) return ThrowErrno(env, rc, step, file);
+
+  // The child may already have exited: a pidfd can be opened on a zombie, and nobody but us reaps.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));  // close-on-exec by itself
+  ChildWatch* w = nullptr;
+  if (pidfd < 0) {
+    err = errno;
+    step = "pidfd_open";
+  } else {
+    w = new ChildWatch();
+    w->env = env;
+    w->pid = pid;
+    w->pidfd = pidfd;
+    err = -uv_poll_init(loop, &w->poll, pidfd);
+    step = "uv_poll_init";
+    if (err == 0) {
+      w->poll.data = w;
+      err = -uv_poll_start(&w->poll, UV_READABLE, OnChildPoll);
+      step = "uv_poll_start";
+      if (err != 0) uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnChildClosed);
+    } else {
+      delete w;
+    }
+    if (err != 0) close(pidfd);
+  }
+  if (err != 0) {  // cannot watch it: do not leave it running unwatched, nor a zombie
+    kill(pid, SIGKILL);
+    ReapBlocking(pid);
+    return ThrowErrno(env, err, step, file);
+  }
+  napi_value res, name;
+  napi_create_object(env, &res);
+  napi_create_string_utf8(env, "PierChildProcess", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, res, name, &w->asyncCtx);
+  napi_create_reference(env, res, 1, &w->resource);
+  napi_create_reference(env, argv[6], 1, &w->callback);
+  g_children[pid] = w;
+  napi_value out;
+  napi_create_int32(env, pid, &out);
+  return out;
+}
+
+// childRef(pid, ref): whether a running child keeps the event loop alive (Node's ref/unref).
+// A child that has already been reaped is ignored.
+napi_value ChildRef(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  int32_t pid;
+  bool ref = true;
+  if (!GetInt32(env, argv[0], &pid)) return nullptr;
+  napi_get_value_bool(env, argv[1], &ref);
+  auto it = g_children.find(pid);
+  if (it != g_children.end()) {
+    uv_handle_t* h = reinterpret_cast<uv_handle_t*>(&it->second->poll);
+    if (ref) uv_ref(h);
+    else uv_unref(h);
+  }
+  return Undefined(env);
+}
+
 // ---- chroot helpers for container file access (docker cp, export, commit) --------------
 // Used only by the short-lived copy helper (container/copy-helper.ts), which runs in its own
 // mount namespace (started under `unshare --mount`): it chroots into a container's rootfs and
@@ -701,6 +1004,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"moveMount", nullptr, MoveMount, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"createNetns", nullptr, CreateNetns, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"x32SyscallsWork", nullptr, X32SyscallsWork, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"socketpair", nullptr, Socketpair, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"spawn", nullptr, Spawn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"childRef", nullptr, ChildRef, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

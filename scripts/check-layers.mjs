@@ -38,6 +38,10 @@ for (const file of walk(src)) {
     continue;
   }
   const text = readFileSync(file, "utf8");
+  // The daemon starts processes in one place (src/sys/spawn.ts: posix_spawn, not libuv's fork).
+  if (mod !== "sys" && !CLIENT_SIDE.has(mod) && /(?:from\s+|import\(\s*|require\(\s*)["'](?:node:)?child_process["']/.test(text)) {
+    problems.push(`${rel}: uses child_process; only src/sys starts processes (spawnProcess, run)`);
+  }
   for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
     const spec = m[1] ?? m[2];
     if (!spec.startsWith(".")) continue;

@@ -8,11 +8,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ChildProcess } from "node:child_process";
 import { Readable, type Writable } from "node:stream";
 import { invalidParameter, notFound, PierError, systemError } from "../errdefs/index.js";
 import { compareStrings } from "../lib/index.js";
-import { spawnStreaming } from "../sys/index.js";
+import { spawnStreaming, type SpawnedProcess } from "../sys/index.js";
 import type { ContainerService } from "./service.js";
 import type { ContainerRecord } from "./record.js";
 import type { HelperMount, HelperSpec, PathStat } from "./copy-helper.js";
@@ -45,7 +44,7 @@ interface HelperMessage {
 
 /** A running copy helper: its control messages in order, its exit. */
 class Helper {
-  readonly child: ChildProcess;
+  readonly child: SpawnedProcess;
   private readonly queue: HelperMessage[] = [];
   private waiting: ((m: HelperMessage) => void) | undefined;
   private stderr = "";

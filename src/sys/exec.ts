@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from "node:child_process";
 import { systemError } from "../errdefs/index.js";
+import { spawnProcess, type SpawnedProcess, type StdioKind } from "./spawn.js";
 
 export interface RunResult {
   code: number;
@@ -23,8 +23,7 @@ export interface RunOptions {
  */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const spawnOpts: SpawnOptions = { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] };
-    const child = spawn(cmd, args, spawnOpts);
+    const child = spawnProcess(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
@@ -47,7 +46,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       } else resolve(res);
     });
     child.stdin!.on("error", () => {});
-    child.stdin!.end(opts.input ?? undefined);
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    else child.stdin!.end();
   });
 }
 
@@ -55,8 +55,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
  * Start a system binary whose stdio the caller streams (tar in and out of the copy helper).
  * The caller owns the child: it must read its pipes and wait for "close".
  */
-export function spawnStreaming(cmd: string, args: string[], opts: { stdio: StdioOptions; env?: NodeJS.ProcessEnv; cwd?: string }): ChildProcess {
-  return spawn(cmd, args, { stdio: opts.stdio, env: opts.env ?? process.env, cwd: opts.cwd });
+export function spawnStreaming(cmd: string, args: string[], opts: { stdio: StdioKind[]; env?: NodeJS.ProcessEnv; cwd?: string }): SpawnedProcess {
+  return spawnProcess(cmd, args, { stdio: opts.stdio, env: opts.env ?? process.env, cwd: opts.cwd });
 }
 
 const SIGNALS: Record<string, number> = {

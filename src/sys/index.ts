@@ -4,3 +4,4 @@ export * from "./runc.js";
 export * from "./native.js";
 export * from "./nsexec.js";
 export * from "./net.js";
+export * from "./spawn.js";

@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { systemError } from "../errdefs/index.js";
 import { builtProgram } from "./built.js";
+import { spawnProcess } from "./spawn.js";
 
 // The per-container monitor: Pier's own (native/pier_monitor.c, built into
 // build/Release/pier-monitor) or conmon. Both take the same command line (pier-monitor
@@ -84,7 +84,7 @@ export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   if (o.stdin && !o.stdinOnce) args.push("--leave-stdin-open");
   return new Promise((resolve, reject) => {
     const name = monitorName(o.monitorPath);
-    const child = spawn(o.monitorPath, args, {
+    const child = spawnProcess(o.monitorPath, args, {
       stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
       env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
       detached: true,
@@ -187,7 +187,7 @@ export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   if (o.tty) args.push("-t");
   if (o.stdin) args.push("-i");
   const name = monitorName(o.monitorPath);
-  const child = spawn(o.monitorPath, args, {
+  const child = spawnProcess(o.monitorPath, args, {
     stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", "pipe"],
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4", _OCI_ATTACHPIPE: "5" },
     detached: true,
@@ -197,7 +197,7 @@ export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   child.stderr!.on("data", (d: Buffer) => stderr.push(d));
   const sync = child.stdio[3] as Readable;
   const startPipe = child.stdio[4] as Writable;
-  const attachPipe = (child.stdio as unknown as Readable[])[5]!;
+  const attachPipe = child.stdio[5] as Readable;
   startPipe.on("error", () => {});
   const why = () => Buffer.concat(stderr).toString().trim();
 

@@ -24,6 +24,9 @@ interface NativeBinding {
   moveMount(treeFd: number, targetFd: number): void;
   x32SyscallsWork(): boolean;
   createNetns(path: string): void;
+  socketpair(): [number, number];
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean, onExit: (code: number | null, signal: NodeJS.Signals | null) => void): number;
+  childRef(pid: number, ref: boolean): void;
 }
 
 // Loaded on first use, not at import: modules that never touch a syscall (and the CLI) must
@@ -152,7 +155,6 @@ export function moveMount(treeFd: number, targetFd: number): void {
   native().moveMount(treeFd, targetFd);
 }
 
-/** Load the addon now (a process about to chroot must not load code afterwards). */
 /**
  * A new network namespace bind-mounted at `path` (created if missing), made by a short-lived
  * child: pierd never enters it. Remove it with umount2(path, MNT_DETACH) and unlink.
@@ -166,6 +168,35 @@ export function x32SyscallsWork(): boolean {
   return native().x32SyscallsWork();
 }
 
+/** Load the addon now (a process about to chroot must not load code afterwards). */
 export function preloadNative(): void {
   native();
+}
+
+/** The process-spawning half of the addon, checked as a whole: an addon built before it existed fails loudly. */
+export interface NativeSpawn {
+  /** socketpair(2), AF_UNIX SOCK_STREAM, both ends close-on-exec: [parent end, child end]. */
+  socketpair(): [number, number];
+  /**
+   * posix_spawn(3): child fd i = fds[i] (-1: /dev/null), every signal default and unblocked,
+   * a new session when `setsid`. Throws the exec's errno (ENOENT, EACCES). `onExit` runs once
+   * on the event loop after the child is reaped.
+   */
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean, onExit: (code: number | null, signal: NodeJS.Signals | null) => void): number;
+  /** Whether a running child keeps the event loop alive. */
+  childRef(pid: number, ref: boolean): void;
+}
+
+let spawnBinding: NativeSpawn | undefined;
+export function nativeSpawn(): NativeSpawn {
+  if (!spawnBinding) {
+    const b = native();
+    for (const f of ["socketpair", "spawn", "childRef"] as const) {
+      if (typeof b[f] !== "function") {
+        throw new PierError("Unavailable", `native addon is out of date (it has no ${f}()): rebuild it ("npm ci", or node-gyp rebuild)`);
+      }
+    }
+    spawnBinding = { socketpair: b.socketpair, spawn: b.spawn, childRef: b.childRef };
+  }
+  return spawnBinding;
 }

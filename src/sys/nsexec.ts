@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { builtProgram } from "./built.js";
+import { spawnProcess } from "./spawn.js";
 
 // Driver for native/pier_exec.c ("pier-exec"): runs one process inside a running container the
 // way `runc exec` does, in a few milliseconds. See that file for what it does and in which order.
@@ -134,11 +134,11 @@ function encodePlan(p: NsExecPlan): Buffer {
  * the process (a detached exec); the others are pipes inside the container.
  */
 export function startNsExec(helper: string, plan: NsExecPlan, stdio: { stdin: boolean; stdout: boolean; stderr: boolean }): NsExecProcess {
-  const child = spawn(helper, [], {
+  const child = spawnProcess(helper, [], {
     stdio: [stdio.stdin ? "pipe" : "ignore", stdio.stdout ? "pipe" : "ignore", stdio.stderr ? "pipe" : "ignore", "pipe"],
     env: {},
   });
-  const ctl = child.stdio[3] as unknown as Writable & Readable;
+  const ctl = child.stdio[3]!;
   let resolvePid!: (p: number | undefined) => void;
   const pid = new Promise<number | undefined>((r) => (resolvePid = r));
   let resolveRunning!: (v: boolean) => void;
