@@ -5,7 +5,7 @@ import { startIdleGC } from "./idle-gc.js";
 
 test("collects once after work and a quiet spell, not during work, not again while idle", async () => {
   let collections = 0;
-  const idle = startIdleGC({ quietMs: 50, gc: () => collections++ });
+  const idle = startIdleGC({ quietMs: 50, collect: () => collections++ });
   try {
     await sleep(200);
     assert.equal(collections, 0, "no work yet: nothing to collect");
@@ -29,7 +29,7 @@ test("collects once after work and a quiet spell, not during work, not again whi
 });
 
 test("without V8's gc exposed it does nothing and does not throw", async () => {
-  const idle = startIdleGC({ quietMs: 10, gc: undefined });
+  const idle = startIdleGC({ quietMs: 10, collect: undefined });
   idle.touch();
   await sleep(50);
   idle.stop();

@@ -15,11 +15,11 @@ export interface IdleGC {
 
 /**
  * Every `quietMs`, look at the work counter: if work happened since the last collection and
- * none in the last interval, collect once. `gc` is V8's (node --expose-gc, the #! line of
- * bin/pierd.js); without it this does nothing.
+ * none in the last interval, collect once. `collect` defaults to V8's gc (node --expose-gc,
+ * the #! line of bin/pierd.js); without it this does nothing.
  */
-export function startIdleGC(o: { quietMs?: number; gc?: () => void } = {}): IdleGC {
-  const gc = o.gc ?? (globalThis as { gc?: () => void }).gc;
+export function startIdleGC(o: { quietMs?: number; collect?: () => void } = {}): IdleGC {
+  const gc = o.collect ?? (globalThis as { gc?: () => void }).gc;
   let work = 0;
   let seen = 0;
   let dirty = false;
