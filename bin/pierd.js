@@ -5,6 +5,6 @@
 // image load and five runs 59 MiB instead of 71. --expose-gc lets pierd collect once when it
 // goes quiet after work (src/daemon/idle-gc.ts). Start pierd through this file (as setup.sh,
 // the test harness and the benchmark do) so the flags apply. It loads the one-file bundle of
-// the daemon (scripts/bundle-daemon.mjs, made by `npm run build`).
+// the daemon (scripts/bundle.mjs, made by `npm run build`).
 import { main } from "../dist/src/daemon/pierd.bundle.js";
 await main(process.argv.slice(2));
