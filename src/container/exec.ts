@@ -7,7 +7,7 @@ import type { Process, Spec } from "../oci/index.js";
 import { availableCapabilities, getAdditionalGroups, getExecUser } from "../runtime/index.js";
 import {
   capabilityMask, containerCgroups, nsExecHelper, rlimitNumber, RuntimeCreateError, seccompFlagsMask, startMonitorExec, startNsExec,
-  type CgroupDir, type NsExecOutcome, type NsExecPlan,
+  type CgroupDir, type NsExecOutcome, type NsExecPlan, type NsExecProcess,
 } from "../sys/index.js";
 import { AttachBridge, connectAttachSocket, onceEnded, parseDetachKeys, resizeMonitorTty } from "./attach.js";
 import type { ContainerRecord } from "./record.js";
@@ -336,6 +336,10 @@ export class ExecManager {
       stdout: !!client && ex.attachStdout,
       stderr: !!client && ex.attachStderr,
     });
+    // The output is taken from the first moment, before any await: a child whose exit is seen
+    // while its streams have no reader gets them drained and dropped (Node's flushStdio, kept
+    // by spawnProcess), which lost the whole output of short commands now and then.
+    const outputs = client ? this.relayOutput(p, client) : Promise.resolve();
     const pid = await p.pid;
     if (pid === undefined) {
       const out = await p.outcome;
@@ -358,23 +362,6 @@ export class ExecManager {
       return "done";
     }
     const sock = client.socket;
-    // Output: stdout and stderr as frames (or raw), in the order they come.
-    const pipeOut = (r: Readable | undefined, stream: 1 | 2) => {
-      if (!r) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        r.on("data", (d: Buffer) => {
-          if (sock.destroyed || sock.writableEnded) return;
-          if (!sock.write(client.raw ? d : frame(stream, d))) {
-            r.pause();
-            sock.once("drain", () => r.resume());
-          }
-        });
-        r.on("end", resolve);
-        r.on("error", () => resolve());
-        r.on("close", resolve);
-      });
-    };
-    const outputs = Promise.all([pipeOut(p.stdout, 1), pipeOut(p.stderr, 2)]);
     // Input: the client's bytes are stdin; its half-close (or going away) closes stdin.
     const stdin = p.stdin;
     if (stdin) {
@@ -404,6 +391,27 @@ export class ExecManager {
     }
     if (!sock.destroyed) sock.end();
     return "done";
+  }
+
+  /** The process's stdout and stderr to the client, as frames (or raw), in the order they come. */
+  private relayOutput(p: NsExecProcess, client: ExecClient): Promise<void> {
+    const sock = client.socket;
+    const pipeOut = (r: Readable | undefined, stream: 1 | 2) => {
+      if (!r) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        r.on("data", (d: Buffer) => {
+          if (sock.destroyed || sock.writableEnded) return;
+          if (!sock.write(client.raw ? d : frame(stream, d))) {
+            r.pause();
+            sock.once("drain", () => r.resume());
+          }
+        });
+        r.on("end", resolve);
+        r.on("error", () => resolve());
+        r.on("close", resolve);
+      });
+    };
+    return Promise.all([pipeOut(p.stdout, 1), pipeOut(p.stderr, 2)]).then(() => {});
   }
 
   private settleHelper(ex: ExecInstance, out: NsExecOutcome): void {

@@ -79,6 +79,21 @@ describe("docker exec", () => {
     assert.equal(killed.code, 137);
   });
 
+  it("gives every exec its whole output, many at once, first execs into fresh containers too", async () => {
+    // A short command's output was lost now and then when its exit was seen before its output
+    // had a reader (first execs after a start or a daemon restart, under load): many at once
+    // on a busy machine is when it showed.
+    const names = ["burst-1", "burst-2", "burst-3", "burst-4"];
+    for (const n of names) assert.equal((await e.docker(["run", "-d", "--name", n, "busybox", "sleep", "600"])).code, 0);
+    try {
+      const runs = names.flatMap((n) => Array.from({ length: 8 }, (_, i) => ({ n, want: `${n}-${i}\n` })));
+      const got = await Promise.all(runs.map(({ n, want }) => e.docker(["exec", n, "echo", want.trim()])));
+      runs.forEach(({ n, want }, i) => assert.deepEqual([got[i]!.code, got[i]!.stdout], [0, want], `exec ${i} into ${n}: ${got[i]!.stderr}`));
+    } finally {
+      await e.docker(["rm", "-f", ...names]);
+    }
+  });
+
   it("exits 127 for a missing command and 126 for one that cannot run, with the runtime's words", async () => {
     const missing = await e.docker(["exec", "box", "no-such-command"]);
     // Docker 23+ says 127 (translateContainerdStartErr); Debian's 20.10 still said 126.
