@@ -57,6 +57,10 @@ class Helper {
       stdio: [io.stdin ? "pipe" : "ignore", io.stdout ? "pipe" : "ignore", "pipe", "pipe"],
       env: HELPER_ENV,
     });
+    // The tar on stdout is read only after the helper's first answer: paused (not merely
+    // unread), so that an exit seen before the reader comes does not drain and drop it
+    // (spawnProcess, like Node, flushes unread output when a child exits).
+    this.child.stdout?.pause();
     let buf = "";
     const control = this.child.stdio[3] as Readable;
     control.setEncoding("utf8");
