@@ -174,9 +174,11 @@ export class SpawnedProcess extends EventEmitter {
     else this.exitCode = code;
     this.stdin?.destroy();
     this.emit("exit", this.exitCode, this.signalCode);
-    // Output nobody reads is drained so that its stream can end and "close" can follow; on the
-    // next tick, so a listener of "exit" may still start reading it.
-    process.nextTick(() => this.flushStdio());
+    // Output nobody reads is drained so that its stream can end and "close" can follow. Node does
+    // it on the next tick; here after the I/O callbacks of this loop turn: the pidfd reports the
+    // exit together with whatever the child wrote last, and a reader that starts on such a
+    // message (the exec helper's "pid" line, then its output) must not lose the output.
+    setImmediate(() => this.flushStdio());
     this.maybeClose();
   }
 
