@@ -699,6 +699,11 @@ export class NetworkService {
   async remove(ref: string): Promise<void> {
     const n = this.find(ref);
     if ((PREDEFINED as readonly string[]).includes(n.Name)) throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
+    // A container that ended is still being taken off the network (its links, rules and
+    // addresses go in the background): wait for it, so its disconnect comes first and names
+    // the network, as in Docker, where the release precedes the container's end.
+    const leaving = [...this.containers.values()].filter((st) => this.closing.has(st.id) && st.sandbox?.endpoints.some((e) => e.networkId === n.Id));
+    await Promise.all(leaving.map((st) => this.serial(st.id, async () => {})));
     if (!this.liveOn(n.Id).next().done) throw conflict(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
     this.stopDNS(n.Id);
     await this.records.delete(n.Id);
