@@ -226,7 +226,11 @@ class Engine {
     let cmd, args;
     if (this.name === "pier") {
       cmd = path.join(ROOT, "bin", "pierd.js"); // its #! line carries pierd's V8 flags
-      args = ["-H", this.host, "--data-root", this.dataRoot, "--exec-root", this.execRoot, "--config-file", cfg];
+      // The same network as the dockerd below: no bridge, so containers get a namespace with
+      // loopback only. (Pier's default bridge once did only that; since it is a real bridge,
+      // Pier ran these with networking and dockerd without. scripts/bench-net.mjs compares
+      // the two engines' networking itself.) It also leaves no bridge or rules behind.
+      args = ["-H", this.host, "--data-root", this.dataRoot, "--exec-root", this.execRoot, "--config-file", cfg, "--bridge", "none"];
     } else {
       cmd = "dockerd";
       args = [
@@ -830,7 +834,7 @@ async function main() {
     `# Benchmarks ${started.toISOString().replace(/\.\d+Z$/, "Z")}`,
     "",
     `${versions}, one after the other on ${machine}. Made by \`npm run bench\` (scripts/bench.mjs) with the shared scripts in ../shared/bench; scripts: ${scripts.join(", ")}.`,
-    "Both engines ran on their own socket, data root and exec root under /var/tmp; dockerd with `--bridge=none --iptables=false --ip-masq=false` (containers get a network namespace with loopback only, like Pier's default network); image: the offline busybox image (`make-busybox-image.js`) loaded into both and tagged `busybox:local`.",
+    "Both engines ran on their own socket, data root and exec root under /var/tmp; dockerd with `--bridge=none --iptables=false --ip-masq=false` and pierd with `--bridge none` (containers get a network namespace with loopback only on both; scripts/bench-net.mjs compares networking); image: the offline busybox image (`make-busybox-image.js`) loaded into both and tagged `busybox:local`.",
     "",
     tbl,
     "",
