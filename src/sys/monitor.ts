@@ -69,6 +69,30 @@ function commonArgs(a: { containerId: string; uuid: string; name: string; runtim
 }
 
 /**
+ * The monitor process, as Podman starts conmon: its own session, the sync pipe on fd 3, the
+ * start pipe on fd 4 and (for an exec) the attach pipe on fd 5; stderr collected for errors.
+ */
+function spawnMonitor(monitorPath: string, args: string[], cwd: string, withAttachPipe: boolean) {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" };
+  if (withAttachPipe) env._OCI_ATTACHPIPE = "5";
+  const child = spawnProcess(monitorPath, args, {
+    stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", ...(withAttachPipe ? (["pipe"] as const) : [])],
+    env,
+    detached: true,
+    cwd,
+  });
+  const stderr: Buffer[] = [];
+  child.stderr!.on("data", (d: Buffer) => stderr.push(d));
+  return {
+    child,
+    stderr,
+    sync: child.stdio[3] as Readable,
+    start: child.stdio[4] as Writable,
+    attach: withAttachPipe ? (child.stdio[5] as Readable) : undefined,
+  };
+}
+
+/**
  * Start a container's monitor. It runs `runc create` and reports the container's pid (or
  * runc's error) on the sync pipe; it waits for a byte on the start pipe before it begins, the
  * way Podman drives conmon (without the start pipe conmon was seen to skip the exit file).
@@ -84,17 +108,8 @@ export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   if (o.stdin && !o.stdinOnce) args.push("--leave-stdin-open");
   return new Promise((resolve, reject) => {
     const name = monitorName(o.monitorPath);
-    const child = spawnProcess(o.monitorPath, args, {
-      stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
-      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
-      detached: true,
-      // conmon also writes an "oom" marker into its working directory: keep it in the run dir.
-      cwd: o.runDir,
-    });
-    const stderr: Buffer[] = [];
-    child.stderr!.on("data", (d: Buffer) => stderr.push(d));
-    const sync = child.stdio[3] as Readable;
-    const start = child.stdio[4] as Writable;
+    // conmon also writes an "oom" marker into its working directory: keep it in the run dir.
+    const { child, stderr, sync, start } = spawnMonitor(o.monitorPath, args, o.runDir, false);
     let buf = "";
     let settled = false;
     const finish = (err: Error | undefined, pid?: number) => {
@@ -187,17 +202,8 @@ export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   if (o.tty) args.push("-t");
   if (o.stdin) args.push("-i");
   const name = monitorName(o.monitorPath);
-  const child = spawnProcess(o.monitorPath, args, {
-    stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4", _OCI_ATTACHPIPE: "5" },
-    detached: true,
-    cwd: o.dir,
-  });
-  const stderr: Buffer[] = [];
-  child.stderr!.on("data", (d: Buffer) => stderr.push(d));
-  const sync = child.stdio[3] as Readable;
-  const startPipe = child.stdio[4] as Writable;
-  const attachPipe = child.stdio[5] as Readable;
+  const { child, stderr, sync, start: startPipe, attach } = spawnMonitor(o.monitorPath, args, o.dir, true);
+  const attachPipe = attach!;
   startPipe.on("error", () => {});
   const why = () => Buffer.concat(stderr).toString().trim();
 
