@@ -382,7 +382,7 @@ export class ContainerService {
     let recorded: Promise<void> | undefined;
     try {
       await this.released(c.Id);
-      // Synchronous: a few metadata calls on the exec root (tmpfs) cost less than their
+      // Synchronous: a few metadata calls on the exec root (/run: tmpfs on most hosts) cost less than their
       // thread-pool round trips, and this is the start path of every container.
       rmSync(bundle, { recursive: true, force: true });
       mkdirSync(bundle, { recursive: true, mode: 0o700 });
@@ -561,7 +561,7 @@ export class ContainerService {
 
   private async exitFileCode(id: string): Promise<number | undefined> {
     try {
-      const s = readFileSync(path.join(this.exitDir, id), "utf8").trim(); // tmpfs: cheaper than a thread-pool trip
+      const s = readFileSync(path.join(this.exitDir, id), "utf8").trim(); // a few bytes: cheaper than a thread-pool trip
       return s === "" ? undefined : Number(s);
     } catch (err) {
       if (isENOENT(err)) return undefined;
