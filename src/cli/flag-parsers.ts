@@ -169,13 +169,6 @@ function isIP(s: string): boolean {
   return /^[0-9a-fA-F:.]+$/.test(s) && s.split("::").length <= 2;
 }
 
-/** nat.ParsePortRange as a pair; throws when the value is not a range (callers word the error). */
-function portRange(s: string): [number, number] {
-  const r = parsePortRange(s);
-  if ("error" in r) throw new Error(r.error);
-  return [r.start, r.end];
-}
-
 /** nat.ParsePortSpec: "[ip:][hostPort:]containerPort[/proto]" → one mapping per port, in go-connections 0.5's words as the CLI vendors it. */
 export function parsePortSpec(raw: string): Array<{ port: string; binding: PortBinding }> {
   const r = parsePortSpecParts(raw, "0.5");
@@ -215,14 +208,9 @@ export function parsePublish(
   for (const e of expose) {
     const [proto, port] = splitPortProto(e);
     if (port.includes(":")) throw new FlagError(`invalid port format for --expose: ${e}`);
-    let start: number;
-    let end: number;
-    try {
-      [start, end] = portRange(port);
-    } catch {
-      throw new FlagError(`invalid range format for --expose: ${e}, error: invalid port range`);
-    }
-    for (let p = start; p <= end; p++) exposed[`${p}/${proto.toLowerCase()}`] = {};
+    const r = parsePortRange(port);
+    if ("error" in r) throw new FlagError(`invalid range format for --expose: ${e}, error: ${r.detail}`);
+    for (let p = r.start; p <= r.end; p++) exposed[`${p}/${proto.toLowerCase()}`] = {};
   }
   return { exposed: sortKeys(exposed), bindings: sortKeys(bindings) };
 }

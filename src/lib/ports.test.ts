@@ -6,10 +6,30 @@ describe("parsePortRange", () => {
   it("reads a port and a range, and says why other values are not one", () => {
     assert.deepEqual(parsePortRange("80"), { start: 80, end: 80 });
     assert.deepEqual(parsePortRange("8000-8010"), { start: 8000, end: 8010 });
-    assert.deepEqual(parsePortRange("80a"), { error: "syntax" });
-    assert.deepEqual(parsePortRange(""), { error: "syntax" });
-    assert.deepEqual(parsePortRange("65536"), { error: "out of range" });
-    assert.deepEqual(parsePortRange("90-80"), { error: "order" });
+    assert.deepEqual(parsePortRange("080-0"), { error: "order", detail: "invalid range specified for port: 080-0" });
+    assert.deepEqual(parsePortRange("80a"), { error: "syntax", detail: 'strconv.ParseUint: parsing "80a": invalid syntax' });
+    assert.deepEqual(parsePortRange(""), { error: "syntax", detail: "empty string specified for ports" });
+    assert.deepEqual(parsePortRange("65536"), { error: "out of range", detail: 'strconv.ParseUint: parsing "65536": value out of range' });
+    assert.deepEqual(parsePortRange("90-80"), { error: "order", detail: "invalid range specified for port: 90-80" });
+  });
+
+  it("reads only the first two parts of a range with more dashes, as nat does", () => {
+    assert.deepEqual(parsePortRange("8000-8001-9"), { start: 8000, end: 8001 });
+    assert.deepEqual(parsePortRange("80-81-x"), { start: 80, end: 81 });
+    assert.deepEqual(parsePortRange("80-81-"), { start: 80, end: 81 });
+    assert.deepEqual(parsePortRange("8000-8002-8001"), { start: 8000, end: 8002 });
+    assert.deepEqual(parsePortRange("80-81-99999"), { start: 80, end: 81 });
+    // An empty or bad part among the first two is still refused, the start's fault first.
+    assert.deepEqual(parsePortRange("80-"), { error: "syntax", detail: 'strconv.ParseUint: parsing "": invalid syntax' });
+    assert.deepEqual(parsePortRange("-80"), { error: "syntax", detail: 'strconv.ParseUint: parsing "": invalid syntax' });
+    assert.deepEqual(parsePortRange("1--2"), { error: "syntax", detail: 'strconv.ParseUint: parsing "": invalid syntax' });
+    assert.deepEqual(parsePortRange("99999-x"), { error: "out of range", detail: 'strconv.ParseUint: parsing "99999": value out of range' });
+    assert.deepEqual(parsePortRange("x-99999"), { error: "syntax", detail: 'strconv.ParseUint: parsing "x": invalid syntax' });
+    assert.deepEqual(parsePortRange("80-99999-1"), { error: "out of range", detail: 'strconv.ParseUint: parsing "99999": value out of range' });
+    assert.deepEqual(parsePortRange("82-81-90"), { error: "order", detail: "invalid range specified for port: 82-81-90" });
+    // strconv.ParseUint takes no sign and no spaces.
+    assert.equal("error" in parsePortRange("+80"), true);
+    assert.equal("error" in parsePortRange(" 80"), true);
   });
 });
 
@@ -60,6 +80,44 @@ describe("parsePortSpec", () => {
     assert.equal(error("[::1]x:80:80"), "Invalid ip address [::1]x: address [::1]x:: missing port in address");
     assert.equal(error("a[b:80:80"), "Invalid ip address a[b: address a[b:: unexpected '[' in address");
     assert.equal(error("1.2.3.4]:80:80"), "Invalid ip address 1.2.3.4]: address 1.2.3.4]:: unexpected ']' in address");
+  });
+
+  it("takes ranges with more dashes as nat does: the first two parts, the raw text in messages", () => {
+    // Measured with docker CLI 28.2 (0.5) on -p and dockerd 20.10 (0.4) on --change EXPOSE.
+    for (const nat of ["0.4", "0.5"] as const) {
+      assert.deepEqual(ports("8000-8001-9:80-81", nat), [
+        { port: "80/tcp", hostIP: "", hostPort: "8000" },
+        { port: "81/tcp", hostIP: "", hostPort: "8001" },
+      ]);
+      assert.deepEqual(ports("127.0.0.1:8000-8001-8002:80-81", nat), [
+        { port: "80/tcp", hostIP: "127.0.0.1", hostPort: "8000" },
+        { port: "81/tcp", hostIP: "127.0.0.1", hostPort: "8001" },
+      ]);
+      assert.deepEqual(ports("80-81-82/udp", nat), [
+        { port: "80/udp", hostIP: "", hostPort: "" },
+        { port: "81/udp", hostIP: "", hostPort: "" },
+      ]);
+      // One container port with a host range: the range to pick from, rebuilt from its numbers.
+      assert.deepEqual(ports("1-2-3:80", nat), [{ port: "80/tcp", hostIP: "", hostPort: "1-2" }]);
+      assert.deepEqual(ports("80-81-:80", nat), [{ port: "80/tcp", hostIP: "", hostPort: "80-81" }]);
+      assert.deepEqual(ports("8000-8001:80-81-x", nat), [
+        { port: "80/tcp", hostIP: "", hostPort: "8000" },
+        { port: "81/tcp", hostIP: "", hostPort: "8001" },
+      ]);
+    }
+    assert.equal(error("8000:80-81-82", "0.5"), "invalid ranges specified for container and host Ports: 80-81-82 and 8000");
+    assert.equal(error("8000:80-81-82"), "Invalid ranges specified for container and host Ports: 80-81-82 and 8000");
+    assert.equal(error("-5:80", "0.5"), "invalid hostPort: -5");
+    assert.equal(error("5-:80", "0.5"), "invalid hostPort: 5-");
+    assert.equal(error("1--2:80", "0.5"), "invalid hostPort: 1--2");
+    assert.equal(error("5-3:80", "0.5"), "invalid hostPort: 5-3");
+    assert.equal(error("80--81", "0.5"), "invalid containerPort: 80--81");
+    assert.equal(error("80--81"), "Invalid containerPort: 80--81");
+    assert.equal(error("80-", "0.5"), "invalid containerPort: 80-");
+    assert.equal(error("80-70000", "0.5"), "invalid containerPort: 80-70000");
+    assert.equal(error(" 80", "0.5"), "invalid containerPort:  80");
+    assert.deepEqual(ports("0-0:80", "0.5"), [{ port: "80/tcp", hostIP: "", hostPort: "0" }]);
+    assert.deepEqual(ports("080:80", "0.5"), [{ port: "80/tcp", hostIP: "", hostPort: "80" }]);
   });
 
   it("reads the IP part and words errors as the docker CLI does (go-connections 0.5)", () => {

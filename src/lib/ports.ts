@@ -2,17 +2,34 @@ import { isIP } from "node:net";
 
 /**
  * Docker's nat.ParsePortRange: "80" or "8000-8010". Each caller words its own error (they
- * differ by command in Docker), so this says only why a value is not a range.
+ * differ by command in Docker), so this says only why a value is not a range, and `detail`
+ * gives the underlying Go error in go-connections 0.5's words, for callers that print it (the
+ * docker CLI's --expose does).
+ *
+ * nat splits on every "-" and reads the first two parts only, so "8000-8001-9" is the range
+ * 8000-8001 and "80-81-x" is 80-81: the docker CLI (go-connections 0.5) and dockerd 20.10 (0.4)
+ * both accept them that way, in -p, --expose, EXPOSE and a PortBinding's HostPort alike. An
+ * empty part ("80-", "-80", "1--2") is still a syntax error.
  */
-export type PortRange = { start: number; end: number } | { error: "syntax" | "out of range" | "order" };
+export type PortRange = { start: number; end: number } | { error: "syntax" | "out of range" | "order"; detail: string };
+
+/** Go's strconv.ParseUint(s, 10, 16): digits only (no sign, no spaces), at most 65535. */
+function parseUint16(s: string): number | { error: "syntax" | "out of range"; detail: string } {
+  if (!/^\d+$/.test(s)) return { error: "syntax", detail: `strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax` };
+  const n = Number(s);
+  if (n > 65535) return { error: "out of range", detail: `strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range` };
+  return n;
+}
 
 export function parsePortRange(s: string): PortRange {
-  const m = /^(\d+)(?:-(\d+))?$/.exec(s);
-  if (!m) return { error: "syntax" };
-  const start = Number(m[1]);
-  const end = m[2] !== undefined ? Number(m[2]) : start;
-  if (start > 65535 || end > 65535) return { error: "out of range" };
-  if (end < start) return { error: "order" };
+  if (s === "") return { error: "syntax", detail: "empty string specified for ports" };
+  const parts = s.split("-");
+  // Parsed in nat's order: the start's error wins over the end's.
+  const start = parseUint16(parts[0]!);
+  if (typeof start !== "number") return start;
+  const end = parts.length > 1 ? parseUint16(parts[1]!) : start;
+  if (typeof end !== "number") return end;
+  if (end < start) return { error: "order", detail: `invalid range specified for port: ${s}` };
   return { start, end };
 }
 
