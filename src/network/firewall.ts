@@ -64,8 +64,21 @@ function ourChain(c: Chains, name: string): boolean {
   return Object.values(c).includes(name);
 }
 
+/** How host traffic to a published port is seen by the container, by Docker's --userland-proxy. */
+export interface FwMode {
+  /**
+   * --userland-proxy=false (dockerd's "hairpin" mode): every connection the host itself makes to
+   * a container is masqueraded (`-m addrtype --src-type LOCAL`), so the container sees the
+   * gateway whichever host address was dialled, as with dockerd. With the proxy (default),
+   * dockerd's docker-proxy makes 127.0.0.1 connections come from the gateway while a host
+   * address is DNATed by the kernel and keeps the host's address; pier serves both by DNAT and
+   * masquerades only 127.0.0.0/8 to look the same.
+   */
+  hairpin: boolean;
+}
+
 /** The content of our chains for a state: the body of an iptables-restore file. */
-export function renderChains(c: Chains, s: FwState): { nat: string[]; filter: string[] } {
+export function renderChains(c: Chains, s: FwState, mode: FwMode = { hairpin: false }): { nat: string[]; filter: string[] } {
   const nat: string[] = [`:${c.dnat} - [0:0]`, `:${c.postrouting} - [0:0]`];
   const filter: string[] = [`:${c.forward} - [0:0]`, `:${c.isolate1} - [0:0]`, `:${c.isolate2} - [0:0]`, `:${c.input} - [0:0]`];
 
@@ -75,9 +88,11 @@ export function renderChains(c: Chains, s: FwState): { nat: string[]; filter: st
   }
   for (const n of s.networks) {
     if (!n.internal && n.masquerade) nat.push(`-A ${c.postrouting} -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
-    // Published ports reached from the host's loopback (route_localnet on the bridge) and from
-    // containers of the same network (hairpin): the container must answer through the host.
-    nat.push(`-A ${c.postrouting} -s 127.0.0.0/8 -o ${n.bridge} -j MASQUERADE`);
+    // Published ports reached from the host (its loopback through route_localnet on the bridge)
+    // and from containers of the same network (hairpin): the container must answer through the
+    // host. The host's own connections: see FwMode.
+    if (mode.hairpin && !n.internal) nat.push(`-A ${c.postrouting} -o ${n.bridge} -m addrtype --src-type LOCAL -j MASQUERADE`);
+    else nat.push(`-A ${c.postrouting} -s 127.0.0.0/8 -o ${n.bridge} -j MASQUERADE`);
     nat.push(`-A ${c.postrouting} -s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
   }
 
@@ -151,6 +166,7 @@ export class Firewall {
     private readonly state: () => FwState,
     private readonly log: Logger,
     readonly enabled = true,
+    private readonly mode: FwMode = { hairpin: false },
   ) {
     this.chains = chainNames(prefix);
   }
@@ -159,7 +175,7 @@ export class Firewall {
   async install(): Promise<void> {
     if (!this.enabled) return;
     const [nat, filter] = await Promise.all([iptablesSave("nat"), iptablesSave("filter")]);
-    const r = renderChains(this.chains, this.state());
+    const r = renderChains(this.chains, this.state(), this.mode);
     const natLines = [...r.nat];
     const filterLines = [...r.filter];
     for (const [saved, lines] of [[nat, natLines], [filter, filterLines]] as const) {
@@ -210,7 +226,7 @@ export class Firewall {
         const gen = this.requested;
         const withFilter = this.filterDirty;
         this.filterDirty = false;
-        const r = renderChains(this.chains, this.state());
+        const r = renderChains(this.chains, this.state(), this.mode);
         let err: unknown;
         try {
           await iptablesRestore(table("nat", r.nat) + (withFilter ? table("filter", r.filter) : ""));

@@ -182,6 +182,25 @@ describe("firewall rules", () => {
     for (const l of [...r.nat, ...r.filter]) assert.match(l, /^(:PIER-ABC123\S* - \[0:0\]|-A PIER-ABC123\S* )/);
   });
 
+  it("masquerades every host-made connection into a bridge without the userland proxy, only loopback's with it", () => {
+    const state = {
+      networks: [
+        { bridge: "pier0", subnet: "172.17.0.0/16", internal: false, masquerade: true, icc: true },
+        { bridge: "pier-x", subnet: "172.18.0.0/16", internal: true, masquerade: true, icc: true },
+      ],
+      ports: [],
+    };
+    const local = "-A PIER-ABC123-POSTROUTING -o pier0 -m addrtype --src-type LOCAL -j MASQUERADE";
+    const loopback = "-A PIER-ABC123-POSTROUTING -s 127.0.0.0/8 -o pier0 -j MASQUERADE";
+    const hairpin = renderChains(c, state, { hairpin: true }).nat;
+    assert.ok(hairpin.includes(local));
+    assert.ok(!hairpin.includes(loopback), "LOCAL already covers 127.0.0.0/8");
+    assert.ok(!hairpin.some((l) => l.includes("-o pier-x -m addrtype")), "nothing of the host reaches an internal network");
+    const proxy = renderChains(c, state).nat;
+    assert.ok(proxy.includes(loopback));
+    assert.ok(!proxy.some((l) => l.includes("--src-type LOCAL")));
+  });
+
   it("finds the jumps into our chains and nothing else", () => {
     const saved = [
       "*nat",

@@ -93,9 +93,10 @@ export interface NetworkServiceOptions {
   ipForward?: boolean;
   /**
    * Docker's --userland-proxy (default true). With iptables, the kernel's DNAT (route_localnet
-   * for loopback, hairpin MASQUERADE) already covers what docker-proxy covers, so it changes
-   * nothing; without iptables the proxy is the only way in, and false leaves ports unreachable
-   * as with Docker.
+   * for loopback, hairpin MASQUERADE) already covers what docker-proxy covers; the setting only
+   * picks which host connections are masqueraded (firewall.ts FwMode), so containers see the
+   * source address they would under dockerd. Without iptables the proxy is the only way in,
+   * and false leaves ports unreachable as with Docker.
    */
   userlandProxy?: boolean;
   /**
@@ -199,7 +200,7 @@ export class NetworkService {
     if (o.iptables === false && !proxy) this.log.warn("--iptables=false with --userland-proxy=false: published ports are not reachable (as with Docker)");
     this.reservations = new PortReservations({ relay: proxy, userlandProxy: o.userlandProxy !== false });
     const prefix = this.instance ? `PIER-${this.instance.toUpperCase()}` : "PIER";
-    this.firewall = new Firewall(prefix, () => this.fwState(), this.log, o.iptables !== false);
+    this.firewall = new Firewall(prefix, () => this.fwState(), this.log, o.iptables !== false, { hairpin: o.userlandProxy === false });
   }
 
   // ------------------------------------------------------------------ start and stop

@@ -1,0 +1,96 @@
+// Which source address a container sees when the host itself connects to one of its published
+// ports, as dockerd shows it (measured with dockerd 20.10 in a network namespace of its own):
+// - with the userland proxy (the default), a connection to 127.0.0.1 comes from the network's
+//   gateway (docker-proxy dials the container from it) and one to a host address keeps that
+//   address (the kernel's DNAT, no masquerade);
+// - with --userland-proxy=false, every connection the host makes comes from the gateway
+//   (`-o <bridge> -m addrtype --src-type LOCAL -j MASQUERADE`, route_localnet for 127.0.0.1).
+// The container tells what it saw: busybox nc runs netstat on each connection.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as net from "node:net";
+import { dockerOk, startEngine, type Engine } from "../harness.js";
+
+/** The address this host uses towards the world: what a client dialling "the host" would use. */
+function hostAddress(): string {
+  const r = spawnSync("ip", ["-j", "-4", "route", "get", "192.0.2.1"], { encoding: "utf8" });
+  const src = (JSON.parse(r.stdout || "[]") as { prefsrc?: string }[])[0]?.prefsrc;
+  if (!src) throw new Error(`no route with a source address on this host: ${r.stderr}`);
+  return src;
+}
+
+/** Connect, and return the output the container's listener wrote (netstat), or undefined. */
+function dial(host: string, port: number): Promise<{ localPort: number; text: string } | undefined> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    let text = "";
+    let localPort = 0;
+    const timer = setTimeout(() => sock.destroy(), 10_000);
+    sock.on("connect", () => (localPort = sock.localPort ?? 0));
+    sock.on("data", (d) => (text += d.toString()));
+    sock.on("close", () => {
+      clearTimeout(timer);
+      resolve(text.includes("Foreign Address") ? { localPort, text } : undefined);
+    });
+    sock.on("error", () => {});
+  });
+}
+
+/**
+ * The peer address the container saw for a connection from the host to host:port: the foreign
+ * address of the netstat line for port 80 whose port is the client's own (masquerading keeps
+ * it), or else the only ESTABLISHED one (docker-proxy dials from a port of its own); the
+ * connections dialled before are closed by then, so they cannot be taken for this one.
+ */
+async function peerSeen(host: string, port: number): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await dial(host, port);
+    if (r) {
+      const peers = r.text.split("\n").flatMap((line) => {
+        const m = /:80\s+(?:::ffff:)?(\d+\.\d+\.\d+\.\d+):(\d+)\s+ESTABLISHED/.exec(line);
+        return m ? [{ ip: m[1]!, port: Number(m[2]) }] : [];
+      });
+      const mine = peers.find((p) => p.port === r.localPort) ?? (peers.length === 1 ? peers[0] : undefined);
+      return mine?.ip ?? `(no peer for local port ${r.localPort} in:\n${r.text})`;
+    }
+    if (Date.now() > deadline) return "(the published port never answered)";
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+async function publishPeerReporter(e: Engine, name: string, hostPort: number): Promise<string> {
+  await dockerOk(e, ["run", "-d", "--name", name, "-p", `${hostPort}:80`, "busybox", "nc", "-ll", "-p", "80", "-e", "netstat", "-tn"]);
+  const nets = JSON.parse(await dockerOk(e, ["network", "inspect", "-f", "{{json .IPAM.Config}}", "bridge"])) as { Gateway: string }[];
+  return nets[0]!.Gateway;
+}
+
+describe("the source address of host connections to published ports", () => {
+  let e: Engine | undefined;
+  after(async () => {
+    await e?.stop();
+  });
+
+  it("with the userland proxy (default): 127.0.0.1 comes from the gateway, a host address as itself", async () => {
+    e = await startEngine();
+    const gateway = await publishPeerReporter(e, "peer-proxy", 18795);
+    assert.equal(await peerSeen("127.0.0.1", 18795), gateway);
+    const host = hostAddress();
+    assert.equal(await peerSeen(host, 18795), host);
+    await dockerOk(e, ["rm", "-f", "peer-proxy"]);
+    await e.stop();
+    e = undefined;
+  });
+
+  it("with --userland-proxy=false: every host connection comes from the gateway", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "needs a daemon started with --userland-proxy=false" }, async () => {
+    e = await startEngine({ daemonArgs: ["--userland-proxy=false"] });
+    const gateway = await publishPeerReporter(e, "peer-hairpin", 18796);
+    for (const host of ["127.0.0.1", hostAddress(), gateway]) {
+      assert.equal(await peerSeen(host, 18796), gateway, `connecting to ${host}`);
+    }
+    await dockerOk(e, ["rm", "-f", "peer-hairpin"]);
+    await e.stop();
+    e = undefined;
+  });
+});
