@@ -89,9 +89,10 @@ export function busyboxTar(): string {
  * (a test that needs them cannot run against an external daemon). `privateNetwork` starts
  * pierd in a network namespace of its own (`unshare --net`), so what it does to network
  * sysctls, bridges and rules is seen by nothing else on the machine and goes with it; its
- * published ports are then out of the host's reach.
+ * published ports are then out of the host's reach. `netnsSetup`, with `privateNetwork`: shell
+ * run in that namespace before pierd starts (e.g. to give it sysctls the host does not have).
  */
-export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[]; privateNetwork?: boolean } = {}): Promise<Engine> {
+export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[]; privateNetwork?: boolean; netnsSetup?: string } = {}): Promise<Engine> {
   const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
   const external = process.env.PIER_TEST_DOCKER_HOST;
   let engine: Engine;
@@ -121,8 +122,10 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
       const monitor = process.env.PIER_TEST_MONITOR ? ["--monitor", process.env.PIER_TEST_MONITOR] : [];
       const args = ["-H", host, "--data-root", dataRoot, "--exec-root", execRoot, "--log-level", process.env.PIER_TEST_LOG_LEVEL ?? "warn", ...monitor, ...extraArgs];
       const pierd = path.join(ROOT, "bin/pierd.js");
-      // unshare execs pierd in the same process, so the pid and signals are pierd's.
-      child = spawn(opts.privateNetwork ? "unshare" : pierd, opts.privateNetwork ? ["--net", "--", pierd, ...args] : args, {
+      // unshare execs pierd in the same process (through sh's exec with a setup), so the pid
+      // and signals are pierd's.
+      const inNetns = opts.netnsSetup ? ["sh", "-c", `${opts.netnsSetup}\nexec "$0" "$@"`, pierd] : [pierd];
+      child = spawn(opts.privateNetwork ? "unshare" : pierd, opts.privateNetwork ? ["--net", "--", ...inNetns, ...args] : args, {
         stdio: ["ignore", "ignore", "pipe"],
       });
       child.stderr!.on("data", (d) => {

@@ -143,6 +143,14 @@ export function findChains(c: Chains, saved: string): string[] {
   return out;
 }
 
+/**
+ * The filter FORWARD chain's policy to DROP (see forwarding.ts). iptables-restore --noflush with
+ * the built-in chain declared sets its policy and keeps its rules.
+ */
+export async function dropForwardedByDefault(): Promise<void> {
+  await iptablesRestore(table("filter", [":FORWARD DROP [0:0]"]));
+}
+
 function table(name: string, lines: string[]): string {
   return lines.length ? `*${name}\n${lines.join("\n")}\nCOMMIT\n` : "";
 }

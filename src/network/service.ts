@@ -8,6 +8,7 @@ import { newID, rfc3339Nano, silentLogger, type Logger } from "../lib/index.js";
 import { createNetns, ipLinks, ipRoutes, ipv4Addresses, netScript, setSysctl } from "../sys/index.js";
 import { DnsServer, parseResolvConf, type Upstream } from "./dns.js";
 import { Firewall, type FwState } from "./firewall.js";
+import { enableIPForwarding } from "./forwarding.js";
 import { AddressPool } from "./ipam.js";
 import { contains, DEFAULT_ADDRESS_POOLS, formatIPv4, formatPrefix, macForIP, overlaps, parseIPv4, parsePrefix, poolSubnets, type AddressPool as PoolSpec, type Prefix } from "./ipnet.js";
 import { ForeignPortError, parsePortKey, portRequests, PortReservations, type PortBindings, type PortMapping } from "./ports.js";
@@ -222,6 +223,13 @@ export class NetworkService {
         if (pool && !pool.mark(ip(ep.ip), st.id)) this.log.warn("address recorded twice", { ip: ep.ip, container: st.id });
       }
     }
+    // Forwarding is dockerd's business at its start, bridge or not (see forwarding.ts).
+    if (this.o.ipForward !== false) {
+      await enableIPForwarding({ iptables: this.o.iptables !== false }).then(
+        (r) => r === "turned on" && this.log.info("enabled net.ipv4.ip_forward", { forwardPolicy: this.o.iptables !== false ? "DROP" : "unchanged" }),
+        (e) => this.log.warn("cannot enable ip_forward", { err: e }),
+      );
+    }
     // Bridges, rules and DNS servers are made when first needed; at once if containers of a
     // previous pierd still run (they keep their networking through a pierd restart).
     if ([...this.containers.values()].some((s) => s.sandbox)) {
@@ -252,12 +260,11 @@ export class NetworkService {
     }
   }
 
-  /** The host side: ip_forward, every bridge, our iptables chains, the DNS servers. Once. */
+  /** The host side: every bridge, our iptables chains, the DNS servers. Once. */
   private ensureHost(): Promise<void> {
     this.hostReady ??= (async () => {
       // Written first: whatever is made from here on is found again after a crash.
       await fsp.writeFile(this.hostMarker, "");
-      if (this.o.ipForward !== false) await setSysctl("net.ipv4.ip_forward", "1").catch((e) => this.log.warn("cannot enable ip_forward", { err: e }));
       await this.ensureBridges([...this.records.values()].filter((n) => n.Driver === "bridge"));
       await this.firewall.install();
       for (const n of this.records.values()) if (this.isUserBridge(n)) await this.startDNS(n);

@@ -1,8 +1,9 @@
 // pierd's networking options under Docker's names, each on a private pierd: --bip and
 // --default-address-pool (and the same keys in daemon.json), --bridge with the admin's own
 // bridge (used, never deleted) and --bridge none (no default network), --iptables=false (no
-// rules; published ports reach the container through the userland proxy), --ip-forward,
-// --userland-proxy=false (the kernel's DNAT alone), and bad values.
+// rules; published ports reach the container through the userland proxy),
+// --userland-proxy=false (the kernel's DNAT alone), and bad values. --ip-forward:
+// network-forwarding.test.ts.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -27,16 +28,6 @@ function hostAddress(): string {
 async function httpGet(url: string): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
   return res.text();
-}
-
-const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
-
-/** A sysctl file as seen in the network namespace of process `pid`. */
-function sysctlIn(pid: number, file: string, value?: string): string {
-  const script = value === undefined ? `cat ${file}` : `echo ${value} > ${file}`;
-  const r = sh("nsenter", ["--target", String(pid), "--net", "--", "sh", "-c", script]);
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
 }
 
 /** Rules of the pierd whose exec root is `execRoot` (its chains are PIER-<tag>). */
@@ -133,22 +124,6 @@ describe("pierd network options", { skip: !!process.env.PIER_TEST_DOCKER_HOST &&
     await assert.rejects(httpGet("http://127.0.0.1:18781/"));
     await e.stop();
     e = undefined;
-  });
-
-  it("turns net.ipv4.ip_forward on when its bridge comes up, and with --ip-forward=false leaves it as found", async () => {
-    // Each pierd runs in a network namespace of its own, so the host's forwarding (which other
-    // engines on this machine rely on) is never switched off, not even for a moment.
-    const hostBefore = readFileSync(IP_FORWARD, "utf8");
-    for (const [flags, want] of [[[], "1"], [["--ip-forward=false"], "0"]] as const) {
-      e = await startEngine({ daemonArgs: [...flags], privateNetwork: true });
-      sysctlIn(e.pid!, IP_FORWARD, "0");
-      // The bridge and its host side are made when the first container needs them.
-      assert.match(await ok(["run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]), /inet /);
-      assert.equal(sysctlIn(e.pid!, IP_FORWARD), want, `pierd ${flags.join(" ") || "(defaults)"}`);
-      await e.stop();
-      e = undefined;
-    }
-    assert.equal(readFileSync(IP_FORWARD, "utf8"), hostBefore, "the host's own setting is untouched");
   });
 
   it("with --userland-proxy=false reaches published ports through the kernel's DNAT alone, from loopback too", async () => {
