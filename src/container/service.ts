@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, invalidParameter, isENOENT, notFound, notImplemented, notModified, PierError, systemError } from "../errdefs/index.js";
-import { VALID_NAME, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
+import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
@@ -1151,6 +1151,8 @@ function validateHostConfig(hc: HostConfig): string[] {
     }
   }
   parseSecurityOpt(hc.SecurityOpt as string[] | null | undefined);
+  const badPort = invalidPortBinding(hc.PortBindings as Parameters<typeof invalidPortBinding>[0]);
+  if (badPort) throw invalidParameter(badPort);
   // Memory, CPU, cpuset, blkio and pids limits, with the host's capabilities.
   const warnings: string[] = [];
   buildResources(hc as HostConfigInput, (w) => warnings.push(w));

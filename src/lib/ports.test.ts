@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parsePortRange, parsePortSpec } from "./ports.js";
+import { invalidPortBinding, parsePortRange, parsePortSpec } from "./ports.js";
 
 describe("parsePortRange", () => {
   it("reads a port and a range, and says why other values are not one", () => {
@@ -127,5 +127,23 @@ describe("parsePortSpec", () => {
     assert.equal(error("80a", "0.5"), "invalid containerPort: 80a");
     assert.equal(error("80/foo", "0.5"), "invalid proto: foo");
     assert.equal(error("", "0.5"), "no port specified: <empty>");
+  });
+});
+
+describe("invalidPortBinding", () => {
+  it("refuses what dockerd 20.10 refuses at create, in its words", () => {
+    const bad = (key: string, hostPort?: string) => invalidPortBinding({ [key]: [hostPort === undefined ? {} : { HostPort: hostPort }] });
+    // Measured: POST /containers/create answered 400 with these messages.
+    for (const hp of ["x", "5-3", "-5", "5-", "1--2", "70000", " 80"]) assert.equal(bad("80/tcp", hp), `invalid port specification: "${hp}"`);
+    assert.equal(bad("80-81/tcp", "8000"), 'invalid port specification: "80-81"');
+    assert.equal(bad("80-81-82/tcp", "8000"), 'invalid port specification: "80-81-82"');
+    assert.equal(bad("x/tcp", "8000"), 'invalid port specification: "x"');
+    assert.equal(bad("80/tcp", "x/udp"), 'invalid port specification: "x/udp"');
+    // ...and accepted these (a third part of a range is ignored; the protocol is not checked here).
+    for (const [key, hp] of [["80/tcp", "8000-8001-9"], ["80/tcp", "1-2-3"], ["80/tcp", "0"], ["80/tcp", ""], ["80/xyz", "8000"], ["080/tcp", "8000"], ["80/tcp", undefined], ["80/tcp", "8000/udp"]] as const) {
+      assert.equal(bad(key, hp), undefined, `${key} ${hp}`);
+    }
+    assert.equal(invalidPortBinding({ "80/tcp": null }), undefined);
+    assert.equal(invalidPortBinding(null), undefined);
   });
 });

@@ -145,3 +145,25 @@ export function parsePortSpec(raw: string, nat: NatVersion): PortSpecMapping[] |
   }
   return out;
 }
+
+/**
+ * dockerd's check of HostConfig.PortBindings when a container is created or started (daemon
+ * validateHostConfig, go-connections 0.4): a key's port must be a single number (nat.ParsePort,
+ * so "80-81/tcp" is refused there although the CLI expands ranges before sending), a binding's
+ * HostPort a port or a range (nat.NewPort after SplitProtoPort: "8000-8001-9" passes, "1--2"
+ * does not); an empty one is fine. The message names the bad value as Go's %q prints it (the
+ * key without its protocol, the HostPort whole); undefined when all are good.
+ */
+export function invalidPortBinding(bindings: Record<string, readonly { HostPort?: string }[] | null | undefined> | null | undefined): string | undefined {
+  const quote = (s: string) => JSON.stringify(s);
+  for (const [key, list] of Object.entries(bindings ?? {})) {
+    const [, port] = splitPortProto(key);
+    if (port !== "" && typeof parseUint16(port) !== "number") return `invalid port specification: ${quote(port)}`;
+    for (const b of list ?? []) {
+      const hostPort = b?.HostPort ?? "";
+      const [, hp] = splitPortProto(hostPort);
+      if (hp !== "" && "error" in parsePortRange(hp)) return `invalid port specification: ${quote(hostPort)}`;
+    }
+  }
+  return undefined;
+}

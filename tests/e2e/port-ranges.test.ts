@@ -1,7 +1,7 @@
 // Port ranges with more than one dash ("8000-8001-9"), as go-connections' nat reads them: split
 // on every "-", the first two parts taken, the rest ignored. The docker CLI (-p, --expose),
 // dockerd's EXPOSE (--change) and a PortBinding's HostPort all accept them that way; an empty
-// part is refused. Measured against dockerd 20.10 with docker CLI 28.2.
+// part is refused, by the daemon too when a client sends one. Measured against dockerd 20.10 with docker CLI 28.2.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { apiRequest, dockerOk, startEngine, type Engine } from "../harness.js";
@@ -59,6 +59,19 @@ describe("port ranges with more dashes", () => {
     assert.match(bad.stderr, /Invalid containerPort: 80--81/);
     await ok(["rm", "exposed"]);
     await ok(["rmi", image]);
+  });
+
+  it("refuses at create what the daemon cannot read as a port: 400 and the value", async () => {
+    for (const [key, hostPort, shown] of [
+      ["80/tcp", "1--2", "1--2"],
+      ["80/tcp", "5-3", "5-3"],
+      ["80/tcp", "70000", "70000"],
+      ["80-81/tcp", "8000", "80-81"],
+    ] as const) {
+      const r = await apiRequest(e, "POST", "/v1.41/containers/create", { Image: "busybox", HostConfig: { PortBindings: { [key]: [{ HostPort: hostPort }] } } });
+      assert.equal(r.status, 400, `${key} ${hostPort}: ${r.text}`);
+      assert.equal(r.json().message, `invalid port specification: "${shown}"`);
+    }
   });
 
   it("takes a HostPort of 18941-18942-9 from the API as the range 18941-18942", async () => {
