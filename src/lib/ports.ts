@@ -147,8 +147,8 @@ export function parsePortSpec(raw: string, nat: NatVersion): PortSpecMapping[] |
 }
 
 /**
- * dockerd's check of HostConfig.PortBindings when a container is created or started (daemon
- * validateHostConfig, go-connections 0.4): a key's port must be a single number (nat.ParsePort,
+ * dockerd's check of HostConfig.PortBindings (daemon validateHostConfig, go-connections 0.4;
+ * pier runs it when a container is created): a key's port must be a single number (nat.ParsePort,
  * so "80-81/tcp" is refused there although the CLI expands ranges before sending), a binding's
  * HostPort a port or a range (nat.NewPort after SplitProtoPort: "8000-8001-9" passes, "1--2"
  * does not); an empty one is fine. The message names the bad value as Go's %q prints it (the
