@@ -176,6 +176,16 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
   return engine;
 }
 
+/** An engine for one test, stopped however the test ends (a failed test must not leak it). */
+export async function withEngine(opts: Parameters<typeof startEngine>[0], fn: (e: Engine) => Promise<void>): Promise<void> {
+  const e = await startEngine(opts);
+  try {
+    await fn(e);
+  } finally {
+    await e.stop();
+  }
+}
+
 export interface RawResponse {
   status: number;
   headers: import("node:http").IncomingHttpHeaders;

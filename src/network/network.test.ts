@@ -231,7 +231,7 @@ describe("sandbox scripts", () => {
     assert.match(s, /^nsenter --net='\/run\/pier\/netns\/abc' ip -batch - <<'PIER_EOF'\nlink set lo up\n/);
     assert.match(s, /link add eth0 address 02:42:ac:11:00:02 mtu 1500 type veth peer name piervabc mtu 1500 netns \/proc\/1\/ns\/net/);
     assert.match(s, /route add default via 172\.17\.0\.1 dev eth0/);
-    assert.match(s, /ip -batch - <<'PIER_EOF'\nlink set piervabc master pier0 up\nPIER_EOF/);
+    assert.match(s, /ip -batch - <<'PIER_EOF'\nlink set piervabc master pier0 up\nlink set piervabc type bridge_slave hairpin on\nPIER_EOF/);
     assert.equal((s.match(/^(unshare|ip|nsenter) /gm) ?? []).length, 2);
     assert.match(teardownScript("/x/it's", ["piervabc"]), /umount '\/x\/it'\\''s'/);
     assert.match(pickAndCreateBridgeScript("pier0", 1500, [{ subnet: "172.17.0.0/16", cidr: "172.17.0.1/16" }], "/run/lock/x"), /flock 9/);

@@ -34,7 +34,10 @@ function innerLines(links: Link[], hostNetns: string): string[] {
 }
 
 function hostLines(links: Link[]): string[] {
-  return links.map((l) => `link set ${l.hostIf} master ${l.bridge} up`);
+  // Hairpin mode lets a container reach its own published port through the gateway: the DNAT
+  // happens as the frame enters the bridge (br_netfilter), which then has to send it back out
+  // of the port it came in by (dockerd turns it on too, where it DNATs containers' traffic).
+  return links.flatMap((l) => [`link set ${l.hostIf} master ${l.bridge} up`, `link set ${l.hostIf} type bridge_slave hairpin on`]);
 }
 
 function heredoc(cmd: string, lines: string[]): string {

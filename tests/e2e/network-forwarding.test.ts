@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { dockerOk, startEngine, type Engine } from "../harness.js";
+import { dockerOk, withEngine } from "../harness.js";
 
 const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
 
@@ -30,7 +30,6 @@ function ipForward(pid: number): string {
 }
 
 describe("pierd --ip-forward and the FORWARD policy", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "needs private pierds started on a namespace without forwarding" }, () => {
-  let e: Engine | undefined;
   // The host's own values: they must be the same afterwards. Saved and put back in any case, in
   // case a namespace did not hold.
   let hostForward = "";
@@ -39,8 +38,7 @@ describe("pierd --ip-forward and the FORWARD policy", { skip: !!process.env.PIER
     hostForward = readFileSync(IP_FORWARD, "utf8").trim();
     hostPolicy = forwardPolicy();
   });
-  after(async () => {
-    await e?.stop();
+  after(() => {
     const forward = readFileSync(IP_FORWARD, "utf8").trim();
     const policy = forwardPolicy();
     if (forward !== hostForward) writeFileSync(IP_FORWARD, hostForward);
@@ -57,36 +55,32 @@ describe("pierd --ip-forward and the FORWARD policy", { skip: !!process.env.PIER
     { name: "with --ip-forward=false touches neither", forwardBefore: "0", args: ["--ip-forward=false"], forward: "0", policy: "ACCEPT" },
   ];
   for (const c of cases) {
-    it(c.name, async () => {
-      e = await startEngine({ busybox: false, daemonArgs: c.args, privateNetwork: true, netnsSetup: `echo ${c.forwardBefore} > ${IP_FORWARD}` });
-      // Before any container: dockerd does it when it starts, not at a bridge's first use.
-      assert.equal(ipForward(e.pid!), c.forward, "net.ipv4.ip_forward");
-      assert.equal(forwardPolicy(e.pid), c.policy, "FORWARD policy");
-      await e.stop();
-      e = undefined;
-    });
+    it(c.name, () =>
+      withEngine({ busybox: false, daemonArgs: c.args, privateNetwork: true, netnsSetup: `echo ${c.forwardBefore} > ${IP_FORWARD}` }, async (e) => {
+        // Before any container: dockerd does it when it starts, not at a bridge's first use.
+        assert.equal(ipForward(e.pid!), c.forward, "net.ipv4.ip_forward");
+        assert.equal(forwardPolicy(e.pid), c.policy, "FORWARD policy");
+      }));
   }
 
-  it("still forwards containers' own traffic under the DROP policy: on a bridge and between two", async () => {
-    e = await startEngine({ privateNetwork: true, netnsSetup: `echo 0 > ${IP_FORWARD}` });
-    assert.equal(forwardPolicy(e.pid), "DROP");
-    const ok = (args: string[]) => dockerOk(e!, args);
-    await ok(["network", "create", "fwd-a"]);
-    await ok(["network", "create", "fwd-b"]);
-    await ok(["run", "-d", "--name", "web", "--network", "fwd-b", "-p", "18797:80", "busybox", "sh", "-c", "mkdir -p /w && echo routed > /w/index.html && exec httpd -f -p 80 -h /w"]);
-    await ok(["run", "-d", "--name", "peer", "--network", "fwd-b", "busybox", "sleep", "300"]);
-    const webIP = await ok(["inspect", "-f", "{{(index .NetworkSettings.Networks \"fwd-b\").IPAddress}}", "web"]);
-    // Same bridge: bridged, and seen by the FORWARD chain when br_netfilter is loaded.
-    assert.equal(await ok(["exec", "peer", "wget", "-qO-", `http://${webIP}/`]), "routed");
-    // Another network, through the published port on the host: routed from one bridge to the other.
-    const gatewayA = JSON.parse(await ok(["network", "inspect", "-f", "{{json .IPAM.Config}}", "fwd-a"]))[0].Gateway as string;
-    let body = "";
-    for (let i = 0; i < 20 && body !== "routed"; i++) {
-      const r = await e.docker(["run", "--rm", "--network", "fwd-a", "busybox", "wget", "-qO-", `http://${gatewayA}:18797/`]);
-      body = r.stdout.trim();
-    }
-    assert.equal(body, "routed");
-    await e.stop();
-    e = undefined;
-  });
+  it("still forwards containers' own traffic under the DROP policy: on a bridge and between two", () =>
+    withEngine({ privateNetwork: true, netnsSetup: `echo 0 > ${IP_FORWARD}` }, async (e) => {
+      assert.equal(forwardPolicy(e.pid), "DROP");
+      const ok = (args: string[]) => dockerOk(e, args);
+      await ok(["network", "create", "fwd-a"]);
+      await ok(["network", "create", "fwd-b"]);
+      await ok(["run", "-d", "--name", "web", "--network", "fwd-b", "-p", "18797:80", "busybox", "sh", "-c", "mkdir -p /w && echo routed > /w/index.html && exec httpd -f -p 80 -h /w"]);
+      await ok(["run", "-d", "--name", "peer", "--network", "fwd-b", "busybox", "sleep", "300"]);
+      const webIP = await ok(["inspect", "-f", "{{(index .NetworkSettings.Networks \"fwd-b\").IPAddress}}", "web"]);
+      // Same bridge: bridged, and seen by the FORWARD chain when br_netfilter is loaded.
+      assert.equal(await ok(["exec", "peer", "timeout", "10", "wget", "-qO-", `http://${webIP}/`]), "routed");
+      // Another network, through the published port on the host: routed from one bridge to the other.
+      const gatewayA = JSON.parse(await ok(["network", "inspect", "-f", "{{json .IPAM.Config}}", "fwd-a"]))[0].Gateway as string;
+      let body = "";
+      for (let i = 0; i < 20 && body !== "routed"; i++) {
+        const r = await e.docker(["run", "--rm", "--network", "fwd-a", "busybox", "timeout", "10", "wget", "-qO-", `http://${gatewayA}:18797/`]);
+        body = r.stdout.trim();
+      }
+      assert.equal(body, "routed");
+    }));
 });
