@@ -1,3 +1,4 @@
+import { promises as fsp } from "node:fs";
 import { iptablesRestore, iptablesSave } from "../sys/index.js";
 import type { Logger } from "../lib/index.js";
 
@@ -75,12 +76,24 @@ export interface FwMode {
    * masquerades only 127.0.0.0/8 to look the same.
    */
   hairpin: boolean;
+  /**
+   * bridge-nf-call-iptables is on: frames bridged between two containers pass through
+   * netfilter, so a reply from a container of the same network is un-DNATed on the bridge.
+   * Only then can hairpin mode leave a container dialling a published port of its own network
+   * its own address, as dockerd does (with a MASQUERADE of a container to itself, which needs
+   * it); otherwise containers are masqueraded to the gateway as with the proxy, or the reply
+   * would bypass conntrack and the connection fail.
+   */
+  bridgeNetfilter?: boolean;
 }
+
+const BRIDGE_NF_CALL_IPTABLES = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 
 /** The content of our chains for a state: the body of an iptables-restore file. */
 export function renderChains(c: Chains, s: FwState, mode: FwMode = { hairpin: false }): { nat: string[]; filter: string[] } {
   const nat: string[] = [`:${c.dnat} - [0:0]`, `:${c.postrouting} - [0:0]`];
   const filter: string[] = [`:${c.forward} - [0:0]`, `:${c.isolate1} - [0:0]`, `:${c.isolate2} - [0:0]`, `:${c.input} - [0:0]`];
+  const keepContainerPeer = mode.hairpin && mode.bridgeNetfilter === true;
 
   for (const p of s.ports) {
     const dst = p.hostIP && p.hostIP !== "0.0.0.0" ? `-d ${p.hostIP}/32 ` : "";
@@ -93,7 +106,12 @@ export function renderChains(c: Chains, s: FwState, mode: FwMode = { hairpin: fa
     // host. The host's own connections: see FwMode.
     if (mode.hairpin && !n.internal) nat.push(`-A ${c.postrouting} -o ${n.bridge} -m addrtype --src-type LOCAL -j MASQUERADE`);
     else nat.push(`-A ${c.postrouting} -s 127.0.0.0/8 -o ${n.bridge} -j MASQUERADE`);
-    nat.push(`-A ${c.postrouting} -s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
+    if (!keepContainerPeer) nat.push(`-A ${c.postrouting} -s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
+  }
+  // A container dialling its own published port must still not see itself as the peer.
+  if (keepContainerPeer) {
+    const self = new Set(s.ports.map((p) => `-A ${c.postrouting} -s ${p.containerIP}/32 -d ${p.containerIP}/32 -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE`));
+    nat.push(...self);
   }
 
   filter.push(`-A ${c.forward} -j ${c.isolate1}`);
@@ -179,11 +197,18 @@ export class Firewall {
     this.chains = chainNames(prefix);
   }
 
+  /** The mode with what the kernel does now (br_netfilter can be loaded or turned on later). */
+  private async currentMode(): Promise<FwMode> {
+    if (!this.mode.hairpin) return this.mode;
+    const brnf = await fsp.readFile(BRIDGE_NF_CALL_IPTABLES, "utf8").catch(() => "0");
+    return { ...this.mode, bridgeNetfilter: brnf.trim() === "1" };
+  }
+
   /** Put the jumps in place (removing duplicates and stale ones) and write the chains. */
   async install(): Promise<void> {
     if (!this.enabled) return;
     const [nat, filter] = await Promise.all([iptablesSave("nat"), iptablesSave("filter")]);
-    const r = renderChains(this.chains, this.state(), this.mode);
+    const r = renderChains(this.chains, this.state(), await this.currentMode());
     const natLines = [...r.nat];
     const filterLines = [...r.filter];
     for (const [saved, lines] of [[nat, natLines], [filter, filterLines]] as const) {
@@ -234,7 +259,7 @@ export class Firewall {
         const gen = this.requested;
         const withFilter = this.filterDirty;
         this.filterDirty = false;
-        const r = renderChains(this.chains, this.state(), this.mode);
+        const r = renderChains(this.chains, this.state(), await this.currentMode());
         let err: unknown;
         try {
           await iptablesRestore(table("nat", r.nat) + (withFilter ? table("filter", r.filter) : ""));

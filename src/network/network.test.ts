@@ -201,6 +201,26 @@ describe("firewall rules", () => {
     assert.ok(!proxy.some((l) => l.includes("--src-type LOCAL")));
   });
 
+  it("leaves containers their own address on a published port of their network only in hairpin mode with br_netfilter", () => {
+    const state = {
+      networks: [{ bridge: "pier0", subnet: "172.17.0.0/16", internal: false, masquerade: true, icc: true }],
+      ports: [
+        { proto: "tcp" as const, hostIP: "", hostPort: 8080, containerIP: "172.17.0.2", containerPort: 80 },
+        { proto: "tcp" as const, hostIP: "127.0.0.1", hostPort: 8081, containerIP: "172.17.0.2", containerPort: 80 },
+      ],
+    };
+    const dnatMasq = "-A PIER-ABC123-POSTROUTING -s 172.17.0.0/16 -o pier0 -m conntrack --ctstate DNAT -j MASQUERADE";
+    const selfMasq = "-A PIER-ABC123-POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE";
+    const kept = renderChains(c, state, { hairpin: true, bridgeNetfilter: true }).nat;
+    assert.ok(!kept.includes(dnatMasq));
+    assert.equal(kept.filter((l) => l === selfMasq).length, 1, "one self rule per container port");
+    for (const mode of [{ hairpin: true, bridgeNetfilter: false }, { hairpin: false, bridgeNetfilter: true }]) {
+      const nat = renderChains(c, state, mode).nat;
+      assert.ok(nat.includes(dnatMasq), JSON.stringify(mode));
+      assert.ok(!nat.includes(selfMasq), JSON.stringify(mode));
+    }
+  });
+
   it("finds the jumps into our chains and nothing else", () => {
     const saved = [
       "*nat",

@@ -9,6 +9,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import { dockerOk, withEngine, type Engine } from "../harness.js";
 
@@ -38,26 +39,38 @@ function dial(host: string, port: number): Promise<{ localPort: number; text: st
 }
 
 /**
- * The peer address the container saw for a connection from the host to host:port: the foreign
- * address of the netstat line for port 80 whose port is the client's own (masquerading keeps
- * it), or else the only ESTABLISHED one (docker-proxy dials from a port of its own); the
- * connections dialled before are closed by then, so they cannot be taken for this one.
+ * The peer of a connection to port 80 in a listener's netstat output: the line whose peer port
+ * is the client's own (masquerading keeps it), or else the only one still open, ESTABLISHED or
+ * half-closed by a client with nothing to send (docker-proxy dials from a port of its own; the
+ * connections dialled before are in TIME_WAIT by then).
  */
+function peerIn(netstat: string, clientPort?: number): string {
+  const peers = netstat.split("\n").flatMap((line) => {
+    const m = /:80\s+(?:::ffff:)?(\d+\.\d+\.\d+\.\d+):(\d+)\s+(?:ESTABLISHED|CLOSE_WAIT)/.exec(line);
+    return m ? [{ ip: m[1]!, port: Number(m[2]) }] : [];
+  });
+  const mine = peers.find((p) => p.port === clientPort) ?? (peers.length === 1 ? peers[0] : undefined);
+  return mine?.ip ?? `(no peer for port ${clientPort} in:\n${netstat})`;
+}
+
+/** The peer address the container saw for a connection from the host to host:port. */
 async function peerSeen(host: string, port: number): Promise<string> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const r = await dial(host, port);
-    if (r) {
-      const peers = r.text.split("\n").flatMap((line) => {
-        const m = /:80\s+(?:::ffff:)?(\d+\.\d+\.\d+\.\d+):(\d+)\s+ESTABLISHED/.exec(line);
-        return m ? [{ ip: m[1]!, port: Number(m[2]) }] : [];
-      });
-      const mine = peers.find((p) => p.port === r.localPort) ?? (peers.length === 1 ? peers[0] : undefined);
-      return mine?.ip ?? `(no peer for local port ${r.localPort} in:\n${r.text})`;
-    }
+    if (r) return peerIn(r.text, r.localPort);
     if (Date.now() > deadline) return "(the published port never answered)";
     await new Promise((res) => setTimeout(res, 200));
   }
+}
+
+/** What the reporter saw of a connection from a container of its network, through the gateway. */
+async function peerSeenFromContainer(e: Engine, gateway: string, port: number): Promise<{ peer: string; client: string }> {
+  await dockerOk(e, ["run", "-d", "--name", "client", "busybox", "sleep", "300"]);
+  const client = await dockerOk(e, ["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "client"]);
+  const r = await e.docker(["exec", "client", "sh", "-c", `echo | timeout 10 nc ${gateway} ${port}`]);
+  await dockerOk(e, ["rm", "-f", "client"]);
+  return { peer: peerIn(r.stdout), client };
 }
 
 async function publishPeerReporter(e: Engine, name: string, hostPort: number): Promise<string> {
@@ -67,12 +80,14 @@ async function publishPeerReporter(e: Engine, name: string, hostPort: number): P
 }
 
 describe("the source address of host connections to published ports", () => {
-  it("with the userland proxy (default): 127.0.0.1 comes from the gateway, a host address as itself", () =>
+  it("with the userland proxy (default): 127.0.0.1 and the network's containers come from the gateway, a host address as itself", () =>
     withEngine({}, async (e) => {
       const gateway = await publishPeerReporter(e, "peer-proxy", 18795);
       assert.equal(await peerSeen("127.0.0.1", 18795), gateway);
       const host = hostAddress();
       assert.equal(await peerSeen(host, 18795), host);
+      // A container of the same network: docker-proxy dials from the gateway.
+      assert.equal((await peerSeenFromContainer(e, gateway, 18795)).peer, gateway);
     }));
 
   // dockerd serves this in both modes (docker-proxy; without it, hairpin mode on the container's
@@ -86,11 +101,16 @@ describe("the source address of host connections to published ports", () => {
       assert.match(r.stdout, /Foreign Address/, `${r.stdout}${r.stderr}`);
     }));
 
-  it("with --userland-proxy=false: every host connection comes from the gateway", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "needs a daemon started with --userland-proxy=false" }, () =>
+  it("with --userland-proxy=false: every host connection comes from the gateway, the network's containers as themselves", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "needs a daemon started with --userland-proxy=false" }, () =>
     withEngine({ daemonArgs: ["--userland-proxy=false"] }, async (e) => {
       const gateway = await publishPeerReporter(e, "peer-hairpin", 18796);
       for (const host of ["127.0.0.1", hostAddress(), gateway]) {
         assert.equal(await peerSeen(host, 18796), gateway, `connecting to ${host}`);
       }
+      // A container of the same network keeps its own address (no masquerade; the reply is
+      // un-DNATed on the bridge, which needs br_netfilter: without it pier masquerades it).
+      const brnf = readFileSync("/proc/sys/net/bridge/bridge-nf-call-iptables", "utf8").trim() === "1";
+      const { peer, client } = await peerSeenFromContainer(e, gateway, 18796);
+      assert.equal(peer, brnf ? client : gateway);
     }));
 });
