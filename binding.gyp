@@ -3,7 +3,8 @@
     {
       "target_name": "pier_native",
       "sources": [
-        "native/pier_native.cc"
+        "native/pier_native.cc",
+        "native/netlink.cc"
       ],
       "cflags_cc": [
         "-std=c++17",

@@ -24,10 +24,14 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <deque>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "netlink.h"
 
 namespace {
 
@@ -107,6 +111,9 @@ bool GetInt32(napi_env env, napi_value v, int32_t* out) {
   }
   return true;
 }
+
+// Interface names are shorter than IFNAMSIZ (16) bytes with their NUL.
+const size_t IFNAMSIZ_FOR_CHECK = 16;
 
 napi_value Undefined(napi_env env) {
   napi_value u;
@@ -970,6 +977,184 @@ napi_value CreateNetns(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// ---- rtnetlink (native/netlink.cc) ------------------------------------------------------
+//
+// netlinkConfigure(netnsPath, loopbackUp, links): Promise<void> and
+// netlinkTeardown(netnsPath | "", hostIfs): Promise<void>. The work runs on libuv's thread pool:
+// each request is answered by the kernel in microseconds, but deleting a veth or unmounting the
+// namespace file waits for an RCU grace period (milliseconds), which the event loop must not.
+struct NetlinkWork {
+  napi_async_work work;
+  napi_deferred deferred;
+  bool configure;
+  std::string netnsPath;
+  bool loopbackUp;
+  std::vector<pier_netlink::VethSpec> links;
+  std::vector<std::string> names;
+  pier_netlink::Failure failure;
+  bool ok;
+};
+
+void NetlinkExecute(napi_env, void* data) {
+  NetlinkWork* w = static_cast<NetlinkWork*>(data);
+  if (w->configure) {
+    w->ok = pier_netlink::ConfigureSandbox(w->netnsPath, w->loopbackUp, w->links, &w->failure);
+    return;
+  }
+  // Both halves run even when the first fails: a host end must not stay on its bridge because
+  // the namespace file could not be removed. The first failure is the one reported.
+  pier_netlink::Failure second;
+  bool nsOk = w->netnsPath.empty() || pier_netlink::RemoveNetns(w->netnsPath, &w->failure);
+  bool linksOk = pier_netlink::DeleteLinks(w->names, nsOk ? &w->failure : &second);
+  w->ok = nsOk && linksOk;
+}
+
+void NetlinkComplete(napi_env env, napi_status status, void* data) {
+  NetlinkWork* w = static_cast<NetlinkWork*>(data);
+  if (status != napi_ok && w->ok) {
+    w->ok = false;
+    w->failure.err = ECANCELED;
+    w->failure.step = "netlink work";
+  }
+  if (w->ok) {
+    napi_resolve_deferred(env, w->deferred, Undefined(env));
+  } else {
+    napi_value err = MakeErrnoError(env, w->failure.err, w->failure.step.c_str(), w->failure.name);
+    if (!w->failure.detail.empty()) {
+      napi_value jdetail;
+      napi_create_string_utf8(env, w->failure.detail.c_str(), NAPI_AUTO_LENGTH, &jdetail);
+      napi_set_named_property(env, err, "detail", jdetail);
+    }
+    napi_reject_deferred(env, w->deferred, err);
+  }
+  napi_delete_async_work(env, w->work);
+  delete w;
+}
+
+napi_value QueueNetlinkWork(napi_env env, NetlinkWork* w) {
+  napi_value promise, name;
+  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok) {
+    delete w;
+    napi_throw_error(env, nullptr, "N-API call failed: napi_create_promise");
+    return nullptr;
+  }
+  napi_create_string_utf8(env, "pier:netlink", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, nullptr, name, NetlinkExecute, NetlinkComplete, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return promise;
+}
+
+bool GetNamedString(napi_env env, napi_value obj, const char* key, std::string* out) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return false;
+  if (!GetString(env, v, out)) return false;
+  if (out->empty() || out->size() >= IFNAMSIZ_FOR_CHECK) {
+    std::string msg = std::string("link.") + key + ": expected 1 to 15 characters, got \"" + *out + "\"";
+    napi_throw_type_error(env, nullptr, msg.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool GetNamedUint32(napi_env env, napi_value obj, const char* key, uint32_t* out) {
+  napi_value v;
+  return napi_get_named_property(env, obj, key, &v) == napi_ok && GetUint32(env, v, out);
+}
+
+bool GetNamedIPv4(napi_env env, napi_value obj, const char* key, struct in_addr* out) {
+  napi_value v;
+  std::string s;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok || !GetString(env, v, &s)) return false;
+  if (inet_pton(AF_INET, s.c_str(), out) != 1) {
+    std::string msg = std::string("link.") + key + ": not an IPv4 address: \"" + s + "\"";
+    napi_throw_type_error(env, nullptr, msg.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool GetVethSpec(napi_env env, napi_value obj, pier_netlink::VethSpec* l) {
+  std::string mac;
+  uint32_t prefixLen, mtu;
+  napi_value v;
+  bool defaultRoute = false;
+  if (!GetNamedString(env, obj, "ifname", &l->ifname) || !GetNamedString(env, obj, "hostIf", &l->hostIf) ||
+      !GetNamedString(env, obj, "bridge", &l->bridge) || !GetNamedIPv4(env, obj, "ip", &l->ip) ||
+      !GetNamedIPv4(env, obj, "gateway", &l->gateway) || !GetNamedUint32(env, obj, "prefixLen", &prefixLen) ||
+      !GetNamedUint32(env, obj, "mtu", &mtu))
+    return false;
+  if (napi_get_named_property(env, obj, "mac", &v) != napi_ok || !GetString(env, v, &mac)) return false;
+  unsigned b[6];
+  char tail;
+  if (sscanf(mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6) {
+    napi_throw_type_error(env, nullptr, ("link.mac: not a MAC address: \"" + mac + "\"").c_str());
+    return false;
+  }
+  for (int k = 0; k < 6; k++) l->mac[k] = static_cast<uint8_t>(b[k]);
+  if (prefixLen > 32) {
+    napi_throw_range_error(env, nullptr, "link.prefixLen: expected 0 to 32");
+    return false;
+  }
+  l->prefixLen = static_cast<uint8_t>(prefixLen);
+  l->mtu = mtu;
+  if (napi_get_named_property(env, obj, "defaultRoute", &v) == napi_ok) napi_get_value_bool(env, v, &defaultRoute);
+  l->defaultRoute = defaultRoute;
+  return true;
+}
+
+bool GetArray(napi_env env, napi_value arr, uint32_t* len) {
+  bool isArray = false;
+  napi_is_array(env, arr, &isArray);
+  if (!isArray || napi_get_array_length(env, arr, len) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "expected an array");
+    return false;
+  }
+  return true;
+}
+
+napi_value NetlinkConfigure(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  NetlinkWork* w = new NetlinkWork();
+  w->configure = true;
+  uint32_t n;
+  if (!GetString(env, argv[0], &w->netnsPath) || !GetArray(env, argv[2], &n)) {
+    delete w;
+    return nullptr;
+  }
+  napi_get_value_bool(env, argv[1], &w->loopbackUp);
+  w->links.resize(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value obj;
+    if (napi_get_element(env, argv[2], k, &obj) != napi_ok || !GetVethSpec(env, obj, &w->links[k])) {
+      delete w;
+      return nullptr;
+    }
+  }
+  return QueueNetlinkWork(env, w);
+}
+
+napi_value NetlinkTeardown(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  NetlinkWork* w = new NetlinkWork();
+  w->configure = false;
+  uint32_t n;
+  if (!GetString(env, argv[0], &w->netnsPath) || !GetArray(env, argv[1], &n)) {
+    delete w;
+    return nullptr;
+  }
+  w->names.resize(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value v;
+    if (napi_get_element(env, argv[1], k, &v) != napi_ok || !GetString(env, v, &w->names[k])) {
+      delete w;
+      return nullptr;
+    }
+  }
+  return QueueNetlinkWork(env, w);
+}
+
 // x32SyscallsWork(): whether this kernel runs x32-ABI system calls (CONFIG_X86_X32_ABI and not
 // disabled at boot). Probed with getpid through the x32 syscall bit: a kernel without x32
 // answers ENOSYS. Always false off x86_64.
@@ -1003,6 +1188,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"mountSetReadonly", nullptr, MountSetReadonly, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"moveMount", nullptr, MoveMount, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"createNetns", nullptr, CreateNetns, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"netlinkConfigure", nullptr, NetlinkConfigure, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"netlinkTeardown", nullptr, NetlinkTeardown, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"x32SyscallsWork", nullptr, X32SyscallsWork, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"socketpair", nullptr, Socketpair, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"spawn", nullptr, Spawn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
