@@ -10,9 +10,9 @@
 // of the daemon ever stays in (or returns from) another namespace, and no process is started.
 //
 // Every call blocks only on the kernel: a request and its ACK on a local socket (a receive
-// timeout bounds it), plus whatever the kernel does under its rtnl lock — deleting a veth waits
-// for an RCU grace period, unmounting the namespace file too — which is why pier_native.cc runs
-// these on libuv's thread pool and never on the event loop.
+// timeout bounds it), plus what the kernel makes the caller wait for — deleting a veth waits
+// for RCU grace periods and the device's last references (tens of ms) — which is why
+// pier_native.cc runs each call on a thread of its own, never on the event loop or libuv's pool.
 
 #include "netlink.h"
 
@@ -194,10 +194,8 @@ void* NsSocketThread(void* p) {
   return nullptr;  // the thread, and its view of the namespace, end here
 }
 
-// A NETLINK_ROUTE socket of the namespace at `path`.
-bool OpenInNamespace(const std::string& path, Rtnl* sock, Failure* f) {
-  int nsfd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (nsfd < 0) return Fail(f, errno, "open network namespace", path);
+// A NETLINK_ROUTE socket of the namespace `nsfd` refers to (the file at `path`).
+bool OpenInNamespace(int nsfd, const std::string& path, Rtnl* sock, Failure* f) {
   NsSocketArgs a = {nsfd, -1, 0, ""};
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -206,7 +204,6 @@ bool OpenInNamespace(const std::string& path, Rtnl* sock, Failure* f) {
   int rc = pthread_create(&t, &attr, NsSocketThread, &a);
   pthread_attr_destroy(&attr);
   if (rc == 0) pthread_join(t, nullptr);
-  close(nsfd);
   if (rc != 0) return Fail(f, rc, "start thread for network namespace", path);
   if (a.err != 0) return Fail(f, a.err, a.step, path);
   return sock->Open(f, a.fd);
@@ -308,32 +305,36 @@ bool AddDefaultRoute(Rtnl& ns, const VethSpec& l, int index, Failure* f) {
   return err == 0 || Fail(f, err, "add default route via", l.ifname, detail);
 }
 
-}  // namespace
-
-bool ConfigureSandbox(const std::string& netnsPath, bool loopbackUp, const std::vector<VethSpec>& links, Failure* f) {
-  Rtnl ns;
-  if (!OpenInNamespace(netnsPath, &ns, f)) return false;
+// The namespace file stays open throughout: it is how the thread enters the namespace and how
+// each veth's container end is created there.
+bool ConfigureLinks(int nsfd, const std::string& netnsPath, bool loopbackUp, const std::vector<VethSpec>& links, Failure* f) {
+  Rtnl ns, host;
+  if (!OpenInNamespace(nsfd, netnsPath, &ns, f)) return false;
   if (loopbackUp && !SetUp(ns, 0, "lo", f)) return false;
   if (links.empty()) return true;
-  Rtnl host;
   if (!host.Open(f)) return false;
-  // The veth's peer is created in the namespace this fd names.
-  int nsfd = open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC);
-  if (nsfd < 0) return Fail(f, errno, "open network namespace", netnsPath);
-  bool ok = true;
   std::vector<int> indexes;
   for (const VethSpec& l : links) {
     int bridge = 0, index = 0;
-    ok = LinkIndex(host, l.bridge, &bridge, "find bridge", f) && CreateVeth(host, l, bridge, nsfd, f) &&
-         LinkIndex(ns, l.ifname, &index, "find container interface", f) && AddAddress(ns, l, index, f) &&
-         SetUp(ns, index, l.ifname, f);
-    if (!ok) break;
+    if (!LinkIndex(host, l.bridge, &bridge, "find bridge", f) || !CreateVeth(host, l, bridge, nsfd, f) ||
+        !LinkIndex(ns, l.ifname, &index, "find container interface", f) || !AddAddress(ns, l, index, f) ||
+        !SetUp(ns, index, l.ifname, f))
+      return false;
     indexes.push_back(index);
   }
-  close(nsfd);
-  for (size_t k = 0; ok && k < links.size(); k++) {
-    if (links[k].defaultRoute) ok = AddDefaultRoute(ns, links[k], indexes[k], f);
+  for (size_t k = 0; k < links.size(); k++) {
+    if (links[k].defaultRoute && !AddDefaultRoute(ns, links[k], indexes[k], f)) return false;
   }
+  return true;
+}
+
+}  // namespace
+
+bool ConfigureSandbox(const std::string& netnsPath, bool loopbackUp, const std::vector<VethSpec>& links, Failure* f) {
+  int nsfd = open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0) return Fail(f, errno, "open network namespace", netnsPath);
+  bool ok = ConfigureLinks(nsfd, netnsPath, loopbackUp, links, f);
+  close(nsfd);
   return ok;
 }
 

@@ -185,7 +185,7 @@ export interface NetlinkVeth {
 }
 
 /**
- * rtnetlink, on the thread pool: loopback up (when asked) and the veth pairs in the namespace
+ * rtnetlink, on a thread of its own: loopback up (when asked) and the veth pairs in the namespace
  * bound at `netnsPath`. Rejects with an errno error whose `syscall` is the step that failed and
  * `detail` the kernel's extended-ACK text. Use sys/netlink.ts, which words the errors.
  */

@@ -7,7 +7,8 @@ import { netlinkConfigure, netlinkTeardown, type NetlinkVeth } from "./native.js
 // `nsenter`, two `ip -batch` at start and an `sh`, `umount`, `rm`, `ip link del` at exit.
 // The namespace itself is made beforehand by createNetns (a bind-mounted file under the exec
 // root); the addon reaches it through a short-lived thread, never from a daemon thread.
-// Every call runs on libuv's thread pool (deleting a veth waits for an RCU grace period).
+// Each call runs on a short-lived thread of its own (deleting a veth waits tens of ms in the
+// kernel for RCU grace periods: not on the event loop, nor on libuv's pool that fs calls need).
 // Bridges (rare: daemon start, network create) are still made by scripts in network/sandbox.ts.
 
 /** One veth pair of a container (fields documented on NetlinkVeth). */
