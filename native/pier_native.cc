@@ -121,6 +121,28 @@ napi_value Undefined(napi_env env) {
   return u;
 }
 
+// The scopes a callback from the event loop (a uv handle's) needs to settle promises: a handle
+// scope, and a callback scope so promise reactions (microtasks) run when it ends, as for any
+// I/O callback.
+class LoopCallbackScope {
+ public:
+  LoopCallbackScope(napi_env env, napi_ref resource, napi_async_context ctx) : env_(env) {
+    napi_open_handle_scope(env, &hs_);
+    napi_value res;
+    napi_get_reference_value(env, resource, &res);
+    napi_open_callback_scope(env, res, ctx, &cs_);
+  }
+  ~LoopCallbackScope() {
+    napi_close_callback_scope(env_, cs_);
+    napi_close_handle_scope(env_, hs_);
+  }
+
+ private:
+  napi_env env_;
+  napi_handle_scope hs_;
+  napi_callback_scope cs_;
+};
+
 // ---- mknod -----------------------------------------------------------------------------
 
 // mknod(path, mode, type: "c"|"b"|"p", major, minor)
@@ -396,13 +418,7 @@ void Pump(FdState* st) {
 void OnPoll(uv_poll_t* handle, int status, int events) {
   FdState* st = static_cast<FdState*>(handle->data);
   napi_env env = st->env;
-  napi_handle_scope hs;
-  napi_open_handle_scope(env, &hs);
-  // A callback scope so promise reactions (microtasks) run when we leave, as for any I/O callback.
-  napi_value res;
-  napi_get_reference_value(env, st->resource, &res);
-  napi_callback_scope cs;
-  napi_open_callback_scope(env, res, st->asyncCtx, &cs);
+  LoopCallbackScope scope(env, st->resource, st->asyncCtx);
   if (status < 0) {
     napi_value err = MakeErrnoError(env, -status, "poll", "");
     for (auto& r : st->reads) napi_reject_deferred(env, r.deferred, err);
@@ -416,8 +432,6 @@ void OnPoll(uv_poll_t* handle, int status, int events) {
   } else {
     Pump(st);
   }
-  napi_close_callback_scope(env, cs);
-  napi_close_handle_scope(env, hs);
 }
 
 bool SetNonblockCloexec(int fd) {
@@ -1021,16 +1035,8 @@ void FreeNetlinkWork(uv_handle_t* h) {
   delete static_cast<NetlinkWork*>(h->data);
 }
 
-void OnNetlinkDone(uv_async_t* handle) {
-  NetlinkWork* w = static_cast<NetlinkWork*>(handle->data);
-  napi_env env = w->env;
-  napi_handle_scope hs;
-  napi_open_handle_scope(env, &hs);
-  // A callback scope so promise reactions (microtasks) run when we leave, as for any I/O callback.
-  napi_value res;
-  napi_get_reference_value(env, w->resource, &res);
-  napi_callback_scope cs;
-  napi_open_callback_scope(env, res, w->asyncCtx, &cs);
+void SettleNetlinkWork(napi_env env, NetlinkWork* w) {
+  LoopCallbackScope scope(env, w->resource, w->asyncCtx);
   if (w->ok) {
     napi_resolve_deferred(env, w->deferred, Undefined(env));
   } else {
@@ -1042,10 +1048,14 @@ void OnNetlinkDone(uv_async_t* handle) {
     }
     napi_reject_deferred(env, w->deferred, err);
   }
-  napi_close_callback_scope(env, cs);
+}
+
+void OnNetlinkDone(uv_async_t* handle) {
+  NetlinkWork* w = static_cast<NetlinkWork*>(handle->data);
+  napi_env env = w->env;
+  SettleNetlinkWork(env, w);  // its scopes end before the async context goes
   napi_async_destroy(env, w->asyncCtx);
   napi_delete_reference(env, w->resource);
-  napi_close_handle_scope(env, hs);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->done), FreeNetlinkWork);
 }
 
