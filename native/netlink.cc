@@ -130,11 +130,14 @@ class Rtnl {
     do n = sendto(fd_, m.Hdr(), len, 0, reinterpret_cast<struct sockaddr*>(&kernel), sizeof(kernel));
     while (n < 0 && errno == EINTR);
     if (n < 0) return errno;
-    alignas(NLMSG_ALIGNTO) char buf[8192];
+    // A link's description (a GETLINK reply) is a few KiB; the page-sized datagrams the kernel
+    // sends fit with room to spare. A truncated one is an error, never half-parsed.
+    alignas(NLMSG_ALIGNTO) char buf[32768];
     for (;;) {
-      do n = recv(fd_, buf, sizeof(buf), 0);
+      do n = recv(fd_, buf, sizeof(buf), MSG_TRUNC);
       while (n < 0 && errno == EINTR);
       if (n < 0) return errno == EAGAIN ? ETIMEDOUT : errno;
+      if (static_cast<size_t>(n) > sizeof(buf)) return EMSGSIZE;
       int len_left = static_cast<int>(n);
       for (struct nlmsghdr* h = reinterpret_cast<struct nlmsghdr*>(buf); NLMSG_OK(h, len_left); h = NLMSG_NEXT(h, len_left)) {
         if (h->nlmsg_seq != seq_) continue;  // a late answer to something earlier
@@ -226,6 +229,7 @@ bool LinkIndex(Rtnl& s, const std::string& name, int* index, const char* step, F
   struct ifinfomsg i = LinkHeader(0, 0);
   m.Put(&i, sizeof(i));
   m.Str(IFLA_IFNAME, name);
+  m.U32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);  // only the index is wanted: keep the reply small
   std::string detail;
   *index = 0;
   int err = s.Request(m, &detail, index);

@@ -189,3 +189,35 @@ test("teardownSandbox frees the namespace: its links and routes go with it", asy
   assert.ok(!mounts.includes(netns), "no mount left");
   assert.ok(!mounts.includes(`net:[${ino}]`), "no mount of that namespace left anywhere");
 });
+
+test("sixteen namespaces set up and torn down at once each get their own link", async (t) => {
+  const { dir, bridges, tag } = await lab(t);
+  const b = bridges[0]!;
+  const made: { ns: string; link: VethLink }[] = [];
+  t.after(async () => {
+    for (const m of made) {
+      sh("ip", ["link", "del", m.link.hostIf]);
+      try {
+        umount2(m.ns, MNT_DETACH);
+      } catch {
+        // torn down already
+      }
+    }
+  });
+  for (let i = 0; i < 16; i++) {
+    const ns = path.join(dir, `ns${i}`);
+    createNetns(ns);
+    made.push({ ns, link: { ifname: "eth0", hostIf: `pnl${tag}m${i}`, bridge: b.name, mac: `02:42:c6:12:00:${(i + 2).toString(16).padStart(2, "0")}`, ip: `${b.subnet}.${i + 2}`, prefixLen: b.prefixLen, gateway: `${b.subnet}.1`, mtu: 1500, defaultRoute: true } });
+  }
+  await Promise.all(made.map((m) => setupSandbox(m.ns, [m.link])));
+  for (const m of made) {
+    const addrs = ip(["-4", "addr", "show", "dev", "eth0"], m.ns) as AddrJson[];
+    assert.deepEqual(addrs[0]!.addr_info.map((a) => a.local), [m.link.ip]);
+    assert.equal(hostLink(m.link.hostIf)?.master, b.name);
+  }
+  await Promise.all(made.map((m) => teardownSandbox(m.ns, [m.link.hostIf])));
+  for (const m of made) {
+    assert.equal(existsSync(m.ns), false);
+    assert.equal(hostLink(m.link.hostIf), undefined);
+  }
+});
