@@ -1078,8 +1078,13 @@ napi_value StartNetlinkWork(napi_env env, NetlinkWork* w) {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
+  // Signals stay with the main thread (libuv's handlers): the thread starts with all blocked.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_t t;
   int rc = pthread_create(&t, &attr, NetlinkThread, w);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
   if (rc != 0) {
     w->ok = false;
