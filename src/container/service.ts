@@ -468,6 +468,9 @@ export class ContainerService {
           stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,
         }));
       } catch (err) {
+        // A failed network setup takes the namespace file away (its own cleanup), which runc
+        // may then trip over ("invalid netns path"): the network's error is the cause to report.
+        await net.ready;
         if (err instanceof RuntimeCreateError) throw startError(err.message);
         throw err;
       }
