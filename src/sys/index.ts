@@ -5,3 +5,4 @@ export * from "./native.js";
 export * from "./nsexec.js";
 export * from "./net.js";
 export * from "./spawn.js";
+export * from "./startshim.js";

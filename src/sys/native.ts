@@ -24,6 +24,7 @@ interface NativeBinding {
   moveMount(treeFd: number, targetFd: number): void;
   x32SyscallsWork(): boolean;
   createNetns(path: string): void;
+  sealedCopy(path: string): number;
   socketpair(): [number, number];
   spawn(file: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean, onExit: (code: number | null, signal: NodeJS.Signals | null) => void): number;
   childRef(pid: number, ref: boolean): void;
@@ -161,6 +162,14 @@ export function moveMount(treeFd: number, targetFd: number): void {
  */
 export function createNetns(path: string): void {
   native().createNetns(path);
+}
+
+/**
+ * A sealed, close-on-exec memfd with the bytes of the file at `path` (no write, grow, shrink or
+ * new seal is possible): a program exec'd from it cannot be rewritten through /proc/<pid>/exe.
+ */
+export function sealedCopy(path: string): number {
+  return native().sealedCopy(path);
 }
 
 /** Whether the kernel runs x32-ABI system calls at all (most distribution kernels do not). */
