@@ -19,17 +19,24 @@
     },
     {
       "target_name": "pier-exec",
-      "type": "executable",
-      "sources": [
-        "native/pier_exec.c"
-      ],
-      "cflags": [
-        "-O2",
-        "-Wall",
-        "-Wextra"
-      ],
-      "defines": [
-        "_GNU_SOURCE"
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_pier_exec",
+          "inputs": [
+            "native/pier_exec.c",
+            "scripts/build-static.sh"
+          ],
+          "outputs": [
+            "<(PRODUCT_DIR)/pier-exec"
+          ],
+          "action": [
+            "sh",
+            "scripts/build-static.sh",
+            "native/pier_exec.c",
+            "<(PRODUCT_DIR)/pier-exec"
+          ]
+        }
       ]
     },
     {
@@ -40,14 +47,14 @@
           "action_name": "build_pier_monitor",
           "inputs": [
             "native/pier_monitor.c",
-            "scripts/build-monitor.sh"
+            "scripts/build-static.sh"
           ],
           "outputs": [
             "<(PRODUCT_DIR)/pier-monitor"
           ],
           "action": [
             "sh",
-            "scripts/build-monitor.sh",
+            "scripts/build-static.sh",
             "native/pier_monitor.c",
             "<(PRODUCT_DIR)/pier-monitor"
           ]

@@ -6,3 +6,4 @@ export * from "./nsexec.js";
 export * from "./net.js";
 export * from "./spawn.js";
 export * from "./netlink.js";
+export * from "./startshim.js";

@@ -26,6 +26,7 @@ interface NativeBinding {
   createNetns(path: string): void;
   netlinkConfigure(netnsPath: string, loopbackUp: boolean, links: NetlinkVeth[]): Promise<void>;
   netlinkTeardown(netnsPath: string, hostIfs: string[]): Promise<void>;
+  sealedCopy(path: string): number;
   socketpair(): [number, number];
   spawn(file: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean, onExit: (code: number | null, signal: NodeJS.Signals | null) => void): number;
   childRef(pid: number, ref: boolean): void;
@@ -196,6 +197,14 @@ export function netlinkConfigure(netnsPath: string, loopbackUp: boolean, links: 
 /** Unmount and remove the namespace file ("" for none), then delete host interfaces by name (missing ones are fine). */
 export function netlinkTeardown(netnsPath: string, hostIfs: string[]): Promise<void> {
   return native().netlinkTeardown(netnsPath, hostIfs);
+}
+
+/**
+ * A sealed, close-on-exec memfd with the bytes of the file at `path` (no write, grow, shrink or
+ * new seal is possible): a program exec'd from it cannot be rewritten through /proc/<pid>/exe.
+ */
+export function sealedCopy(path: string): number {
+  return native().sealedCopy(path);
 }
 
 /** Whether the kernel runs x32-ABI system calls at all (most distribution kernels do not). */
