@@ -3,7 +3,8 @@
     {
       "target_name": "pier_native",
       "sources": [
-        "native/pier_native.cc"
+        "native/pier_native.cc",
+        "native/netlink.cc"
       ],
       "cflags_cc": [
         "-std=c++17",
@@ -18,17 +19,24 @@
     },
     {
       "target_name": "pier-exec",
-      "type": "executable",
-      "sources": [
-        "native/pier_exec.c"
-      ],
-      "cflags": [
-        "-O2",
-        "-Wall",
-        "-Wextra"
-      ],
-      "defines": [
-        "_GNU_SOURCE"
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_pier_exec",
+          "inputs": [
+            "native/pier_exec.c",
+            "scripts/build-static.sh"
+          ],
+          "outputs": [
+            "<(PRODUCT_DIR)/pier-exec"
+          ],
+          "action": [
+            "sh",
+            "scripts/build-static.sh",
+            "native/pier_exec.c",
+            "<(PRODUCT_DIR)/pier-exec"
+          ]
+        }
       ]
     },
     {
@@ -39,14 +47,14 @@
           "action_name": "build_pier_monitor",
           "inputs": [
             "native/pier_monitor.c",
-            "scripts/build-monitor.sh"
+            "scripts/build-static.sh"
           ],
           "outputs": [
             "<(PRODUCT_DIR)/pier-monitor"
           ],
           "action": [
             "sh",
-            "scripts/build-monitor.sh",
+            "scripts/build-static.sh",
             "native/pier_monitor.c",
             "<(PRODUCT_DIR)/pier-monitor"
           ]

@@ -79,6 +79,8 @@
 static const char *opt_cid, *opt_runtime, *opt_bundle, *opt_pidfile, *opt_monitor_pidfile;
 static const char *opt_persist_dir, *opt_exit_dir, *opt_log_path, *opt_process_spec;
 static const char *opt_runtime_args[MAX_RUNTIME_ARGS];
+/* fds 3 .. 3+N-1 from the caller go on to the runtime's process (runc --preserve-fds N). */
+static int opt_preserve_fds;
 static int n_runtime_args;
 static bool opt_tty, opt_stdin, opt_leave_stdin_open, opt_exec, opt_exec_attach;
 
@@ -214,7 +216,7 @@ static void close_inherited(void) {
   for (int i = 0; i < 3; i++)  /* sort the three */
     for (int j = i + 1; j < 3; j++)
       if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
-  unsigned lo = 3;
+  unsigned lo = 3 + (unsigned)opt_preserve_fds;
   for (int i = 0; i <= 3; i++) {
     unsigned hi = i < 3 ? (unsigned)keep[i] : ~0U;
     if (i < 3 && (keep[i] < 3 || (unsigned)keep[i] < lo)) continue;
@@ -281,6 +283,7 @@ static void usage(int code) {
       "  -e, --exec                   run --exec-process-spec in container ID (runtime exec)\n"
       "      --exec-attach            wait for the attach socket's client before exec\n"
       "      --exec-process-spec F    process.json of the exec\n"
+      "      --preserve-fds N         pass fds 3..3+N-1 on to the runtime's process\n"
       "      --api-version N, -u ID, -n NAME, --socket-dir-path DIR, --full-attach,\n"
       "      --log-level L            accepted for conmon compatibility\n"
       "      --version\n";
@@ -328,6 +331,12 @@ static void parse_args(int argc, char **argv) {
     else if (FLAG("-e", "--exec")) opt_exec = true;
     else if (FLAG(NULL, "--exec-attach")) opt_exec_attach = true;
     else if (FLAG(NULL, "--exec-process-spec")) opt_process_spec = VALUE();
+    else if (FLAG(NULL, "--preserve-fds")) {
+      char *end;
+      long n = strtol(VALUE(), &end, 10);
+      if (*end || n < 0 || n > 64) die("bad --preserve-fds");
+      opt_preserve_fds = (int)n;
+    }
     else if (FLAG(NULL, "--api-version")) {
       const char *v = VALUE();
       if (strcmp(v, "1") != 0) die("only --api-version 1 is supported");
@@ -908,6 +917,12 @@ static void spawn_runtime(int w_in, int w_out, int w_err) {
     argv[n++] = "--console-socket";
     argv[n++] = console_path;
   }
+  char preserve[16];
+  if (opt_preserve_fds > 0) {
+    snprintf(preserve, sizeof preserve, "%d", opt_preserve_fds);
+    argv[n++] = "--preserve-fds";
+    argv[n++] = preserve;
+  }
   argv[n++] = opt_cid;
   argv[n] = NULL;
 
@@ -1214,6 +1229,9 @@ int main(int argc, char **argv) {
   }
 
   spawn_runtime(w_in, w_out, w_err);
+  // The passed fds are the runtime's now: holding them would keep, e.g., a socket whose EOF
+  // the caller waits for open as long as the container runs.
+  for (int fd = 3; fd < 3 + opt_preserve_fds; fd++) close(fd);
   close_fd(&w_in);
   close_fd(&w_out);
   close_fd(&w_err);

@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { existsSync, promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { Duplex, type Readable } from "node:stream";
 import { conflict, invalidParameter, isENOENT, notFound, PierError } from "../errdefs/index.js";
@@ -6,11 +6,12 @@ import { frame, newID, secureJoin, writeFileReplace, type Logger } from "../lib/
 import type { Process, Spec } from "../oci/index.js";
 import { availableCapabilities, getAdditionalGroups, getExecUser } from "../runtime/index.js";
 import {
-  capabilityMask, containerCgroups, nsExecHelper, rlimitNumber, RuntimeCreateError, seccompFlagsMask, startMonitorExec, startNsExec,
+  capabilityMasks, containerCgroups, nsExecHelper, openStartShim, rlimitNumber, RuntimeCreateError, seccompFlagsMask, startMonitorExec, startNsExec,
   type CgroupDir, type NsExecOutcome, type NsExecPlan, type NsExecProcess,
 } from "../sys/index.js";
 import { AttachBridge, connectAttachSocket, onceEnded, parseDetachKeys, resizeMonitorTty } from "./attach.js";
 import type { ContainerRecord } from "./record.js";
+import { shimProcess, START_SHIM_ANNOTATION, type ShimmedProcess } from "./start-shim.js";
 
 // Exec sessions (`docker exec`). Two ways to run the process:
 //  - without a tty: the pier-exec helper (sys/nsexec.ts, native/pier_exec.c) joins the
@@ -117,7 +118,8 @@ const GC_AFTER_MS = 5 * 60_000;
 
 export class ExecManager {
   private readonly execs = new Map<string, ExecInstance>();
-  private readonly specs = new Map<string, { startedAt: string; spec: Spec; cgroups?: CgroupDir[] }>();
+  /** Per container: its spec, whether runc runs its processes through the start shim, its cgroups. */
+  private readonly specs = new Map<string, { startedAt: string; spec: Spec; shimmed: boolean; cgroups?: CgroupDir[] }>();
   private gcTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: ExecHost, private readonly o: ExecManagerOptions) {}
@@ -437,15 +439,8 @@ export class ExecManager {
       seccompFlags = f;
     }
     const p = await this.execProcess(ex, c, spec);
-    const caps = p.capabilities ?? {};
-    const masks = {
-      bounding: capabilityMask(caps.bounding),
-      effective: capabilityMask(caps.effective),
-      permitted: capabilityMask(caps.permitted),
-      inheritable: capabilityMask(caps.inheritable),
-      ambient: capabilityMask(caps.ambient),
-    };
-    if (Object.values(masks).some((m) => m === undefined)) return undefined;
+    const masks = capabilityMasks(p.capabilities);
+    if (!masks) return undefined;
     const rlimits: NsExecPlan["rlimits"] = [];
     for (const r of p.rlimits ?? []) {
       const type = rlimitNumber(r.type);
@@ -469,7 +464,7 @@ export class ExecManager {
       cwd: p.cwd,
       args: p.args,
       env: p.env ?? [],
-      caps: masks as NsExecPlan["caps"],
+      caps: masks,
       rlimits,
       oomScoreAdj: p.oomScoreAdj,
       keyring: `_ses.${c.Id}`,
@@ -481,9 +476,18 @@ export class ExecManager {
   private async runWithMonitor(ex: ExecInstance, c: ContainerRecord, client: ExecClient | undefined): Promise<void> {
     const spec = await this.containerSpec(c);
     const proc = await this.execProcess(ex, c, spec);
+    // runc's copy of a shimmed container's config has no seccomp profile: its execs go through
+    // the shim too, with the filter the container's init has.
+    let shimmed: ShimmedProcess | undefined;
+    const filter = path.join(this.bundle(c.Id), "exec-seccomp.bpf");
+    if (this.specs.get(c.Id)?.shimmed) {
+      shimmed = shimProcess(proc, spec);
+      if (!shimmed || !nsExecHelper() || !existsSync(filter)) throw new ExecStartError(`cannot exec in container ${c.Id.slice(0, 12)}: its seccomp filter cannot be applied to this process`, 126);
+    }
     const dir = path.join(this.o.execRoot, "exec", ex.id);
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFileReplace(path.join(dir, "process.json"), JSON.stringify(proc));
+    await writeFileReplace(path.join(dir, "process.json"), JSON.stringify(shimmed ? shimmed.runcProcess : proc));
+    const shim = shimmed ? openStartShim(nsExecHelper()!, filter, shimmed.plan) : undefined;
     ex.monitorDir = ex.tty ? dir : undefined;
     const attachStdin = !!client && ex.attachStdin;
     const session = startMonitorExec({
@@ -496,7 +500,9 @@ export class ExecManager {
       dir,
       tty: ex.tty,
       stdin: attachStdin,
+      passFds: shim?.fds,
     });
+    shim?.release(); // the monitor has them now
     // Removed once the monitor is gone (it writes its files until it exits).
     const cleanup = () => session.done.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => {});
     try {
@@ -530,8 +536,11 @@ export class ExecManager {
     let pid: number;
     try {
       pid = await session.pid;
+      const why = await shim?.result();
+      if (why !== undefined) throw execStartError({ kind: "error", message: why }, ex);
     } catch (err) {
       // The caller writes why into the stream and ends it.
+      shim?.abandon();
       bridge?.detach();
       void cleanup();
       if (err instanceof RuntimeCreateError) throw execStartError({ kind: "fallback", message: err.message }, ex);
@@ -558,18 +567,26 @@ export class ExecManager {
     this.specs.delete(containerId);
   }
 
-  /** The container's spec as runc got it (cached per start): the base of every exec. */
+  /**
+   * The container's spec (cached per start): the base of every exec. That is config.json as
+   * runc got it, or, for a container started through the start shim, spec.json beside it (runc's
+   * copy has the shim as its process and no seccomp profile).
+   */
   private async containerSpec(c: ContainerRecord): Promise<Spec> {
     const hit = this.specs.get(c.Id);
     if (hit && hit.startedAt === c.State.StartedAt) return hit.spec;
+    const read = async (file: string) => JSON.parse(await fsp.readFile(path.join(this.bundle(c.Id), file), "utf8")) as Spec;
     let spec: Spec;
+    let shimmed = false;
     try {
-      spec = JSON.parse(await fsp.readFile(path.join(this.bundle(c.Id), "config.json"), "utf8")) as Spec;
+      const runcSpec = await read("config.json");
+      shimmed = runcSpec.annotations?.[START_SHIM_ANNOTATION] === "1";
+      spec = shimmed ? await read("spec.json") : runcSpec;
     } catch (err) {
       if (isENOENT(err)) throw conflict(`container ${c.Id} is not running`);
       throw err;
     }
-    this.specs.set(c.Id, { startedAt: c.State.StartedAt, spec });
+    this.specs.set(c.Id, { startedAt: c.State.StartedAt, spec, shimmed });
     return spec;
   }
 

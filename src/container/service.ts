@@ -1,4 +1,4 @@
-import { promises as fsp, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from "node:fs";
+import { promises as fsp, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from "node:fs";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
@@ -8,7 +8,7 @@ import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, ty
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
-import { Runc, RuntimeCreateError, parseSignal, run, startMonitor } from "../sys/index.js";
+import { monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type StartShimChannel } from "../sys/index.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
@@ -22,6 +22,7 @@ import type { Mount as OCIMount } from "../oci/index.js";
 import { ExecManager, execEnv } from "./exec.js";
 import { HealthMonitors, mergeHealthcheck, validateHealthcheck } from "./health.js";
 import { applyDaemonStartPolicies, settleContainers, type RestoreHost } from "./restore.js";
+import { SeccompFilterCache, shimProcess, shimSpec } from "./start-shim.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -97,6 +98,8 @@ export class ContainerService {
    * whatever touches those objects next (start, remove, a rootfs mount) awaits the release.
    */
   private readonly releasing = new Map<string, Promise<void>>();
+  /** Compiled seccomp filters for the start shim (container/start-shim.ts); undefined: not used. */
+  private readonly filters: SeccompFilterCache | undefined;
 
   constructor(private readonly o: ContainerServiceOptions) {
     this.records = new RecordStore<ContainerRecord>(path.join(o.dataRoot, "_meta"));
@@ -110,6 +113,11 @@ export class ContainerService {
       probe: (c, cmd, output) => this.execs.probe(c.Id, cmd, output),
       log: o.log,
     });
+    // The shim is pier-exec in its --init mode, passed on by pier-monitor (conmon not tried).
+    const helper = nsExecHelper();
+    if (helper && monitorName(o.monitorPath) === "pier-monitor" && process.env.PIER_START_SHIM !== "0") {
+      this.filters = new SeccompFilterCache({ dir: path.join(o.execRoot, "seccomp"), runtimePath: o.runtimePath, helper, log: o.log });
+    }
   }
 
   async init(): Promise<void> {
@@ -380,6 +388,8 @@ export class ContainerService {
     const marks: Record<string, number> = {};
     const mark = (name: string) => (marks[name] = Math.round((performance.now() - t0) * 10) / 10);
     let recorded: Promise<void> | undefined;
+    let shim: StartShimChannel | undefined;
+    const startedBefore = c.State.StartedAt;
     try {
       await this.released(c.Id);
       // Synchronous: a few metadata calls on the exec root (/run: tmpfs on most hosts) cost less than their
@@ -449,11 +459,23 @@ export class ContainerService {
         defaultUlimits: this.o.defaultUlimits,
       });
       mark("spec");
-      await writeFileReplace(path.join(bundle, "config.json"), specToJSON(spec));
+      const cgroupCheck = `:${spec.linux!.cgroupsPath}\n`;
+      const filter = this.filters?.filterFor(spec);
+      const shimmed = filter ? shimProcess(spec.process, spec) : undefined;
+      if (shimmed) {
+        // runc gets the shim and no profile; the container's own spec is kept beside it, and
+        // its filter, for execs.
+        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(shimSpec(spec, shimmed.runcProcess)));
+        await writeFileReplace(path.join(bundle, "spec.json"), specToJSON(spec));
+        linkOrCopySync(filter!, path.join(bundle, "exec-seccomp.bpf"));
+        shim = openStartShim(nsExecHelper()!, filter!, shimmed.plan);
+      } else {
+        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(spec));
+      }
       mkdirSync(path.dirname(c.LogPath), { recursive: true });
       let pid: number;
       try {
-        ({ pid } = await startMonitor({
+        const monitor = startMonitor({
           monitorPath: this.o.monitorPath,
           runtimePath: this.o.runtimePath,
           runtimeRoot: path.join(this.o.execRoot, "runc"),
@@ -466,12 +488,21 @@ export class ContainerService {
           tty: !!c.Config.Tty,
           stdin: !!c.Config.OpenStdin,
           stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,
-        }));
+          passFds: shim?.fds,
+        });
+        shim?.release(); // the monitor has them now
+        ({ pid } = await monitor);
       } catch (err) {
+        // A failed network setup takes the namespace file away (its own cleanup), which runc
+        // may then trip over ("invalid netns path"): the network's error is the cause to report.
+        await net.ready;
         if (err instanceof RuntimeCreateError) throw startError(err.message);
         throw err;
       }
       mark("monitor");
+      // First container with this profile: runc's init installed the compiled filter before
+      // it began waiting for the start (unless no_new_privs defers it to the exec); copy it now.
+      if (!shim && spec.linux?.seccomp && !spec.process.noNewPrivileges) await this.filters?.learn(spec, pid, cgroupCheck);
       c.State = { ...c.State, Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: nowRFC3339() };
       c.stoppedByUser = false;
       // The durable record is written while the process is let go: the two fsyncs need not
@@ -481,6 +512,11 @@ export class ContainerService {
       mark("network ready");
       await this.runStartHooks(c.Id, bundle);
       await this.runc.start(c.Id);
+      if (shim) {
+        const why = await shim.result();
+        if (why !== undefined) throw startError(`runc create failed: unable to start container process: ${why}`);
+      }
+      if (!shim && spec.linux?.seccomp && spec.process.noNewPrivileges) void this.filters?.learn(spec, pid, cgroupCheck);
       mark("started");
       await recorded;
       mark("recorded");
@@ -491,7 +527,12 @@ export class ContainerService {
       void this.refreshParents(c);
     } catch (err) {
       // Leave nothing half-made: no runc state, no mount; record why the start failed.
+      shim?.release();
+      shim?.abandon();
       await recorded?.catch(() => {}); // its write must not land after the one below
+      // A shim that could not exec the command failed after the process was let go: the
+      // start failed all the same, and the container never ran.
+      c.State.StartedAt = startedBefore;
       await this.runc.delete(c.Id).catch(() => {});
       await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
@@ -1174,6 +1215,15 @@ function etcMounts(etc: { hostnamePath: string; hostsPath: string; resolvConfPat
   add("/etc/hostname", etc.hostnamePath);
   add("/etc/hosts", etc.hostsPath);
   return out;
+}
+
+/** A hard link where it can be (the same file system), else a copy. */
+function linkOrCopySync(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
 }
 
 /** Docker's start error wording, so clients that read it (the CLI maps 126/127) still work. */

@@ -5,14 +5,14 @@ import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, forbidden, invalidParameter, notFound, systemError } from "../errdefs/index.js";
 import { newID, rfc3339Nano, silentLogger, type Logger } from "../lib/index.js";
-import { createNetns, ipLinks, ipRoutes, ipv4Addresses, netScript, setSysctl } from "../sys/index.js";
+import { connectLinks, createNetns, deleteLinks, ipLinks, ipRoutes, ipv4Addresses, netScript, setSysctl, setupSandbox, teardownSandbox } from "../sys/index.js";
 import { DnsServer, parseResolvConf, type Upstream } from "./dns.js";
 import { Firewall, type FwState } from "./firewall.js";
 import { enableIPForwarding } from "./forwarding.js";
 import { AddressPool } from "./ipam.js";
 import { contains, DEFAULT_ADDRESS_POOLS, formatIPv4, formatPrefix, macForIP, overlaps, parseIPv4, parsePrefix, poolSubnets, type AddressPool as PoolSpec, type Prefix } from "./ipnet.js";
 import { ForeignPortError, parsePortKey, portRequests, PortReservations, type PortBindings, type PortMapping } from "./ports.js";
-import { bridgeScript, connectScript, deleteBridgeScript, disconnectScript, pickAndCreateBridgeScript, setupScript, teardownScript, type Link } from "./sandbox.js";
+import { bridgeScript, pickAndCreateBridgeScript, type Link } from "./sandbox.js";
 import type { EndpointSettings, EndpointSettingsInput, NetworkContainer, NetworkCreateRequest, NetworkResource, NetworkSettings, PortMap, SummaryPort } from "./types.js";
 
 const PREDEFINED = ["bridge", "host", "none"] as const;
@@ -154,8 +154,8 @@ export interface ConfigureOptions {
 
 /**
  * Networks, addresses, container network namespaces, published ports and DNS.
- * Mechanism: Pier's own code over ip(8) and iptables-restore, one `sh -ec` script per container
- * start (see docs/architecture.md).
+ * Mechanism: Pier's own code; containers' namespaces over rtnetlink (sys/netlink.ts, no process
+ * per container), bridges over ip(8), rules with iptables-restore (see docs/architecture.md).
  */
 export class NetworkService {
   private readonly records: RecordStore<NetworkRecord>;
@@ -294,7 +294,7 @@ export class NetworkService {
     const owned = new Set([...this.containers.values()].map((s) => s.sandbox?.key).filter(Boolean));
     for (const f of await fsp.readdir(this.netnsDir).catch(() => [] as string[])) {
       const p = path.join(this.netnsDir, f);
-      if (!owned.has(p)) await netScript(teardownScript(p, [])).catch((e) => this.log.warn("cannot remove stale netns", { path: p, err: e }));
+      if (!owned.has(p)) await teardownSandbox(p, []).catch((e) => this.log.warn("cannot remove stale netns", { path: p, err: e }));
     }
   }
 
@@ -321,7 +321,7 @@ export class NetworkService {
   private async cleanupHost(): Promise<void> {
     await this.firewall.uninstall().catch((e) => this.log.warn("cannot remove firewall rules", { err: e }));
     const bridges = [...this.records.values()].filter((n) => n.Driver === "bridge" && !n.pier?.external).map((n) => this.bridgeOf(n));
-    await netScript(deleteBridgeScript(bridges)).catch((e) => this.log.warn("cannot remove bridges", { err: e }));
+    await deleteLinks(bridges).catch((e) => this.log.warn("cannot remove bridges", { err: e }));
     await fsp.rm(this.hostMarker, { force: true });
   }
 
@@ -696,7 +696,7 @@ export class NetworkService {
       this.stopDNS(id);
       this.pools.delete(id);
       await this.records.delete(id);
-      await netScript(deleteBridgeScript([bridge])).catch(() => {});
+      await deleteLinks([bridge]).catch(() => {});
       await this.firewall.sync().catch(() => {});
       throw err;
     }
@@ -717,7 +717,7 @@ export class NetworkService {
     await this.records.delete(n.Id);
     this.pools.delete(n.Id);
     await this.firewall.sync();
-    await netScript(deleteBridgeScript([this.bridgeOf(n)]));
+    await deleteLinks([this.bridgeOf(n)]);
     this.o.events?.publish({ Type: "network", Action: "destroy", ID: n.Id, Attributes: { name: n.Name, type: n.Driver } });
   }
 
@@ -853,7 +853,7 @@ export class NetworkService {
         throw systemError(`failed to set up the network of container ${id.slice(0, 12)}: ${what}${(err as Error).message}`, err);
       };
       // The namespace now (the runtime needs its path); its links and rules meanwhile, while
-      // the container is being created: that took the ~10 ms of ip(8) off the start path.
+      // the container is being created: that took the ~10 ms of configuration off the start path.
       try {
         createNetns(sb.key!);
       } catch (err) {
@@ -861,7 +861,7 @@ export class NetworkService {
       }
       const ready = Promise.all([
         this.containers.put(id, st),
-        netScript(setupScript(sb.key!, links)),
+        setupSandbox(sb.key!, links),
         sb.ports.length ? this.firewall.sync("nat") : undefined,
       ]).then(() => {
         for (const e of sb.endpoints) this.emitNet("connect", e.networkId, id);
@@ -939,7 +939,7 @@ export class NetworkService {
       // Rules and links go together; the addresses are free only once both are gone.
       await Promise.all([
         sb.ports.length ? this.firewall.sync("nat").catch((e) => this.log.warn("firewall update failed", { err: e })) : undefined,
-        netScript(teardownScript(sb.key, sb.endpoints.map((e) => e.hostIf))),
+        teardownSandbox(sb.key, sb.endpoints.map((e) => e.hostIf)),
       ]);
       for (const e of sb.endpoints) {
         this.pools.get(e.networkId)?.release(ip(e.ip), st.id);
@@ -990,12 +990,12 @@ export class NetworkService {
         st.configs.push(conf);
         try {
           await this.containers.put(c.id, st);
-          await netScript(connectScript(sb.key!, [link]));
+          await connectLinks(sb.key!, [link]);
         } catch (err) {
           sb.endpoints.pop();
           st.configs.pop();
           this.pools.get(n.Id)?.release(ip(ep.ip), c.id);
-          await netScript(disconnectScript([ep.hostIf])).catch(() => {});
+          await deleteLinks([ep.hostIf]).catch(() => {});
           await this.containers.put(c.id, st).catch(() => {});
           throw err;
         }
@@ -1021,7 +1021,7 @@ export class NetworkService {
       const sb = st.sandbox;
       const ep = sb?.endpoints.find((x) => x.networkId === n.Id);
       if (sb && ep) {
-        await netScript(disconnectScript([ep.hostIf]));
+        await deleteLinks([ep.hostIf]);
         sb.endpoints = sb.endpoints.filter((x) => x !== ep);
         const hadPorts = sb.ports.some((p) => p.networkId === n.Id);
         const gone = sb.ports.filter((p) => p.networkId === n.Id);

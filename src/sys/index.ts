@@ -5,3 +5,5 @@ export * from "./native.js";
 export * from "./nsexec.js";
 export * from "./net.js";
 export * from "./spawn.js";
+export * from "./netlink.js";
+export * from "./startshim.js";

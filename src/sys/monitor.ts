@@ -38,6 +38,8 @@ export interface MonitorOptions {
    */
   stdinOnce?: boolean;
   logLevel?: string;
+  /** Our fds to hand on to the container's process as its fds 3, 4, … (runc --preserve-fds). */
+  passFds?: readonly number[];
 }
 
 export interface MonitorStarted {
@@ -69,14 +71,17 @@ function commonArgs(a: { containerId: string; uuid: string; name: string; runtim
 }
 
 /**
- * The monitor process, as Podman starts conmon: its own session, the sync pipe on fd 3, the
- * start pipe on fd 4 and (for an exec) the attach pipe on fd 5; stderr collected for errors.
+ * The monitor process, as Podman starts conmon: its own session, the fds to pass on to the
+ * container from fd 3 (conmon's --preserve-fds), then the sync pipe, the start pipe and (for an
+ * exec) the attach pipe; stderr collected for errors.
  */
-function spawnMonitor(monitorPath: string, args: string[], cwd: string, withAttachPipe: boolean) {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" };
-  if (withAttachPipe) env._OCI_ATTACHPIPE = "5";
+function spawnMonitor(monitorPath: string, args: string[], cwd: string, withAttachPipe: boolean, passFds: readonly number[] = []) {
+  const base = 3 + passFds.length;
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: String(base), _OCI_STARTPIPE: String(base + 1) };
+  if (withAttachPipe) env._OCI_ATTACHPIPE = String(base + 2);
+  if (passFds.length) args = [...args, "--preserve-fds", String(passFds.length)];
   const child = spawnProcess(monitorPath, args, {
-    stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", ...(withAttachPipe ? (["pipe"] as const) : [])],
+    stdio: ["ignore", "ignore", "pipe", ...passFds, "pipe", "pipe", ...(withAttachPipe ? (["pipe"] as const) : [])],
     env,
     detached: true,
     cwd,
@@ -86,9 +91,9 @@ function spawnMonitor(monitorPath: string, args: string[], cwd: string, withAtta
   return {
     child,
     stderr,
-    sync: child.stdio[3] as Readable,
-    start: child.stdio[4] as Writable,
-    attach: withAttachPipe ? (child.stdio[5] as Readable) : undefined,
+    sync: child.stdio[base] as Readable,
+    start: child.stdio[base + 1] as Writable,
+    attach: withAttachPipe ? (child.stdio[base + 2] as Readable) : undefined,
   };
 }
 
@@ -109,7 +114,7 @@ export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   return new Promise((resolve, reject) => {
     const name = monitorName(o.monitorPath);
     // conmon also writes an "oom" marker into its working directory: keep it in the run dir.
-    const { child, stderr, sync, start } = spawnMonitor(o.monitorPath, args, o.runDir, false);
+    const { child, stderr, sync, start } = spawnMonitor(o.monitorPath, args, o.runDir, false, o.passFds);
     let buf = "";
     let settled = false;
     const finish = (err: Error | undefined, pid?: number) => {
@@ -170,6 +175,8 @@ export interface MonitorExecOptions {
   tty: boolean;
   stdin: boolean;
   logLevel?: string;
+  /** Our fds to hand on to the process as its fds 3, 4, … (runc exec --preserve-fds). */
+  passFds?: readonly number[];
 }
 
 /** An exec session run by a monitor (`runc exec -d`), attached through its socket. */
@@ -202,7 +209,7 @@ export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   if (o.tty) args.push("-t");
   if (o.stdin) args.push("-i");
   const name = monitorName(o.monitorPath);
-  const { child, stderr, sync, start: startPipe, attach } = spawnMonitor(o.monitorPath, args, o.dir, true);
+  const { child, stderr, sync, start: startPipe, attach } = spawnMonitor(o.monitorPath, args, o.dir, true, o.passFds);
   const attachPipe = attach!;
   startPipe.on("error", () => {});
   const why = () => Buffer.concat(stderr).toString().trim();

@@ -24,6 +24,9 @@ interface NativeBinding {
   moveMount(treeFd: number, targetFd: number): void;
   x32SyscallsWork(): boolean;
   createNetns(path: string): void;
+  netlinkConfigure(netnsPath: string, loopbackUp: boolean, links: NetlinkVeth[]): Promise<void>;
+  netlinkTeardown(netnsPath: string, hostIfs: string[]): Promise<void>;
+  sealedCopy(path: string): number;
   socketpair(): [number, number];
   spawn(file: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean, onExit: (code: number | null, signal: NodeJS.Signals | null) => void): number;
   childRef(pid: number, ref: boolean): void;
@@ -161,6 +164,47 @@ export function moveMount(treeFd: number, targetFd: number): void {
  */
 export function createNetns(path: string): void {
   native().createNetns(path);
+}
+
+/** One veth pair of a container, as the addon's netlink calls take it (sys/netlink.ts uses them). */
+export interface NetlinkVeth {
+  /** Interface name inside the container (eth0, eth1, …). */
+  ifname: string;
+  /** The host end, in pierd's namespace, enslaved to `bridge`. */
+  hostIf: string;
+  bridge: string;
+  /** The container end's MAC, "aa:bb:cc:dd:ee:ff". */
+  mac: string;
+  /** The container's IPv4 address and its network's prefix length. */
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  /** Both ends' MTU. */
+  mtu: number;
+  /** Whether the default route goes via this link's gateway (the first non-internal network). */
+  defaultRoute: boolean;
+}
+
+/**
+ * rtnetlink, on a thread of its own: loopback up (when asked) and the veth pairs in the namespace
+ * bound at `netnsPath`. Rejects with an errno error whose `syscall` is the step that failed and
+ * `detail` the kernel's extended-ACK text. Use sys/netlink.ts, which words the errors.
+ */
+export function netlinkConfigure(netnsPath: string, loopbackUp: boolean, links: NetlinkVeth[]): Promise<void> {
+  return native().netlinkConfigure(netnsPath, loopbackUp, links);
+}
+
+/** Unmount and remove the namespace file ("" for none), then delete host interfaces by name (missing ones are fine). */
+export function netlinkTeardown(netnsPath: string, hostIfs: string[]): Promise<void> {
+  return native().netlinkTeardown(netnsPath, hostIfs);
+}
+
+/**
+ * A sealed, close-on-exec memfd with the bytes of the file at `path` (no write, grow, shrink or
+ * new seal is possible): a program exec'd from it cannot be rewritten through /proc/<pid>/exe.
+ */
+export function sealedCopy(path: string): number {
+  return native().sealedCopy(path);
 }
 
 /** Whether the kernel runs x32-ABI system calls at all (most distribution kernels do not). */

@@ -39,6 +39,18 @@ export function capabilityMask(names: readonly string[] | undefined): bigint | u
   return m;
 }
 
+/** A process's five capability sets as masks; undefined when one names a capability we do not know. */
+export function capabilityMasks(caps: { bounding?: string[]; effective?: string[]; permitted?: string[]; inheritable?: string[]; ambient?: string[] } | undefined): ProcessPlan["caps"] | undefined {
+  const c = caps ?? {};
+  const bounding = capabilityMask(c.bounding);
+  const effective = capabilityMask(c.effective);
+  const permitted = capabilityMask(c.permitted);
+  const inheritable = capabilityMask(c.inheritable);
+  const ambient = capabilityMask(c.ambient);
+  if (bounding === undefined || effective === undefined || permitted === undefined || inheritable === undefined || ambient === undefined) return undefined;
+  return { bounding, effective, permitted, inheritable, ambient };
+}
+
 export function rlimitNumber(name: string): number | undefined {
   return RLIMIT_NUMBERS[name];
 }
@@ -53,7 +65,7 @@ export function seccompFlagsMask(names: readonly string[] | undefined): number |
   return m;
 }
 
-export interface NsExecPlan {
+export interface NsExecPlan extends ProcessPlan {
   /** The container's init process (host pid). */
   initPid: number;
   /** Text /proc/<initPid>/cgroup must contain, e.g. "/pier/<id>": proves the pid is still the init. */
@@ -63,14 +75,7 @@ export interface NsExecPlan {
   /** Where the container's compiled seccomp filter is cached; undefined: no seccomp. */
   seccompCache?: string;
   seccompFlags?: number;
-  noNewPrivileges: boolean;
-  uid: number;
-  gid: number;
-  additionalGids: number[];
-  cwd: string;
-  args: string[];
   env: string[];
-  caps: { bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint };
   rlimits: { type: number; soft: number | "unlimited"; hard: number | "unlimited" }[];
   oomScoreAdj?: number;
   /** Session keyring to join ("_ses.<container id>", as runc), or undefined for none. */
@@ -103,11 +108,19 @@ export function nsExecHelper(): string | undefined {
   return builtProgram("pier-exec");
 }
 
-function encodePlan(p: NsExecPlan): Buffer {
-  const items: string[] = [
-    `pid=${p.initPid}`,
-    `cgroupcheck=${p.cgroupCheck}`,
-    ...p.cgroups.map((c) => `${c.v2 ? "cgroup2" : "cgroup"}=${c.dir}`),
+/** What the helper finalizes a process with (runc's init's last steps), in every mode. */
+export interface ProcessPlan {
+  noNewPrivileges: boolean;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  cwd: string;
+  args: string[];
+  caps: { bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint };
+}
+
+export function processPlanItems(p: ProcessPlan): string[] {
+  const items = [
     `uid=${p.uid}`,
     `gid=${p.gid}`,
     `groups=${p.additionalGids.join(",")}`,
@@ -118,15 +131,31 @@ function encodePlan(p: NsExecPlan): Buffer {
     `capi=${p.caps.inheritable.toString(16)}`,
     `capa=${p.caps.ambient.toString(16)}`,
   ];
-  if (p.seccompCache) items.push(`seccomp=${p.seccompCache}`, `seccompflags=${p.seccompFlags ?? 0}`);
   if (p.noNewPrivileges) items.push("nnp=1");
+  for (const a of p.args) items.push(`arg=${a}`);
+  return items;
+}
+
+/** The helper's plan format: NUL-terminated "key=value" items, ended by an empty one. */
+export function encodePlanItems(items: string[]): Buffer {
+  for (const i of items) if (i.includes("\0")) throw new Error("NUL byte in an argument or environment variable");
+  return Buffer.from(items.map((i) => `${i}\0`).join("") + "\0");
+}
+
+function encodePlan(p: NsExecPlan): Buffer {
+  const items: string[] = [
+    `pid=${p.initPid}`,
+    `cgroupcheck=${p.cgroupCheck}`,
+    ...p.cgroups.map((c) => `${c.v2 ? "cgroup2" : "cgroup"}=${c.dir}`),
+    ...processPlanItems({ ...p, args: [] }),
+  ];
+  if (p.seccompCache) items.push(`seccomp=${p.seccompCache}`, `seccompflags=${p.seccompFlags ?? 0}`);
   if (p.oomScoreAdj !== undefined) items.push(`oom=${p.oomScoreAdj}`);
   if (p.keyring) items.push(`keyring=${p.keyring}`);
   for (const r of p.rlimits) items.push(`rlimit=${r.type}:${r.soft === "unlimited" ? "u" : r.soft}:${r.hard === "unlimited" ? "u" : r.hard}`);
   for (const a of p.args) items.push(`arg=${a}`);
   for (const e of p.env) items.push(`env=${e}`);
-  for (const i of items) if (i.includes("\0")) throw new Error("NUL byte in an exec argument or environment variable");
-  return Buffer.from(items.map((i) => `${i}\0`).join("") + "\0");
+  return encodePlanItems(items);
 }
 
 /**

@@ -11,8 +11,11 @@ import { nativeSpawn } from "./native.js";
 // What a caller sees is kept to Node's ChildProcess: the same stdio sockets (a socketpair per
 // "pipe", as libuv makes), the same events in the same order.
 
-/** What a child's fd i is: a new socketpair to us, /dev/null, or our own fd i. */
-export type StdioKind = "pipe" | "ignore" | "inherit";
+/**
+ * What a child's fd i is: a new socketpair to us, /dev/null, our own fd i, or (a number) our
+ * fd of that number (it stays ours too: the caller closes it when the child has it).
+ */
+export type StdioKind = "pipe" | "ignore" | "inherit" | number;
 
 export interface SpawnProcessOptions {
   /** One entry per child fd from 0; fds 0-2 left out are "pipe", as with Node. */
@@ -85,7 +88,7 @@ export class SpawnedProcess extends EventEmitter {
           childEnds.push(theirs);
           childFds.push(theirs);
         } else {
-          childFds.push(kind === "inherit" ? i : -1);
+          childFds.push(typeof kind === "number" ? kind : kind === "inherit" ? i : -1);
         }
       }
       this.pid = sys.spawn(file, this.spawnargs, envp, opts.cwd ?? null, childFds, opts.detached ?? false, (code, signal) => this.onExit(code, signal));

@@ -1,7 +1,8 @@
 // Networking under stress, through the real docker CLI: quick stop/start cycles never leave a
 // second veth or a stale address (a start waits for the previous exit's teardown, which runs in
 // the background), 50 containers started at once on one user network all reach each other by
-// name, and a host port another program holds gives Docker's error and leaves nothing behind.
+// name, a host port another program holds gives Docker's error and leaves nothing behind, and so
+// does a start whose second network cannot be set up (its bridge was deleted behind the engine).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -100,6 +101,37 @@ describe("network robustness", () => {
       await ok(["rm", "-f", "blocked"]);
     } finally {
       holder.close();
+    }
+  });
+
+  it("fails a start whose second network cannot be set up, and takes the first one down again", async () => {
+    const tag = Math.random().toString(36).slice(2, 7);
+    const [b1, b2] = [`pnlok${tag}`, `pnlgone${tag}`];
+    await ok(["network", "create", "-o", `com.docker.network.bridge.name=${b1}`, `keep${tag}`]);
+    await ok(["network", "create", "-o", `com.docker.network.bridge.name=${b2}`, `gone${tag}`]);
+    try {
+      await ok(["create", "--name", `half${tag}`, "--network", `keep${tag}`, "busybox", "sleep", "600"]);
+      await ok(["network", "connect", `gone${tag}`, `half${tag}`]);
+      // Someone deletes the second network's bridge behind the engine's back.
+      spawnSync("ip", ["link", "del", b2]);
+      const r = await e.docker(["start", `half${tag}`]);
+      assert.notEqual(r.code, 0, "the start fails");
+      assert.match(r.stderr, /\S/, "with a message");
+      assert.equal(await ok(["inspect", "-f", "{{.State.Running}}", `half${tag}`]), "false");
+      assert.deepEqual(veths(b1), [], "the first network's veth is gone again");
+      if (e.execRoot) {
+        const id = await ok(["inspect", "-f", "{{.Id}}", `half${tag}`]);
+        assert.match(r.stderr, new RegExp(`failed to set up the network of container ${id.slice(0, 12)}: find bridge ${b2}: no such device`));
+        assert.equal(existsSync(path.join(e.execRoot, "netns", id)), false, "no namespace file left");
+      }
+      // The engine goes on: without the broken network the container starts.
+      await ok(["network", "disconnect", `gone${tag}`, `half${tag}`]);
+      await ok(["start", `half${tag}`]);
+      assert.equal(veths(b1).length, 1);
+    } finally {
+      await e.docker(["rm", "-f", `half${tag}`]);
+      await e.docker(["network", "rm", `keep${tag}`, `gone${tag}`]);
+      spawnSync("ip", ["link", "del", b2]);
     }
   });
 });

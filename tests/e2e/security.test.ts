@@ -3,7 +3,7 @@
 // cgroup. The expected values are Docker's (checked against dockerd with the same probes).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { startEngine, type Engine } from "../harness.js";
@@ -216,6 +216,83 @@ int main(void) {
     const ipc = await run([], "readlink /proc/1/ns/ipc /proc/1/ns/mnt /proc/1/ns/uts /proc/1/ns/pid");
     const hostNs = ["ipc", "mnt", "uts", "pid"].map((n) => `${n}:[${statSync(`/proc/self/ns/${n}`).ino}]`);
     for (const ns of ipc.stdout.trim().split("\n")) assert.ok(!hostNs.includes(ns), `${ns} differs from the host's`);
+  });
+
+  it("gives every container with the same profile the same filter, user and capabilities (the first as the next)", { skip: process.arch !== "x64" }, async () => {
+    // Pier compiles a seccomp profile once, at the first container that has it, and installs
+    // that program in the later ones itself (container/start-shim.ts): a fresh engine, so the
+    // first run of each option set below is that first container. What a process sees must not
+    // differ: the probe tries system calls the default profile refuses (outright or by their
+    // arguments) and allows, from 64-bit and 32-bit code.
+    const fresh = await startEngine();
+    const dir = mkdtempSync("/tmp/pier-seccomp-probe-");
+    try {
+      writeFileSync(path.join(dir, "probe.c"), `#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <fcntl.h>
+#include <sys/personality.h>
+static void show(const char* name, long r) { printf("%s %s\\n", name, r < 0 ? (errno == EPERM ? "EPERM" : "failed") : "ok"); }
+int main(void) {
+  show("getpid", syscall(SYS_getpid));
+  show("keyctl", syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0));
+  show("add_key", syscall(SYS_add_key, "user", "k", "v", 1, -3));
+  show("userfaultfd", syscall(SYS_userfaultfd, 0));
+  show("personality-query", syscall(SYS_personality, 0xffffffffUL));
+  show("personality-addr-no-randomize", syscall(SYS_personality, (unsigned long)ADDR_NO_RANDOMIZE));
+  show("unshare-user", syscall(SYS_unshare, CLONE_NEWUSER));
+  show("unshare-mount", syscall(SYS_unshare, CLONE_NEWNS));
+  long r;
+  __asm__ volatile ("int $0x80" : "=a"(r) : "a"(20L) : "memory"); /* i386 getpid */
+  printf("i386-getpid %s\\n", r > 0 ? "ok" : "refused");
+  /* Nothing the engine used on the way may be left open in the process. */
+  printf("open fds:");
+  for (int fd = 3; fd < 256; fd++) if (fcntl(fd, F_GETFD) >= 0) printf(" %d", fd);
+  printf("\\n");
+  return 0;
+}
+`);
+      const cc = spawnSync("gcc", ["-static", "-O2", "-o", path.join(dir, "probe"), path.join(dir, "probe.c")], { encoding: "utf8" });
+      assert.equal(cc.status, 0, cc.stderr);
+      chmodSync(dir, 0o755); // for the non-root users below
+      const bridge = await fresh.docker(["network", "inspect", "bridge"]);
+      const freshNet = bridge.code === 0 ? [] : ["--network", "none"];
+      const script = "/probe/probe; grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; id; pwd";
+      for (const opts of [[], ["-u", "1000:1000", "--group-add", "10", "-w", "/tmp"], ["--cap-add", "SYS_ADMIN", "--cap-drop", "CHOWN"], ["--security-opt", "no-new-privileges", "-u", "nobody"]]) {
+        const once = () => fresh.docker(["run", "--rm", ...freshNet, "-v", `${dir}:/probe:ro`, ...opts, "busybox", "sh", "-c", script]);
+        const first = await once();
+        assert.equal(first.code, 0, first.stderr);
+        assert.match(first.stdout, /^keyctl EPERM$/m, first.stdout);
+        assert.match(first.stdout, /^Seccomp:\s+2$/m);
+        for (let i = 0; i < 2; i++) {
+          const next = await once();
+          assert.equal(next.code, 0, next.stderr);
+          assert.equal(next.stdout, first.stdout, `options ${opts.join(" ")}: run ${i + 2} differs from the first`);
+        }
+        const execs = await Promise.all([false, true].map(async (tty) => {
+          const id = (await fresh.docker(["run", "-d", ...freshNet, "-v", `${dir}:/probe:ro`, ...opts, "busybox", "sleep", "60"])).stdout.trim();
+          const r = await fresh.docker(["exec", ...(tty ? ["-t"] : []), ...opts.filter((o, i, a) => o === "-u" || a[i - 1] === "-u" || o === "-w" || a[i - 1] === "-w"), id, "sh", "-c", script]);
+          await fresh.docker(["rm", "-f", id]);
+          return r;
+        }));
+        for (const r of execs) {
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.stdout.replace(/\r\n/g, "\n"), first.stdout, `exec with options ${opts.join(" ")}`);
+        }
+      }
+      // A command that cannot be run is refused at start, the same way each time.
+      for (let i = 0; i < 2; i++) {
+        const missing = await fresh.docker(["run", "--rm", ...freshNet, "busybox", "no-such-command"]);
+        assert.equal(missing.code, 127);
+        assert.match(missing.stderr, /executable file not found in \$PATH/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await fresh.stop();
+    }
   });
 
   it("serves the API socket with mode 0660", () => {

@@ -1,0 +1,161 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import * as path from "node:path";
+import type { Logger } from "../lib/index.js";
+import type { Process, Spec } from "../oci/index.js";
+import { availableCapabilities } from "../runtime/index.js";
+import { capabilityMasks, dumpSeccompFilter, seccompFlagsMask, type StartShimPlan } from "../sys/index.js";
+
+// Starting containers without runc compiling their seccomp profile.
+//
+// runc turns the profile of config.json into a BPF program with libseccomp on every create:
+// for Docker's default profile ~360 rules for two architectures, ~15-20 ms of a ~50 ms create
+// on this kind of machine, the biggest single part of a container start. The program depends on
+// nothing but the profile (and the runc and libseccomp that compile it), so it is compiled once:
+// the first container with a given profile is started by runc as usual, and its init's filter
+// is copied (pier-exec --dump-filter) into a cache keyed by the profile. Later containers with
+// the same profile are created without it, and their process is the start shim (pier-exec
+// --init, sys/startshim.ts), which installs that exact program and then does what runc's init
+// would have done last. What the container's process ends up with (filter, user, groups,
+// capabilities, no_new_privs) is the same either way; tests/e2e/security.test.ts checks it.
+//
+// The bundle then holds both: config.json as runc got it, and spec.json, the container's spec
+// (what its processes get). Execs read spec.json; those that go through runc (a tty) go through
+// the shim too, since runc's own copy of the config has no profile.
+
+/** Capabilities the shim needs before it drops to the container's: seccomp without
+ * no_new_privs, the bounding set, the user switch, stdio ownership. */
+const SHIM_CAPABILITIES = ["CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"];
+
+/** The shim as the container's process in runc's config: fd 3 is the helper. */
+const SHIM_ARGS = ["/proc/self/fd/3", "--init"];
+
+/** Marks a runc config whose process is the shim (and whose seccomp profile was left out). */
+export const START_SHIM_ANNOTATION = "org.pier.start-shim";
+
+export interface ShimmedProcess {
+  /** The process as runc should run it: the shim, as root, with the shim's capabilities. */
+  runcProcess: Process;
+  /** What the shim makes of it: the container's own user, capabilities, command. */
+  plan: StartShimPlan;
+}
+
+/**
+ * The shim's form of a container process, or undefined when it cannot be started that way
+ * (no seccomp profile, a user namespace, an LSM label, capabilities unknown to us, …).
+ */
+export function shimProcess(p: Process, spec: Spec): ShimmedProcess | undefined {
+  const linux = spec.linux ?? {};
+  const seccomp = linux.seccomp as (typeof linux.seccomp & { listenerPath?: string }) | undefined;
+  if (!seccomp || seccomp.listenerPath) return undefined;
+  const seccompFlags = seccompFlagsMask(seccomp.flags);
+  if (seccompFlags === undefined) return undefined;
+  if ((linux.namespaces ?? []).some((n) => n.type === "user")) return undefined;
+  if ((p.apparmorProfile && p.apparmorProfile !== "unconfined") || p.selinuxLabel) return undefined;
+  if (p.args.length === 0) return undefined;
+  const caps = p.capabilities ?? {};
+  const masks = capabilityMasks(caps);
+  if (!masks) return undefined;
+  const held = availableCapabilities();
+  if (!SHIM_CAPABILITIES.every((c) => held.includes(c))) return undefined;
+  // Only added to what the process has anyway; dropped again by the shim before the exec.
+  const shimCaps = [...new Set([...(caps.bounding ?? []), ...(caps.effective ?? []), ...(caps.permitted ?? []), ...SHIM_CAPABILITIES])];
+  const runcProcess: Process = {
+    ...p,
+    user: { uid: 0, gid: 0, ...(p.user.umask !== undefined ? { umask: p.user.umask } : {}) },
+    args: SHIM_ARGS,
+    capabilities: { bounding: shimCaps, effective: shimCaps, permitted: shimCaps, inheritable: [], ambient: [] },
+    noNewPrivileges: false,
+  };
+  const plan: StartShimPlan = {
+    uid: p.user.uid,
+    gid: p.user.gid,
+    additionalGids: p.user.additionalGids ?? [],
+    cwd: p.cwd,
+    args: p.args,
+    noNewPrivileges: !!p.noNewPrivileges,
+    caps: masks,
+    seccompFlags,
+  };
+  return { runcProcess, plan };
+}
+
+/** runc's config for a container started through the shim: no profile, the shim as process. */
+export function shimSpec(spec: Spec, runcProcess: Process): Spec {
+  const { seccomp: _dropped, ...linux } = spec.linux ?? {};
+  return { ...spec, process: runcProcess, linux, annotations: { ...spec.annotations, [START_SHIM_ANNOTATION]: "1" } };
+}
+
+/** Compiled seccomp filters by profile, as runc installed them, under the exec root. */
+export class SeccompFilterCache {
+  private readonly known = new Set<string>();
+  private readonly learning = new Set<string>();
+  private runtimeIdentity?: string;
+
+  constructor(private readonly o: { dir: string; runtimePath: string; helper: string; log: Logger }) {
+    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The cached program for the spec's profile, or undefined (not learnt yet). */
+  filterFor(spec: Spec): string | undefined {
+    const key = this.key(spec);
+    if (!key) return undefined;
+    const file = path.join(this.o.dir, `${key}.bpf`);
+    if (this.known.has(key)) return file;
+    if (!existsSync(file)) return undefined;
+    this.known.add(key);
+    return file;
+  }
+
+  /**
+   * A container with this spec was just created by runc with its profile: copy the filter of
+   * its init for the next ones. Never rejects: a failure only means the next start is runc's
+   * again.
+   */
+  learn(spec: Spec, pid: number, cgroupCheck: string): Promise<void> {
+    const key = this.key(spec);
+    if (!key || this.known.has(key) || this.learning.has(key)) return Promise.resolve();
+    this.learning.add(key);
+    const file = path.join(this.o.dir, `${key}.bpf`);
+    const tmp = `${file}.${process.pid}.tmp`;
+    return dumpSeccompFilter(this.o.helper, pid, cgroupCheck, tmp)
+      .then(() => {
+        renameSync(tmp, file);
+        this.known.add(key);
+        this.o.log.debug("seccomp filter learnt", { key: key.slice(0, 12) });
+      })
+      .catch((err) => {
+        rmSync(tmp, { force: true });
+        this.o.log.debug("seccomp filter not learnt", { err: String(err) });
+      })
+      .finally(() => this.learning.delete(key));
+  }
+
+  /** The profile plus the identity of the programs that compile it (an upgrade makes a new key). */
+  private key(spec: Spec): string | undefined {
+    const seccomp = spec.linux?.seccomp;
+    if (!seccomp) return undefined;
+    this.runtimeIdentity ??= compilerIdentity(this.o.runtimePath);
+    return createHash("sha256").update(this.runtimeIdentity).update("\n").update(JSON.stringify(seccomp)).digest("hex");
+  }
+}
+
+/** runc's binary and every libseccomp on the library path, by size, mtime and inode. */
+function compilerIdentity(runtimePath: string): string {
+  const parts: string[] = [];
+  const add = (p: string) => {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st) parts.push(`${p}:${st.size}:${st.mtimeMs}:${st.ino}`);
+  };
+  add(runtimePath);
+  for (const dir of ["/lib", "/usr/lib", "/lib64", "/usr/lib64", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/local/lib"]) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir).filter((n) => n.startsWith("libseccomp.so"));
+    } catch {
+      continue;
+    }
+    for (const n of names.sort()) add(path.join(dir, n));
+  }
+  return parts.join("\n");
+}
