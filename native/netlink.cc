@@ -276,6 +276,28 @@ bool CreateVeth(Rtnl& host, const VethSpec& l, int bridgeIndex, int nsfd, Failur
   return err == 0 || Fail(f, err, "create veth", l.hostIf + " (" + l.ifname + " in the container)", detail);
 }
 
+// `ip link set HOST type bridge_slave hairpin on`: the bridge may send a frame back out of the
+// port it came in by. pierd DNATs a published port as the frame enters the bridge
+// (br_netfilter), so a container that dials its own published port through the gateway is
+// answered only this way (dockerd serves that too). Not part of the create: the kernel applies
+// a port's bridge settings only to a device that already is one.
+bool SetHairpin(Rtnl& host, const VethSpec& l, Failure* f) {
+  Msg m(RTM_NEWLINK, 0);
+  struct ifinfomsg i = LinkHeader(0, 0);
+  m.Put(&i, sizeof(i));
+  m.Str(IFLA_IFNAME, l.hostIf);
+  size_t info = m.Begin(IFLA_LINKINFO);
+  m.Str(IFLA_INFO_SLAVE_KIND, "bridge");
+  size_t data = m.Begin(IFLA_INFO_SLAVE_DATA);
+  uint8_t on = 1;
+  m.Attr(IFLA_BRPORT_MODE, &on, sizeof(on));
+  m.End(data);
+  m.End(info);
+  std::string detail;
+  int err = host.Request(m, &detail);
+  return err == 0 || Fail(f, err, "set hairpin mode on", l.hostIf, detail);
+}
+
 // `ip addr add IP/LEN dev IF`: local and peer address the same, no broadcast, as ip(8) sends it.
 bool AddAddress(Rtnl& ns, const VethSpec& l, int index, Failure* f) {
   Msg m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
@@ -320,7 +342,7 @@ bool ConfigureLinks(int nsfd, const std::string& netnsPath, bool loopbackUp, con
   std::vector<int> indexes;
   for (const VethSpec& l : links) {
     int bridge = 0, index = 0;
-    if (!LinkIndex(host, l.bridge, &bridge, "find bridge", f) || !CreateVeth(host, l, bridge, nsfd, f) ||
+    if (!LinkIndex(host, l.bridge, &bridge, "find bridge", f) || !CreateVeth(host, l, bridge, nsfd, f) || !SetHairpin(host, l, f) ||
         !LinkIndex(ns, l.ifname, &index, "find container interface", f) || !AddAddress(ns, l, index, f) ||
         !SetUp(ns, index, l.ifname, f))
       return false;

@@ -93,10 +93,8 @@ describe("the source address of host connections to published ports", () => {
   // dockerd serves this in both modes (docker-proxy; without it, hairpin mode on the container's
   // bridge port and a MASQUERADE of the container to itself). pier DNATs as the frame enters
   // the bridge (br_netfilter), which then bridges it back out of the port it came in by: the
-  // port's hairpin mode must be on. Measured: it times out, and answers once hairpin is turned
-  // on by hand (`bridge link set dev <veth> hairpin on`). The veth is made by the addon's
-  // rtnetlink code (native/netlink.cc), which has yet to set IFLA_BRPORT_MODE.
-  it("lets a container reach its own published port through its gateway", { todo: "the addon does not turn hairpin mode on for the containers' bridge ports" }, () =>
+  // port's hairpin mode must be on (native/netlink.cc SetHairpin). Without it: a timeout.
+  it("lets a container reach its own published port through its gateway", () =>
     withEngine({}, async (e) => {
       const gateway = await publishPeerReporter(e, "peer-self", 18799);
       const r = await e.docker(["exec", "peer-self", "sh", "-c", `echo | timeout 10 nc ${gateway} 18799`]);
