@@ -649,6 +649,11 @@ static void readLastCap(void) {
 // ~360 rules on every start (~20 ms). The plan comes on fd 4, a socket to pierd; a failure is
 // written there; a successful exec closes it (close-on-exec).
 static __attribute__((noreturn)) void initMain(char** argv) {
+  // Until it drops to the container's user it holds more than the container's capabilities,
+  // and no filter yet: like runc's init, not to be ptraced (or its /proc/<pid>/fd opened) by
+  // the container's processes unless they hold CAP_SYS_PTRACE. Its execve makes the command
+  // dumpable again, as runc's does.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ctlFd = 4;
   errFd = 4;
   // The container's processes cannot reach this binary through /proc/1/exe while it runs
@@ -716,6 +721,10 @@ int main(int argc, char** argv) {
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) != 0) fallback("pipe: %s", goErr(errno));
 
+  // The child is in the container's pid namespace, with every capability, no filter and (until
+  // its setns) the host's mount namespace: like runc's init, not dumpable, so that a process of
+  // the container cannot ptrace it or open its fds without CAP_SYS_PTRACE. execve resets it.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fallback("prctl dumpable: %s", goErr(errno));
   if (setns(pidfd, CLONE_NEWPID) != 0) fallback("setns pid: %s", goErr(errno));
   fflush(NULL);
   // Born in the container's v2 cgroup (CLONE_INTO_CGROUP), or forked and moved by the child.

@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, openSync } from "node:fs"; // libuv opens with O_CLOEXEC
+import { closeSync } from "node:fs";
 import * as net from "node:net";
 import { nativeSpawn, sealedCopy } from "./native.js";
 import { encodePlanItems, processPlanItems, type ProcessPlan } from "./nsexec.js";
@@ -45,10 +45,12 @@ function sealedHelper(helper: string): number {
 }
 
 /**
- * Open what a start shim needs: the helper, the filter file, and a socketpair whose far end the
- * shim reads its plan from (written now: the socket buffers it until the shim runs).
+ * Open what a start shim needs: the helper and a socketpair whose far end the shim reads its
+ * plan from (written now: the socket buffers it until the shim runs). `filterFd` is the filter,
+ * a sealed memfd the caller keeps: never a file that could be reopened for writing through the
+ * shim's /proc/<pid>/fd/5 while it runs.
  */
-export function openStartShim(helper: string, filterPath: string, plan: StartShimPlan): StartShimChannel {
+export function openStartShim(helper: string, filterFd: number, plan: StartShimPlan): StartShimChannel {
   const items = [...processPlanItems(plan), "seccompfd=5", `seccompflags=${plan.seccompFlags}`];
   const data = encodePlanItems(items);
   // The helper is exec'd from a sealed memfd: while it runs as the container's first process,
@@ -58,7 +60,6 @@ export function openStartShim(helper: string, filterPath: string, plan: StartShi
   try {
     const [ours, theirs] = nativeSpawn().socketpair();
     opened.push(theirs);
-    opened.push(openSync(filterPath, fsc.O_RDONLY));
     const sock = new net.Socket({ fd: ours, readable: true, writable: true });
     sock.on("error", () => {});
     sock.end(data);
@@ -69,7 +70,7 @@ export function openStartShim(helper: string, filterPath: string, plan: StartShi
     const ended = new Promise<string | undefined>((resolve) => sock.once("close", () => resolve(said === "" ? undefined : said)));
     let released = false;
     return {
-      fds: [exe, ...opened],
+      fds: [exe, theirs, filterFd],
       release() {
         if (released) return;
         released = true;

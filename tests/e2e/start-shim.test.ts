@@ -1,0 +1,63 @@
+// Containers after the first with a seccomp profile start through pier's start shim
+// (container/start-shim.ts): runc creates them without the profile and the shim installs the
+// filter runc compiled for the first one, then finishes the process as runc's init would. What
+// a user sees must not tell the two apart, nor differ from Docker: each case below runs twice
+// on one engine (the first run is runc's own start, the second the shim's), and in execs.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { startEngine, type Engine } from "../harness.js";
+
+describe("containers started after the first with a profile", () => {
+  let e: Engine;
+  let net: string[] = [];
+  let dir: string;
+  before(async () => {
+    e = await startEngine();
+    const bridge = await e.docker(["network", "inspect", "bridge"]);
+    if (bridge.code !== 0) net = ["--network", "none"];
+    dir = mkdtempSync("/tmp/pier-start-shim-");
+    // An executable without "#!": found, but execve refuses it (ENOEXEC).
+    writeFileSync(path.join(dir, "no-shebang"), "echo hi\n", { mode: 0o755 });
+    chmodSync(dir, 0o755);
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await e?.stop();
+  });
+
+  const twice = async (args: string[]) => {
+    const out = [];
+    for (let i = 0; i < 2; i++) out.push(await e.docker(["run", "--rm", ...net, ...args]));
+    return out;
+  };
+
+  it("starts containers when the compiled filters are removed or damaged", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "pierd's own files" }, async () => {
+    const cache = path.join(e.execRoot!, "seccomp");
+    const probe = ["busybox", "sh", "-c", "grep -E '^Seccomp(_filters)?:' /proc/self/status"];
+    const expected = "Seccomp:\t2\nSeccomp_filters:\t1\n";
+    const runs = async () => {
+      for (const r of await twice(probe)) {
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, expected);
+      }
+    };
+    await runs();
+    const files = () => readdirSync(cache).map((n) => path.join(cache, n));
+    assert.ok(files().some((f) => f.endsWith(".bpf")), "a filter was learnt");
+    // Under a running pierd.
+    for (const f of files()) rmSync(f);
+    await runs();
+    // Cut short, or changed to something seccomp(2) refuses, while pierd was down; and what a
+    // pierd killed while it learnt leaves behind.
+    for (const damage of [(f: string) => truncateSync(f, 100), (f: string) => writeFileSync(f, Buffer.alloc(5736))]) {
+      await e.restart!("SIGKILL", async () => {
+        for (const f of files()) if (f.endsWith(".bpf")) damage(f);
+        writeFileSync(path.join(cache, "left.bpf.123.tmp"), "x");
+      });
+      await runs();
+      assert.ok(!files().some((f) => f.endsWith(".tmp")), "no leftover");
+    }
+  });
+});
