@@ -104,6 +104,7 @@ static struct {
   const char* seccompPath;
   int seccompFd;            // --init: the compiled filter, passed on by runc (-1: none)
   unsigned seccompFlags;
+  bool setHome;             // --init: HOME is runc's (it ran the shim as root): the user's instead
   bool nnp;
   uid_t uid;
   gid_t gid;
@@ -245,6 +246,7 @@ static void readPlan(enum mode mode) {
     else if (!strcmp(k, "seccompflags")) plan.seccompFlags = (unsigned)strtoul(v, NULL, 10);
     else if (!strcmp(k, "seccompfd")) plan.seccompFd = atoi(v);
     else if (!strcmp(k, "nnp")) plan.nnp = !strcmp(v, "1");
+    else if (!strcmp(k, "sethome")) plan.setHome = !strcmp(v, "1");
     else if (!strcmp(k, "uid")) plan.uid = (uid_t)strtoul(v, NULL, 10);
     else if (!strcmp(k, "gid")) plan.gid = (gid_t)strtoul(v, NULL, 10);
     else if (!strcmp(k, "groups")) {
@@ -648,6 +650,50 @@ static void readLastCap(void) {
 // the container's user and capabilities and execs the command. That spares libseccomp compiling
 // ~360 rules on every start (~20 ms). The plan comes on fd 4, a socket to pierd; a failure is
 // written there; a successful exec closes it (close-on-exec).
+// runc sets HOME, when the process has none, from the container's /etc/passwd for the user it
+// runs (libcontainer/user GetExecUser: the first entry whose uid or name matches, else "/").
+// It ran the shim as root: for another user the shim looks it up again, the same way.
+static void setUserHome(void) {
+  if (plan.uid == 0) return;  // runc's answer is the right one
+  static char home[PATH_MAX + 8] = "HOME=/";
+  char uidText[16];
+  snprintf(uidText, sizeof(uidText), "%u", (unsigned)plan.uid);
+  FILE* f = fopen("/etc/passwd", "re");
+  char line[4096];
+  while (f && fgets(line, sizeof(line), f)) {
+    char* l = line;
+    while (isspace((unsigned char)*l)) l++;
+    size_t n = strlen(l);
+    while (n > 0 && isspace((unsigned char)l[n - 1])) l[--n] = '\0';
+    char* field[7] = {0};
+    int nf = 0;
+    for (char* p = l; nf < 7; nf++) {
+      field[nf] = p;
+      char* c = strchr(p, ':');
+      if (!c) { nf++; break; }
+      *c = '\0';
+      p = c + 1;
+    }
+    if (nf < 3) continue;
+    char* end;
+    unsigned long uid = strtoul(field[2], &end, 10);
+    bool uidMatches = *field[2] && !*end && uid == plan.uid;
+    if (!uidMatches && strcmp(field[0], uidText) != 0) continue;
+    snprintf(home, sizeof(home), "HOME=%s", nf > 5 ? field[5] : "");
+    break;
+  }
+  if (f) fclose(f);
+  for (int i = 0; i < plan.nenv; i++)
+    if (!strncmp(plan.env[i], "HOME=", 5)) {
+      plan.env[i] = home;
+      return;
+    }
+  if (plan.nenv < MAX_ITEMS - 1) {
+    plan.env[plan.nenv++] = home;
+    plan.env[plan.nenv] = NULL;
+  }
+}
+
 static __attribute__((noreturn)) void initMain(char** argv) {
   // Until it drops to the container's user it holds more than the container's capabilities,
   // and no filter yet: like runc's init, not to be ptraced (or its /proc/<pid>/fd opened) by
@@ -665,6 +711,7 @@ static __attribute__((noreturn)) void initMain(char** argv) {
   // runc gave the process its environment; PATH is looked up in it.
   for (char** e = environ; *e && plan.nenv < MAX_ITEMS - 1; e++) plan.env[plan.nenv++] = *e;
   plan.env[plan.nenv] = NULL;
+  if (plan.setHome) setUserHome();
   if (plan.seccompFd >= 0 && !loadFilterFd(plan.seccompFd)) childFail("cannot read the container's seccomp filter");
   finalizeProcess();
 }

@@ -76,6 +76,7 @@ export function shimProcess(p: Process, spec: Spec): ShimmedProcess | undefined 
     noNewPrivileges: !!p.noNewPrivileges,
     caps: masks,
     seccompFlags,
+    setHome: !(p.env ?? []).some((e) => e.startsWith("HOME=")),
   };
   return { runcProcess, plan };
 }

@@ -18,6 +18,11 @@ import { spawnProcess } from "./spawn.js";
 /** The process the shim finalizes, and the seccomp(2) flags its filter is installed with. */
 export interface StartShimPlan extends ProcessPlan {
   seccompFlags: number;
+  /**
+   * The process has no HOME of its own: runc sets it from /etc/passwd, but for the user it runs,
+   * root (the shim), so the shim sets it again for the process's user.
+   */
+  setHome: boolean;
 }
 
 /** The container's end of a start shim: the fds for it, and what it says once started. */
@@ -52,6 +57,7 @@ function sealedHelper(helper: string): number {
  */
 export function openStartShim(helper: string, filterFd: number, plan: StartShimPlan): StartShimChannel {
   const items = [...processPlanItems(plan), "seccompfd=5", `seccompflags=${plan.seccompFlags}`];
+  if (plan.setHome) items.push("sethome=1");
   const data = encodePlanItems(items);
   // The helper is exec'd from a sealed memfd: while it runs as the container's first process,
   // nothing in the container can rewrite it through /proc/1/exe (CVE-2019-5736).

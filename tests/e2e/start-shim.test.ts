@@ -33,6 +33,27 @@ describe("containers started after the first with a profile", () => {
     return out;
   };
 
+  it("gives a user without HOME the home /etc/passwd has for it (or /), as runc does", async () => {
+    for (const [opts, home] of [[["-u", "1000"], "/"], [["-u", "nobody"], "/home"], [["-u", "nobody", "-e", "HOME=/mine"], "/mine"], [[], "/root"]] as const) {
+      for (const r of await twice([...opts, "busybox", "sh", "-c", "echo $HOME"])) {
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, `${home}\n`, `options ${opts.join(" ")}`);
+      }
+    }
+    // Execs of a container that came second, with and without a tty.
+    await twice(["busybox", "true"]);
+    const id = (await e.docker(["run", "-d", ...net, "busybox", "sleep", "60"])).stdout.trim();
+    try {
+      for (const tty of [[], ["-t"]]) {
+        const r = await e.docker(["exec", ...tty, "-u", "nobody", id, "sh", "-c", "echo $HOME"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.replace(/\r\n/g, "\n"), "/home\n", `exec ${tty.join(" ")}`);
+      }
+    } finally {
+      await e.docker(["rm", "-f", id]);
+    }
+  });
+
   it("starts containers when the compiled filters are removed or damaged", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "pierd's own files" }, async () => {
     const cache = path.join(e.execRoot!, "seccomp");
     const probe = ["busybox", "sh", "-c", "grep -E '^Seccomp(_filters)?:' /proc/self/status"];
