@@ -565,7 +565,12 @@ static __attribute__((noreturn)) void finalizeProcess(void) {
   const char* name = lookPath(plan.args[0]);
   if (plan.nnp && installSeccomp() != 0) childFail("error loading seccomp filter: %s", goErr(errno));
   execve(name, plan.args, plan.env);
-  childFail("exec %s: %s", name, goErr(errno));
+  // As runc's init: the command was found, so the process counts as started; a failing execve
+  // (exec format error, a missing interpreter, a noexec mount) is said on its stderr and it
+  // ends with status 1 — the container ran and exited, the exec ran and failed.
+  int e = errno;
+  dprintf(2, "exec %s: %s\n", name, goErr(e));
+  _exit(1);
 }
 
 // ---- the parent: stdio relay -------------------------------------------------------------

@@ -54,6 +54,35 @@ describe("containers started after the first with a profile", () => {
     }
   });
 
+  it("runs a command execve refuses and ends it with status 1 and runc's message", async () => {
+    for (const r of await twice(["-v", `${dir}:/probe:ro`, "busybox", "/probe/no-shebang"])) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /exec \/probe\/no-shebang: exec format error/);
+    }
+    const name = `start-shim-enoexec-${process.pid}`;
+    await twice(["busybox", "true"]);
+    const run = await e.docker(["run", "--name", name, ...net, "-v", `${dir}:/probe:ro`, "busybox", "/probe/no-shebang"]);
+    try {
+      assert.equal(run.code, 1, run.stderr);
+      const state = await e.docker(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name]);
+      assert.equal(state.stdout.trim(), "exited 1");
+      const logs = await e.docker(["logs", name]);
+      assert.match(logs.stderr + logs.stdout, /exec \/probe\/no-shebang: exec format error/);
+    } finally {
+      await e.docker(["rm", "-f", name]);
+    }
+    const id = (await e.docker(["run", "-d", ...net, "-v", `${dir}:/probe:ro`, "busybox", "sleep", "60"])).stdout.trim();
+    try {
+      for (const tty of [[], ["-t"]]) {
+        const r = await e.docker(["exec", ...tty, id, "/probe/no-shebang"]);
+        assert.equal(r.code, 1, `exec ${tty.join(" ")}: ${r.stderr}`);
+        assert.match(r.stdout + r.stderr, /exec \/probe\/no-shebang: exec format error/);
+      }
+    } finally {
+      await e.docker(["rm", "-f", id]);
+    }
+  });
+
   it("starts containers when the compiled filters are removed or damaged", { skip: !!process.env.PIER_TEST_DOCKER_HOST && "pierd's own files" }, async () => {
     const cache = path.join(e.execRoot!, "seccomp");
     const probe = ["busybox", "sh", "-c", "grep -E '^Seccomp(_filters)?:' /proc/self/status"];
