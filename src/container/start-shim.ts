@@ -123,6 +123,8 @@ export class SeccompFilterCache {
     if (!key) return undefined;
     const hit = this.loaded.get(key);
     if (hit) return hit;
+    // Its two files are being replaced: not to be judged (nor discarded) halfway.
+    if (this.learning.has(key)) return undefined;
     const file = path.join(this.o.dir, `${key}.bpf`);
     if (!existsSync(file)) return undefined;
     let fd: number;
