@@ -14,9 +14,11 @@
 // What it does, in runc's order (libcontainer setns_init + nsexec + finalizeNamespace):
 // parent: verify the container's init by pidfd (its cgroup must be the container's), load the
 // seccomp filter (cached in the bundle, first read from the init process with
-// PTRACE_SECCOMP_GET_FILTER: the exact program runc installed), setns(CLONE_NEWPID), fork.
-// child: join the container's cgroups, oom_score_adj, setns(mnt, uts, ipc, net, cgroup) through
-// the pidfd, session keyring, rlimits, no_new_privs, seccomp (before dropping capabilities
+// PTRACE_SECCOMP_GET_FILTER: the exact program runc installed), open the cgroup files and leave
+// them to a joiner process that stays in the host's namespaces, oom_score_adj, setns(mnt, uts,
+// ipc, net, cgroup) through the pidfd, setns(CLONE_NEWPID), fork; the joiner moves the child
+// into the container's cgroups by its pid (no fd of the host ever reaches the child).
+// child: session keyring, rlimits, no_new_privs, seccomp (before dropping capabilities
 // unless no_new_privs), bounding set, stdio ownership, groups/gid/uid, cwd, capabilities,
 // PATH lookup (Go's exec.LookPath rules and messages), execve.
 // The parent relays stdio between pierd's sockets and real pipes (so /dev/stdin works in the
@@ -72,14 +74,6 @@ static int ctlFd = CTL_FD;
 #endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-// clone3(2) arguments up to the cgroup field (CLONE_ARGS_SIZE_VER2).
-struct clone_args_v2 {
-  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
-};
-#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
-#ifndef SYS_clone3
-#define SYS_clone3 435
 #endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -489,39 +483,25 @@ static void resetSignals(void) {
 
 static __attribute__((noreturn)) void finalizeProcess(void);
 
-// exec: the forked process enters the container (runc's setns_init), then is finalized.
-static __attribute__((noreturn)) void child(int pidfd, bool inCgroup2) {
+// What the parent opened on the host for its child before it entered the container's namespaces.
+// The cgroup joiner: a process of ours left in the host's namespaces (never visible in the
+// container) that holds the cgroup files and moves the child into them by its pid.
+static pid_t joinerPid = -1;
+static int joinerIn = -1, joinerOut = -1;  // we write the child's pid / it answers ("" = done)
+
+// exec: the forked process is already in the container's namespaces (the parent joined them
+// before forking: see main); the parent moves it into the container's cgroups (goFd says when
+// it did), then it is finalized (runc's setns_init).
+static __attribute__((noreturn)) void child(int goFd) {
   resetSignals();
+  char go;
+  ssize_t n;
+  while ((n = read(goFd, &go, 1)) < 0 && errno == EINTR) {}
+  if (n != 1) _exit(127);  // the parent reported why
+  close(goFd);
   // A session (and process group) of its own: it must not share pierd's, or `kill 0` in the
   // container would reach pierd.
   if (setsid() < 0) childFail("setsid: %s", goErr(errno));
-
-  // Joining a cgroup through "cgroup.procs" takes the kernel's threadgroup rwsem for writing,
-  // which waits for an RCU grace period (5-20 ms on a busy host). Our process has one thread:
-  // writing it to v1 "tasks" moves it without that lock; the v2 tree is joined at clone.
-  char cgpath[PATH_MAX];
-  for (int i = 0; i < plan.ncgroups; i++) {
-    snprintf(cgpath, sizeof(cgpath), "%s/tasks", plan.cgroups[i]);
-    int fd = open(cgpath, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) childFail("failed to join cgroup %s: %s", plan.cgroups[i], goErr(errno));
-    close(fd);
-  }
-  if (plan.cgroup2 && !inCgroup2) {
-    snprintf(cgpath, sizeof(cgpath), "%s/cgroup.procs", plan.cgroup2);
-    int fd = open(cgpath, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) childFail("failed to join cgroup %s: %s", plan.cgroup2, goErr(errno));
-    close(fd);
-  }
-  if (plan.hasOom) {
-    char v[32];
-    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    int n = snprintf(v, sizeof(v), "%d", plan.oom);
-    if (fd < 0 || write(fd, v, (size_t)n) != n) childFail("write oom_score_adj: %s", goErr(errno));
-    close(fd);
-  }
-  if (setns(pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) != 0)
-    childFail("failed to join the container's namespaces: %s", goErr(errno));
-  close(pidfd);
   if (plan.keyring) {
     // Do not inherit pierd's session keyring (runc: "_ses.<container id>").
     if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, plan.keyring) < 0 && errno != ENOSYS)
@@ -532,6 +512,70 @@ static __attribute__((noreturn)) void child(int pidfd, bool inCgroup2) {
     if (setrlimit(plan.rlimits[i].resource, &rl) != 0) childFail("error setting rlimit type %d: %s", plan.rlimits[i].resource, goErr(errno));
   }
   finalizeProcess();
+}
+
+// The parent, before it enters the container's pid namespace and forks: everything that needs
+// the host's view (the cgroup files it moves the child with, its own oom_score_adj, which the
+// child inherits), then the container's mount, uts, ipc, net and cgroup namespaces. From its
+// fork on the child is visible in the container (/proc/<pid>): it must never be there with the
+// host's file system or files in reach, which a process of the container allowed to ptrace it
+// (CAP_SYS_PTRACE) could use — as runc, whose init is in all the container's namespaces before
+// it enters its pid namespace and is moved into cgroups from outside.
+static __attribute__((noreturn)) void joinerMain(const int* tasksFds, int procsFd, int in, int out) {
+  char pidText[16] = {0};
+  ssize_t n;
+  while ((n = read(in, pidText, sizeof(pidText) - 1)) < 0 && errno == EINTR) {}
+  if (n <= 0) _exit(1);  // the exec was given up
+  size_t pl = strlen(pidText);
+  char msg[PATH_MAX + 128] = "";
+  // Joining through "cgroup.procs" takes the kernel's threadgroup rwsem for writing, which
+  // waits for an RCU grace period (5-20 ms on a busy host). The child has one thread: writing it
+  // to v1 "tasks" moves it without that lock.
+  for (int i = 0; i < plan.ncgroups && !msg[0]; i++)
+    if (write(tasksFds[i], pidText, pl) != (ssize_t)pl) snprintf(msg, sizeof(msg), "failed to join cgroup %s: %s", plan.cgroups[i], goErr(errno));
+  if (!msg[0] && procsFd >= 0 && write(procsFd, pidText, pl) != (ssize_t)pl) snprintf(msg, sizeof(msg), "failed to join cgroup %s: %s", plan.cgroup2, goErr(errno));
+  writeAll(out, msg, strlen(msg));
+  _exit(0);
+}
+
+static void enterContainerNamespaces(int pidfd) {
+  char cgpath[PATH_MAX];
+  int tasksFds[64];
+  int procsFd = -1;
+  for (int i = 0; i < plan.ncgroups; i++) {
+    snprintf(cgpath, sizeof(cgpath), "%s/tasks", plan.cgroups[i]);
+    tasksFds[i] = open(cgpath, O_WRONLY | O_CLOEXEC);
+    if (tasksFds[i] < 0) report("error", "failed to join cgroup %s: %s", plan.cgroups[i], goErr(errno)), exit(0);
+  }
+  if (plan.cgroup2) {
+    snprintf(cgpath, sizeof(cgpath), "%s/cgroup.procs", plan.cgroup2);
+    procsFd = open(cgpath, O_WRONLY | O_CLOEXEC);
+    if (procsFd < 0) report("error", "failed to join cgroup %s: %s", plan.cgroup2, goErr(errno)), exit(0);
+  }
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) fallback("pipe: %s", goErr(errno));
+  joinerPid = fork();
+  if (joinerPid < 0) fallback("fork: %s", goErr(errno));
+  if (joinerPid == 0) {
+    close(in[1]);
+    close(out[0]);
+    joinerMain(tasksFds, procsFd, in[0], out[1]);
+  }
+  close(in[0]);
+  close(out[1]);
+  joinerIn = in[1];
+  joinerOut = out[0];
+  for (int i = 0; i < plan.ncgroups; i++) close(tasksFds[i]);
+  if (procsFd >= 0) close(procsFd);
+  if (plan.hasOom) {
+    char v[32];
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    int n = snprintf(v, sizeof(v), "%d", plan.oom);
+    if (fd < 0 || write(fd, v, (size_t)n) != n) report("error", "write oom_score_adj: %s", goErr(errno)), exit(0);
+    close(fd);
+  }
+  if (setns(pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) != 0)
+    fallback("failed to join the container's namespaces: %s", goErr(errno));
 }
 
 // What runc's init does last, in its order (standard_init + finalizeNamespace): no_new_privs,
@@ -773,38 +817,58 @@ int main(int argc, char** argv) {
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) != 0) fallback("pipe: %s", goErr(errno));
 
-  // The child is in the container's pid namespace, with every capability, no filter and (until
-  // its setns) the host's mount namespace: like runc's init, not dumpable, so that a process of
-  // the container cannot ptrace it or open its fds without CAP_SYS_PTRACE. execve resets it.
+  // The child is in the container's pid namespace, with every capability and no filter yet:
+  // like runc's init, not dumpable, so that a process of the container cannot ptrace it or open
+  // its fds without CAP_SYS_PTRACE. execve resets it.
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fallback("prctl dumpable: %s", goErr(errno));
+  int gop[2];  // "go" from us once the child is in the container's cgroups
+  if (pipe2(gop, O_CLOEXEC) != 0) fallback("pipe: %s", goErr(errno));
+  // No file or directory of the host is open from here on: the child gets none (a directory
+  // of the host reached through /proc/<pid>/fd/N/.. is the host's root; CVE-2024-21626).
+  enterContainerNamespaces(pidfd);
   if (setns(pidfd, CLONE_NEWPID) != 0) fallback("setns pid: %s", goErr(errno));
+  close(pidfd);
   fflush(NULL);
-  // Born in the container's v2 cgroup (CLONE_INTO_CGROUP), or forked and moved by the child.
-  bool inCgroup2 = false;
-  pid_t pid = -1;
-  if (plan.cgroup2) {
-    int cgfd = open(plan.cgroup2, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cgfd >= 0) {
-      struct clone_args_v2 ca;
-      memset(&ca, 0, sizeof(ca));
-      ca.flags = CLONE_INTO_CGROUP_FLAG;
-      ca.exit_signal = SIGCHLD;
-      ca.cgroup = (uint64_t)cgfd;
-      pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-      if (pid >= 0) inCgroup2 = true;
-      if (pid != 0) close(cgfd);
-    }
-  }
-  if (pid < 0) pid = fork();
+  pid_t pid = fork();
   if (pid < 0) fallback("fork: %s", goErr(errno));
   if (pid == 0) {
+    close(joinerIn);
+    close(joinerOut);
+    close(gop[1]);
     close(ep[0]);
     errFd = ep[1];
     if (dup2(childIn, 0) < 0 || dup2(childOut, 1) < 0 || dup2(childErr, 2) < 0) childFail("dup2: %s", goErr(errno));
-    child(pidfd, inCgroup2);
+    child(gop[0]);
+  }
+  close(gop[0]);
+  // Into the container's cgroups, by the joiner (its pid namespace is the host's, as ours).
+  {
+    char pidText[16], why[PATH_MAX + 128];
+    int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
+    writeAll(joinerIn, pidText, (size_t)pl);
+    close(joinerIn);
+    size_t wl = 0;
+    for (;;) {
+      ssize_t n = read(joinerOut, why + wl, sizeof(why) - 1 - wl);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      wl += (size_t)n;
+      if (wl >= sizeof(why) - 1) break;
+    }
+    why[wl] = '\0';
+    close(joinerOut);
+    int st;
+    while (waitpid(joinerPid, &st, 0) < 0 && errno == EINTR) {}
+    if (wl > 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+      report("error", "%s", wl > 0 ? why : "failed to join the container's cgroups");
+      return 0;
+    }
+    writeAll(gop[1], "g", 1);
+    close(gop[1]);
   }
   close(ep[1]);
-  close(pidfd);
   if (rin.active) close(childIn);
   if (rout.active) close(childOut);
   if (rerr.active) close(childErr);
