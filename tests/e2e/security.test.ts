@@ -298,9 +298,10 @@ int main(void) {
   it("never shows a process of the container another's way out while an exec starts (CAP_SYS_PTRACE)", async () => {
     // A process of the container with CAP_SYS_PTRACE may ptrace whatever enters its pid
     // namespace (runc's init too), so what enters it must already be confined: never in the
-    // host's mount namespace (all capabilities, no filter: ptrace it and the host is yours), and
-    // never holding a file that opens for writing through /proc/<pid>/fd (the start shim's
-    // filter was one). The watcher looks at every new process while execs start.
+    // host's mount namespace (all capabilities, no filter: ptrace it and the host is yours),
+    // never holding a directory from which ".." climbs out of the container (CVE-2024-21626),
+    // and never a file outside the container that opens for writing through /proc/<pid>/fd
+    // (the start shim's filter was one). The watcher looks at every new process while execs start.
     const dir = mkdtempSync("/tmp/pier-exec-watch-");
     try {
       writeFileSync(path.join(dir, "watch.c"), `#define _GNU_SOURCE
@@ -322,21 +323,27 @@ int main(void) {
     struct dirent* e;
     while ((e = readdir(d))) {
       int pid = atoi(e->d_name);
-      if (pid <= 1 || pid >= (1 << 22) || seen[pid] || pid == getpid()) continue;
+      /* Every process, every round: what matters may last only a moment of its life. */
+      if (pid <= 1 || pid >= (1 << 22) || pid == getpid()) continue;
       char p[64], l[256] = {0};
       snprintf(p, sizeof p, "/proc/%d/ns/mnt", pid);
-      if (readlink(p, l, sizeof l - 1) <= 0) continue;
-      seen[pid] = 1;
-      if (strcmp(l, mine)) printf("pid %d in another mount namespace\\n", pid);
+      if (readlink(p, l, sizeof l - 1) > 0 && strcmp(l, mine) && !(seen[pid] & 1)) seen[pid] |= 1, printf("pid %d in another mount namespace\\n", pid);
       for (int fd = 3; fd < 16; fd++) {
         snprintf(p, sizeof p, "/proc/%d/fd/%d", pid, fd);
+        struct stat st, top, root;
+        /* A directory of another file system tree: climbing from it must not leave ours. */
+        char up[128];
+        snprintf(up, sizeof up, "%s/../../../../../../../../../..", p);
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && stat(up, &top) == 0 && stat("/", &root) == 0 && (top.st_dev != root.st_dev || top.st_ino != root.st_ino) && !(seen[pid] & 2)) seen[pid] |= 2, printf("pid %d fd %d: another root\\n", pid, fd);
         int w = open(p, O_WRONLY);
-        struct stat st;
         if (w < 0) continue;
         int r = open(p, O_RDONLY);
         char b;
-        /* The same byte written back: changes nothing, but proves the file writable. */
-        if (r >= 0 && fstat(w, &st) == 0 && S_ISREG(st.st_mode) && pread(r, &b, 1, 0) == 1 && pwrite(w, &b, 1, 0) == 1) printf("pid %d fd %d: wrote a file\\n", pid, fd);
+        /* The same byte written back: changes nothing, but proves the file writable. A file the
+           container sees itself (runc's init reads its /etc/passwd) is the container's business. */
+        char target[256] = {0};
+        struct stat ours;
+        if (r >= 0 && fstat(w, &st) == 0 && S_ISREG(st.st_mode) && pread(r, &b, 1, 0) == 1 && pwrite(w, &b, 1, 0) == 1 && readlink(p, target, sizeof target - 1) > 0 && stat(target, &ours) != 0 && !(seen[pid] & 4)) seen[pid] |= 4, printf("pid %d fd %d: wrote %s\\n", pid, fd, target);
         if (r >= 0) close(r);
         close(w);
       }
