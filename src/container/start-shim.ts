@@ -94,6 +94,9 @@ export interface LearntFilter {
   program: Buffer;
 }
 
+/** Profiles whose filters pierd keeps open for shims (Docker's default and a few custom ones). */
+const MAX_LOADED_FILTERS = 64;
+
 /** seccomp(2) takes at most BPF_MAXINSNS (4096) instructions of 8 bytes. */
 const MAX_PROGRAM_BYTES = 4096 * 8;
 
@@ -125,6 +128,9 @@ export class SeccompFilterCache {
     if (hit) return hit;
     // Its two files are being replaced: not to be judged (nor discarded) halfway.
     if (this.learning.has(key)) return undefined;
+    // One open memfd per profile, kept while pierd runs (a shim may be handed it at any time):
+    // a host where containers bring profiles by the hundred starts the rest through runc.
+    if (this.loaded.size >= MAX_LOADED_FILTERS) return undefined;
     const file = path.join(this.o.dir, `${key}.bpf`);
     if (!existsSync(file)) return undefined;
     let fd: number;
