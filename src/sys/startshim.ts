@@ -40,15 +40,6 @@ export interface StartShimChannel {
   abandon(): void;
 }
 
-/** One sealed copy of the helper per helper path, made on first use and kept open. */
-const sealedHelpers = new Map<string, number>();
-
-function sealedHelper(helper: string): number {
-  let fd = sealedHelpers.get(helper);
-  if (fd === undefined) sealedHelpers.set(helper, (fd = sealedCopy(helper)));
-  return fd;
-}
-
 /**
  * Open what a start shim needs: the helper and a socketpair whose far end the shim reads its
  * plan from (written now: the socket buffers it until the shim runs). `filterFd` is the filter,
@@ -59,11 +50,15 @@ export function openStartShim(helper: string, filterFd: number, plan: StartShimP
   const items = [...processPlanItems(plan), "seccompfd=5", `seccompflags=${plan.seccompFlags}`];
   if (plan.setHome) items.push("sethome=1");
   const data = encodePlanItems(items);
-  // The helper is exec'd from a sealed memfd: while it runs as the container's first process,
-  // nothing in the container can rewrite it through /proc/1/exe (CVE-2019-5736).
-  const exe = sealedHelper(helper);
   const opened: number[] = [];
   try {
+    // The helper is exec'd from a sealed memfd: while it runs as the container's first process,
+    // nothing in the container can rewrite it through /proc/1/exe (CVE-2019-5736). One per
+    // start: a process allowed to open the shim's fds (CAP_SYS_PTRACE) can hold a memfd open
+    // for writing, which makes every exec of it fail (ETXTBSY) — a shared one would have
+    // failed the start of every other container.
+    const exe = sealedCopy(helper);
+    opened.push(exe);
     const [ours, theirs] = nativeSpawn().socketpair();
     opened.push(theirs);
     const sock = new net.Socket({ fd: ours, readable: true, writable: true });

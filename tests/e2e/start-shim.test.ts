@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { startEngine, type Engine } from "../harness.js";
 
@@ -77,6 +78,52 @@ describe("containers started after the first with a profile", () => {
         const r = await e.docker(["exec", ...tty, id, "/probe/no-shebang"]);
         assert.equal(r.code, 1, `exec ${tty.join(" ")}: ${r.stderr}`);
         assert.match(r.stdout + r.stderr, /exec \/probe\/no-shebang: exec format error/);
+      }
+    } finally {
+      await e.docker(["rm", "-f", id]);
+    }
+  });
+
+  it("starts other containers while one that may ptrace holds its execs' programs open for writing", async () => {
+    // A process with CAP_SYS_PTRACE may open the fds of what enters its container, such as the
+    // memfd a tty exec's shim is run from; held open for writing, no exec of that memfd works
+    // (ETXTBSY). That must cost nobody else a start.
+    const hold = path.join(dir, "hold");
+    writeFileSync(`${hold}.c`, `#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+  for (int held = 0;;) {
+    DIR* d = opendir("/proc");
+    struct dirent* e;
+    while ((e = readdir(d))) {
+      int pid = atoi(e->d_name);
+      if (pid <= 1 || pid == getpid()) continue;
+      for (int fd = 3; fd < 16 && held < 64; fd++) {
+        char p[64], l[256] = {0};
+        snprintf(p, sizeof p, "/proc/%d/fd/%d", pid, fd);
+        if (readlink(p, l, sizeof l - 1) > 0 && strstr(l, "memfd:") && open(p, O_WRONLY) >= 0) held++;
+      }
+    }
+    closedir(d);
+  }
+}
+`);
+    const cc = spawnSync("gcc", ["-static", "-O2", "-o", hold, `${hold}.c`], { encoding: "utf8" });
+    assert.equal(cc.status, 0, cc.stderr);
+    // CAP_SYS_PTRACE changes the profile: its first container would be runc's own start.
+    await twice(["--cap-add", "SYS_PTRACE", "busybox", "true"]);
+    await twice(["busybox", "true"]);
+    const id = (await e.docker(["run", "-d", ...net, "--cap-add", "SYS_PTRACE", "-v", `${dir}:/probe:ro`, "busybox", "/probe/hold"])).stdout.trim();
+    try {
+      for (let i = 0; i < 10; i++) await e.docker(["exec", "-t", id, "true"]);
+      for (const r of await twice(["busybox", "echo", "started"])) {
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "started\n");
       }
     } finally {
       await e.docker(["rm", "-f", id]);
