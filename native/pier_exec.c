@@ -521,6 +521,8 @@ static __attribute__((noreturn)) void child(int goFd) {
 // host's file system or files in reach, which a process of the container allowed to ptrace it
 // (CAP_SYS_PTRACE) could use — as runc, whose init is in all the container's namespaces before
 // it enters its pid namespace and is moved into cgroups from outside.
+static char oomBefore[16];  // the parent's oom_score_adj before it took the container's
+
 static __attribute__((noreturn)) void joinerMain(const int* tasksFds, int procsFd, int in, int out) {
   char pidText[16] = {0};
   ssize_t n;
@@ -534,6 +536,16 @@ static __attribute__((noreturn)) void joinerMain(const int* tasksFds, int procsF
   for (int i = 0; i < plan.ncgroups && !msg[0]; i++)
     if (write(tasksFds[i], pidText, pl) != (ssize_t)pl) snprintf(msg, sizeof(msg), "failed to join cgroup %s: %s", plan.cgroups[i], goErr(errno));
   if (!msg[0] && procsFd >= 0 && write(procsFd, pidText, pl) != (ssize_t)pl) snprintf(msg, sizeof(msg), "failed to join cgroup %s: %s", plan.cgroup2, goErr(errno));
+  // The parent set its own oom_score_adj for the child to inherit; it gets its own back.
+  if (plan.hasOom && oomBefore[0]) {
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", (int)getppid());
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      writeAll(fd, oomBefore, strlen(oomBefore));
+      close(fd);
+    }
+  }
   writeAll(out, msg, strlen(msg));
   _exit(0);
 }
@@ -552,6 +564,15 @@ static void enterContainerNamespaces(int pidfd) {
     procsFd = open(cgpath, O_WRONLY | O_CLOEXEC);
     if (procsFd < 0) report("error", "failed to join cgroup %s: %s", plan.cgroup2, goErr(errno)), exit(0);
   }
+  if (plan.hasOom) {
+    char v[32];
+    int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? pread(fd, oomBefore, sizeof(oomBefore) - 1, 0) : -1;
+    oomBefore[got > 0 ? got : 0] = '\0';
+    int n = snprintf(v, sizeof(v), "%d", plan.oom);
+    if (fd < 0 || write(fd, v, (size_t)n) != n) report("error", "write oom_score_adj: %s", goErr(errno)), exit(0);
+    close(fd);
+  }
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) fallback("pipe: %s", goErr(errno));
   joinerPid = fork();
@@ -567,13 +588,6 @@ static void enterContainerNamespaces(int pidfd) {
   joinerOut = out[0];
   for (int i = 0; i < plan.ncgroups; i++) close(tasksFds[i]);
   if (procsFd >= 0) close(procsFd);
-  if (plan.hasOom) {
-    char v[32];
-    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    int n = snprintf(v, sizeof(v), "%d", plan.oom);
-    if (fd < 0 || write(fd, v, (size_t)n) != n) report("error", "write oom_score_adj: %s", goErr(errno)), exit(0);
-    close(fd);
-  }
   if (setns(pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) != 0)
     fallback("failed to join the container's namespaces: %s", goErr(errno));
 }
