@@ -846,6 +846,7 @@ int main(int argc, char** argv) {
   pid_t pid = fork();
   if (pid < 0) fallback("fork: %s", goErr(errno));
   if (pid == 0) {
+    close(CTL_FD);  // pierd's control socket: nothing for a process of the container to reach
     close(joinerIn);
     close(joinerOut);
     close(gop[1]);
