@@ -14,9 +14,11 @@
 // What it does, in runc's order (libcontainer setns_init + nsexec + finalizeNamespace):
 // parent: verify the container's init by pidfd (its cgroup must be the container's), load the
 // seccomp filter (cached in the bundle, first read from the init process with
-// PTRACE_SECCOMP_GET_FILTER: the exact program runc installed), setns(CLONE_NEWPID), fork.
-// child: join the container's cgroups, oom_score_adj, setns(mnt, uts, ipc, net, cgroup) through
-// the pidfd, session keyring, rlimits, no_new_privs, seccomp (before dropping capabilities
+// PTRACE_SECCOMP_GET_FILTER: the exact program runc installed), open the cgroup files and leave
+// them to a joiner process that stays in the host's namespaces, oom_score_adj, setns(mnt, uts,
+// ipc, net, cgroup) through the pidfd, setns(CLONE_NEWPID), fork; the joiner moves the child
+// into the container's cgroups by its pid (no fd of the host ever reaches the child).
+// child: session keyring, rlimits, no_new_privs, seccomp (before dropping capabilities
 // unless no_new_privs), bounding set, stdio ownership, groups/gid/uid, cwd, capabilities,
 // PATH lookup (Go's exec.LookPath rules and messages), execve.
 // The parent relays stdio between pierd's sockets and real pipes (so /dev/stdin works in the
@@ -73,14 +75,6 @@ static int ctlFd = CTL_FD;
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-// clone3(2) arguments up to the cgroup field (CLONE_ARGS_SIZE_VER2).
-struct clone_args_v2 {
-  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
-};
-#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
-#ifndef SYS_clone3
-#define SYS_clone3 435
-#endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -104,6 +98,7 @@ static struct {
   const char* seccompPath;
   int seccompFd;            // --init: the compiled filter, passed on by runc (-1: none)
   unsigned seccompFlags;
+  bool setHome;             // --init: HOME is runc's (it ran the shim as root): the user's instead
   bool nnp;
   uid_t uid;
   gid_t gid;
@@ -245,6 +240,7 @@ static void readPlan(enum mode mode) {
     else if (!strcmp(k, "seccompflags")) plan.seccompFlags = (unsigned)strtoul(v, NULL, 10);
     else if (!strcmp(k, "seccompfd")) plan.seccompFd = atoi(v);
     else if (!strcmp(k, "nnp")) plan.nnp = !strcmp(v, "1");
+    else if (!strcmp(k, "sethome")) plan.setHome = !strcmp(v, "1");
     else if (!strcmp(k, "uid")) plan.uid = (uid_t)strtoul(v, NULL, 10);
     else if (!strcmp(k, "gid")) plan.gid = (gid_t)strtoul(v, NULL, 10);
     else if (!strcmp(k, "groups")) {
@@ -487,39 +483,25 @@ static void resetSignals(void) {
 
 static __attribute__((noreturn)) void finalizeProcess(void);
 
-// exec: the forked process enters the container (runc's setns_init), then is finalized.
-static __attribute__((noreturn)) void child(int pidfd, bool inCgroup2) {
+// What the parent opened on the host for its child before it entered the container's namespaces.
+// The cgroup joiner: a process of ours left in the host's namespaces (never visible in the
+// container) that holds the cgroup files and moves the child into them by its pid.
+static pid_t joinerPid = -1;
+static int joinerIn = -1, joinerOut = -1;  // we write the child's pid / it answers ("" = done)
+
+// exec: the forked process is already in the container's namespaces (the parent joined them
+// before forking: see main); the parent moves it into the container's cgroups (goFd says when
+// it did), then it is finalized (runc's setns_init).
+static __attribute__((noreturn)) void child(int goFd) {
   resetSignals();
+  char go;
+  ssize_t n;
+  while ((n = read(goFd, &go, 1)) < 0 && errno == EINTR) {}
+  if (n != 1) _exit(127);  // the parent reported why
+  close(goFd);
   // A session (and process group) of its own: it must not share pierd's, or `kill 0` in the
   // container would reach pierd.
   if (setsid() < 0) childFail("setsid: %s", goErr(errno));
-
-  // Joining a cgroup through "cgroup.procs" takes the kernel's threadgroup rwsem for writing,
-  // which waits for an RCU grace period (5-20 ms on a busy host). Our process has one thread:
-  // writing it to v1 "tasks" moves it without that lock; the v2 tree is joined at clone.
-  char cgpath[PATH_MAX];
-  for (int i = 0; i < plan.ncgroups; i++) {
-    snprintf(cgpath, sizeof(cgpath), "%s/tasks", plan.cgroups[i]);
-    int fd = open(cgpath, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) childFail("failed to join cgroup %s: %s", plan.cgroups[i], goErr(errno));
-    close(fd);
-  }
-  if (plan.cgroup2 && !inCgroup2) {
-    snprintf(cgpath, sizeof(cgpath), "%s/cgroup.procs", plan.cgroup2);
-    int fd = open(cgpath, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) childFail("failed to join cgroup %s: %s", plan.cgroup2, goErr(errno));
-    close(fd);
-  }
-  if (plan.hasOom) {
-    char v[32];
-    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    int n = snprintf(v, sizeof(v), "%d", plan.oom);
-    if (fd < 0 || write(fd, v, (size_t)n) != n) childFail("write oom_score_adj: %s", goErr(errno));
-    close(fd);
-  }
-  if (setns(pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) != 0)
-    childFail("failed to join the container's namespaces: %s", goErr(errno));
-  close(pidfd);
   if (plan.keyring) {
     // Do not inherit pierd's session keyring (runc: "_ses.<container id>").
     if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, plan.keyring) < 0 && errno != ENOSYS)
@@ -530,6 +512,84 @@ static __attribute__((noreturn)) void child(int pidfd, bool inCgroup2) {
     if (setrlimit(plan.rlimits[i].resource, &rl) != 0) childFail("error setting rlimit type %d: %s", plan.rlimits[i].resource, goErr(errno));
   }
   finalizeProcess();
+}
+
+// The parent, before it enters the container's pid namespace and forks: everything that needs
+// the host's view (the cgroup files it moves the child with, its own oom_score_adj, which the
+// child inherits), then the container's mount, uts, ipc, net and cgroup namespaces. From its
+// fork on the child is visible in the container (/proc/<pid>): it must never be there with the
+// host's file system or files in reach, which a process of the container allowed to ptrace it
+// (CAP_SYS_PTRACE) could use — as runc, whose init is in all the container's namespaces before
+// it enters its pid namespace and is moved into cgroups from outside.
+static char oomBefore[16];  // the parent's oom_score_adj before it took the container's
+
+static __attribute__((noreturn)) void joinerMain(const int* tasksFds, int procsFd, int in, int out) {
+  char pidText[16] = {0};
+  ssize_t n;
+  while ((n = read(in, pidText, sizeof(pidText) - 1)) < 0 && errno == EINTR) {}
+  if (n <= 0) _exit(1);  // the exec was given up
+  size_t pl = strlen(pidText);
+  char msg[PATH_MAX + 128] = "";
+  // Joining through "cgroup.procs" takes the kernel's threadgroup rwsem for writing, which
+  // waits for an RCU grace period (5-20 ms on a busy host). The child has one thread: writing it
+  // to v1 "tasks" moves it without that lock.
+  for (int i = 0; i < plan.ncgroups && !msg[0]; i++)
+    if (write(tasksFds[i], pidText, pl) != (ssize_t)pl) snprintf(msg, sizeof(msg), "failed to join cgroup %s: %s", plan.cgroups[i], goErr(errno));
+  if (!msg[0] && procsFd >= 0 && write(procsFd, pidText, pl) != (ssize_t)pl) snprintf(msg, sizeof(msg), "failed to join cgroup %s: %s", plan.cgroup2, goErr(errno));
+  // The parent set its own oom_score_adj for the child to inherit; it gets its own back.
+  if (plan.hasOom && oomBefore[0]) {
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", (int)getppid());
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      writeAll(fd, oomBefore, strlen(oomBefore));
+      close(fd);
+    }
+  }
+  writeAll(out, msg, strlen(msg));
+  _exit(0);
+}
+
+static void enterContainerNamespaces(int pidfd) {
+  char cgpath[PATH_MAX];
+  int tasksFds[64];
+  int procsFd = -1;
+  for (int i = 0; i < plan.ncgroups; i++) {
+    snprintf(cgpath, sizeof(cgpath), "%s/tasks", plan.cgroups[i]);
+    tasksFds[i] = open(cgpath, O_WRONLY | O_CLOEXEC);
+    if (tasksFds[i] < 0) report("error", "failed to join cgroup %s: %s", plan.cgroups[i], goErr(errno)), exit(0);
+  }
+  if (plan.cgroup2) {
+    snprintf(cgpath, sizeof(cgpath), "%s/cgroup.procs", plan.cgroup2);
+    procsFd = open(cgpath, O_WRONLY | O_CLOEXEC);
+    if (procsFd < 0) report("error", "failed to join cgroup %s: %s", plan.cgroup2, goErr(errno)), exit(0);
+  }
+  if (plan.hasOom) {
+    char v[32];
+    int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? pread(fd, oomBefore, sizeof(oomBefore) - 1, 0) : -1;
+    oomBefore[got > 0 ? got : 0] = '\0';
+    int n = snprintf(v, sizeof(v), "%d", plan.oom);
+    if (fd < 0 || write(fd, v, (size_t)n) != n) report("error", "write oom_score_adj: %s", goErr(errno)), exit(0);
+    close(fd);
+  }
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) fallback("pipe: %s", goErr(errno));
+  joinerPid = fork();
+  if (joinerPid < 0) fallback("fork: %s", goErr(errno));
+  if (joinerPid == 0) {
+    close(in[1]);
+    close(out[0]);
+    joinerMain(tasksFds, procsFd, in[0], out[1]);
+  }
+  close(in[0]);
+  close(out[1]);
+  joinerIn = in[1];
+  joinerOut = out[0];
+  for (int i = 0; i < plan.ncgroups; i++) close(tasksFds[i]);
+  if (procsFd >= 0) close(procsFd);
+  if (setns(pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) != 0)
+    fallback("failed to join the container's namespaces: %s", goErr(errno));
 }
 
 // What runc's init does last, in its order (standard_init + finalizeNamespace): no_new_privs,
@@ -563,7 +623,12 @@ static __attribute__((noreturn)) void finalizeProcess(void) {
   const char* name = lookPath(plan.args[0]);
   if (plan.nnp && installSeccomp() != 0) childFail("error loading seccomp filter: %s", goErr(errno));
   execve(name, plan.args, plan.env);
-  childFail("exec %s: %s", name, goErr(errno));
+  // As runc's init: the command was found, so the process counts as started; a failing execve
+  // (exec format error, a missing interpreter, a noexec mount) is said on its stderr and it
+  // ends with status 1 — the container ran and exited, the exec ran and failed.
+  int e = errno;
+  dprintf(2, "exec %s: %s\n", name, goErr(e));
+  _exit(1);
 }
 
 // ---- the parent: stdio relay -------------------------------------------------------------
@@ -648,7 +713,56 @@ static void readLastCap(void) {
 // the container's user and capabilities and execs the command. That spares libseccomp compiling
 // ~360 rules on every start (~20 ms). The plan comes on fd 4, a socket to pierd; a failure is
 // written there; a successful exec closes it (close-on-exec).
+// runc sets HOME, when the process has none, from the container's /etc/passwd for the user it
+// runs (libcontainer/user GetExecUser: the first entry whose uid or name matches, else "/").
+// It ran the shim as root: for another user the shim looks it up again, the same way.
+static void setUserHome(void) {
+  if (plan.uid == 0) return;  // runc's answer is the right one
+  static char home[PATH_MAX + 8] = "HOME=/";
+  char uidText[16];
+  snprintf(uidText, sizeof(uidText), "%u", (unsigned)plan.uid);
+  FILE* f = fopen("/etc/passwd", "re");
+  char line[4096];
+  while (f && fgets(line, sizeof(line), f)) {
+    char* l = line;
+    while (isspace((unsigned char)*l)) l++;
+    size_t n = strlen(l);
+    while (n > 0 && isspace((unsigned char)l[n - 1])) l[--n] = '\0';
+    char* field[7] = {0};
+    int nf = 0;
+    for (char* p = l; nf < 7; nf++) {
+      field[nf] = p;
+      char* c = strchr(p, ':');
+      if (!c) { nf++; break; }
+      *c = '\0';
+      p = c + 1;
+    }
+    if (nf < 3) continue;
+    char* end;
+    unsigned long uid = strtoul(field[2], &end, 10);
+    bool uidMatches = *field[2] && !*end && uid == plan.uid;
+    if (!uidMatches && strcmp(field[0], uidText) != 0) continue;
+    snprintf(home, sizeof(home), "HOME=%s", nf > 5 ? field[5] : "");
+    break;
+  }
+  if (f) fclose(f);
+  for (int i = 0; i < plan.nenv; i++)
+    if (!strncmp(plan.env[i], "HOME=", 5)) {
+      plan.env[i] = home;
+      return;
+    }
+  if (plan.nenv < MAX_ITEMS - 1) {
+    plan.env[plan.nenv++] = home;
+    plan.env[plan.nenv] = NULL;
+  }
+}
+
 static __attribute__((noreturn)) void initMain(char** argv) {
+  // Until it drops to the container's user it holds more than the container's capabilities,
+  // and no filter yet: like runc's init, not to be ptraced (or its /proc/<pid>/fd opened) by
+  // the container's processes unless they hold CAP_SYS_PTRACE. Its execve makes the command
+  // dumpable again, as runc's does.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ctlFd = 4;
   errFd = 4;
   // The container's processes cannot reach this binary through /proc/1/exe while it runs
@@ -660,6 +774,7 @@ static __attribute__((noreturn)) void initMain(char** argv) {
   // runc gave the process its environment; PATH is looked up in it.
   for (char** e = environ; *e && plan.nenv < MAX_ITEMS - 1; e++) plan.env[plan.nenv++] = *e;
   plan.env[plan.nenv] = NULL;
+  if (plan.setHome) setUserHome();
   if (plan.seccompFd >= 0 && !loadFilterFd(plan.seccompFd)) childFail("cannot read the container's seccomp filter");
   finalizeProcess();
 }
@@ -716,34 +831,59 @@ int main(int argc, char** argv) {
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) != 0) fallback("pipe: %s", goErr(errno));
 
+  // The child is in the container's pid namespace, with every capability and no filter yet:
+  // like runc's init, not dumpable, so that a process of the container cannot ptrace it or open
+  // its fds without CAP_SYS_PTRACE. execve resets it.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fallback("prctl dumpable: %s", goErr(errno));
+  int gop[2];  // "go" from us once the child is in the container's cgroups
+  if (pipe2(gop, O_CLOEXEC) != 0) fallback("pipe: %s", goErr(errno));
+  // No file or directory of the host is open from here on: the child gets none (a directory
+  // of the host reached through /proc/<pid>/fd/N/.. is the host's root; CVE-2024-21626).
+  enterContainerNamespaces(pidfd);
   if (setns(pidfd, CLONE_NEWPID) != 0) fallback("setns pid: %s", goErr(errno));
+  close(pidfd);
   fflush(NULL);
-  // Born in the container's v2 cgroup (CLONE_INTO_CGROUP), or forked and moved by the child.
-  bool inCgroup2 = false;
-  pid_t pid = -1;
-  if (plan.cgroup2) {
-    int cgfd = open(plan.cgroup2, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cgfd >= 0) {
-      struct clone_args_v2 ca;
-      memset(&ca, 0, sizeof(ca));
-      ca.flags = CLONE_INTO_CGROUP_FLAG;
-      ca.exit_signal = SIGCHLD;
-      ca.cgroup = (uint64_t)cgfd;
-      pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-      if (pid >= 0) inCgroup2 = true;
-      if (pid != 0) close(cgfd);
-    }
-  }
-  if (pid < 0) pid = fork();
+  pid_t pid = fork();
   if (pid < 0) fallback("fork: %s", goErr(errno));
   if (pid == 0) {
+    close(CTL_FD);  // pierd's control socket: nothing for a process of the container to reach
+    close(joinerIn);
+    close(joinerOut);
+    close(gop[1]);
     close(ep[0]);
     errFd = ep[1];
     if (dup2(childIn, 0) < 0 || dup2(childOut, 1) < 0 || dup2(childErr, 2) < 0) childFail("dup2: %s", goErr(errno));
-    child(pidfd, inCgroup2);
+    child(gop[0]);
+  }
+  close(gop[0]);
+  // Into the container's cgroups, by the joiner (its pid namespace is the host's, as ours).
+  {
+    char pidText[16], why[PATH_MAX + 128];
+    int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
+    writeAll(joinerIn, pidText, (size_t)pl);
+    close(joinerIn);
+    size_t wl = 0;
+    for (;;) {
+      ssize_t n = read(joinerOut, why + wl, sizeof(why) - 1 - wl);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      wl += (size_t)n;
+      if (wl >= sizeof(why) - 1) break;
+    }
+    why[wl] = '\0';
+    close(joinerOut);
+    int st;
+    while (waitpid(joinerPid, &st, 0) < 0 && errno == EINTR) {}
+    if (wl > 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+      report("error", "%s", wl > 0 ? why : "failed to join the container's cgroups");
+      return 0;
+    }
+    writeAll(gop[1], "g", 1);
+    close(gop[1]);
   }
   close(ep[1]);
-  close(pidfd);
   if (rin.active) close(childIn);
   if (rout.active) close(childOut);
   if (rerr.active) close(childErr);

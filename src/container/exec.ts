@@ -1,4 +1,4 @@
-import { existsSync, promises as fsp } from "node:fs";
+import { closeSync, existsSync, promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { Duplex, type Readable } from "node:stream";
 import { conflict, invalidParameter, isENOENT, notFound, PierError } from "../errdefs/index.js";
@@ -6,8 +6,8 @@ import { frame, newID, secureJoin, writeFileReplace, type Logger } from "../lib/
 import type { Process, Spec } from "../oci/index.js";
 import { availableCapabilities, getAdditionalGroups, getExecUser } from "../runtime/index.js";
 import {
-  capabilityMasks, containerCgroups, nsExecHelper, openStartShim, rlimitNumber, RuntimeCreateError, seccompFlagsMask, startMonitorExec, startNsExec,
-  type CgroupDir, type NsExecOutcome, type NsExecPlan, type NsExecProcess,
+  capabilityMasks, containerCgroups, nsExecHelper, openStartShim, rlimitNumber, RuntimeCreateError, sealedCopy, seccompFlagsMask, startMonitorExec, startNsExec,
+  type CgroupDir, type StartShimChannel, type NsExecOutcome, type NsExecPlan, type NsExecProcess,
 } from "../sys/index.js";
 import { AttachBridge, connectAttachSocket, onceEnded, parseDetachKeys, resizeMonitorTty } from "./attach.js";
 import type { ContainerRecord } from "./record.js";
@@ -487,22 +487,35 @@ export class ExecManager {
     const dir = path.join(this.o.execRoot, "exec", ex.id);
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFileReplace(path.join(dir, "process.json"), JSON.stringify(shimmed ? shimmed.runcProcess : proc));
-    const shim = shimmed ? openStartShim(nsExecHelper()!, filter, shimmed.plan) : undefined;
+    // A sealed copy: the shim's fd 5 must not lead a process of the container to a file.
+    const filterFd = shimmed ? sealedCopy(filter) : undefined;
+    let shim: StartShimChannel | undefined;
+    try {
+      shim = shimmed ? openStartShim(nsExecHelper()!, filterFd!, shimmed.plan) : undefined;
+    } catch (err) {
+      if (filterFd !== undefined) closeSync(filterFd);
+      throw err;
+    }
     ex.monitorDir = ex.tty ? dir : undefined;
     const attachStdin = !!client && ex.attachStdin;
-    const session = startMonitorExec({
-      monitorPath: this.o.monitorPath,
-      runtimePath: this.o.runtimePath,
-      runtimeRoot: path.join(this.o.execRoot, "runc"),
-      containerId: c.Id,
-      execId: ex.id,
-      name: c.Name.slice(1),
-      dir,
-      tty: ex.tty,
-      stdin: attachStdin,
-      passFds: shim?.fds,
-    });
-    shim?.release(); // the monitor has them now
+    let session: ReturnType<typeof startMonitorExec>;
+    try {
+      session = startMonitorExec({
+        monitorPath: this.o.monitorPath,
+        runtimePath: this.o.runtimePath,
+        runtimeRoot: path.join(this.o.execRoot, "runc"),
+        containerId: c.Id,
+        execId: ex.id,
+        name: c.Name.slice(1),
+        dir,
+        tty: ex.tty,
+        stdin: attachStdin,
+        passFds: shim?.fds,
+      });
+    } finally {
+      shim?.release(); // the monitor has them now
+      if (filterFd !== undefined) closeSync(filterFd);
+    }
     // Removed once the monitor is gone (it writes its files until it exits).
     const cleanup = () => session.done.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => {});
     try {

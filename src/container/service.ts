@@ -1,4 +1,4 @@
-import { promises as fsp, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from "node:fs";
+import { promises as fsp, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from "node:fs";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
@@ -467,8 +467,8 @@ export class ContainerService {
         // its filter, for execs.
         await writeFileReplace(path.join(bundle, "config.json"), specToJSON(shimSpec(spec, shimmed.runcProcess)));
         await writeFileReplace(path.join(bundle, "spec.json"), specToJSON(spec));
-        linkOrCopySync(filter!, path.join(bundle, "exec-seccomp.bpf"));
-        shim = openStartShim(nsExecHelper()!, filter!, shimmed.plan);
+        await fsp.writeFile(path.join(bundle, "exec-seccomp.bpf"), filter!.program, { mode: 0o600 });
+        shim = openStartShim(nsExecHelper()!, filter!.fd, shimmed.plan);
       } else {
         await writeFileReplace(path.join(bundle, "config.json"), specToJSON(spec));
       }
@@ -1215,15 +1215,6 @@ function etcMounts(etc: { hostnamePath: string; hostsPath: string; resolvConfPat
   add("/etc/hostname", etc.hostnamePath);
   add("/etc/hosts", etc.hostsPath);
   return out;
-}
-
-/** A hard link where it can be (the same file system), else a copy. */
-function linkOrCopySync(from: string, to: string): void {
-  try {
-    linkSync(from, to);
-  } catch {
-    copyFileSync(from, to);
-  }
 }
 
 /** Docker's start error wording, so clients that read it (the CLI maps 126/127) still work. */

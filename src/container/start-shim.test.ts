@@ -49,6 +49,10 @@ describe("start shim", () => {
     // Docker's default bounding set, without CAP_SYS_ADMIN (bit 21).
     assert.equal(plan.caps.bounding & bit(21), 0n);
     assert.equal(plan.caps.bounding & bit(0), bit(0)); // CAP_CHOWN
+    // runc sets HOME for the user it runs, root here: the shim sets it for the process's user.
+    assert.equal(plan.setHome, true);
+    const withHome = spec({ env: ["PATH=/usr/bin:/bin", "HOME=/w"] });
+    assert.equal(shimProcess(withHome.process, withHome)!.plan.setHome, false);
   });
 
   it("leaves the profile out of runc's config and marks it, without touching the container's spec", () => {

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Logger } from "../lib/index.js";
 import type { Process, Spec } from "../oci/index.js";
 import { availableCapabilities } from "../runtime/index.js";
-import { capabilityMasks, dumpSeccompFilter, seccompFlagsMask, type StartShimPlan } from "../sys/index.js";
+import { capabilityMasks, dumpSeccompFilter, sealedCopy, seccompFlagsMask, type StartShimPlan } from "../sys/index.js";
 
 // Starting containers without runc compiling their seccomp profile.
 //
@@ -76,6 +76,7 @@ export function shimProcess(p: Process, spec: Spec): ShimmedProcess | undefined 
     noNewPrivileges: !!p.noNewPrivileges,
     caps: masks,
     seccompFlags,
+    setHome: !(p.env ?? []).some((e) => e.startsWith("HOME=")),
   };
   return { runcProcess, plan };
 }
@@ -86,25 +87,69 @@ export function shimSpec(spec: Spec, runcProcess: Process): Spec {
   return { ...spec, process: runcProcess, linux, annotations: { ...spec.annotations, [START_SHIM_ANNOTATION]: "1" } };
 }
 
-/** Compiled seccomp filters by profile, as runc installed them, under the exec root. */
+/** A compiled filter as the shim gets it: a sealed memfd (nothing can change it) and its bytes. */
+export interface LearntFilter {
+  /** Owned by the cache and kept open: passed to every shim as its fd 5. */
+  fd: number;
+  program: Buffer;
+}
+
+/** Profiles whose filters pierd keeps open for shims (Docker's default and a few custom ones). */
+const MAX_LOADED_FILTERS = 64;
+
+/** seccomp(2) takes at most BPF_MAXINSNS (4096) instructions of 8 bytes. */
+const MAX_PROGRAM_BYTES = 4096 * 8;
+
+/**
+ * Compiled seccomp filters by profile, as runc installed them, under the exec root:
+ * `<key>.bpf` (the program) and `<key>.sha256` (its checksum, so a file cut short or changed
+ * by another hand is learnt again instead of failing every later start).
+ *
+ * The shim gets a sealed copy, never the file: its fd 5 is reachable through /proc/<pid>/fd
+ * by a process of the container allowed to ptrace it (CAP_SYS_PTRACE) while it runs, and a
+ * file opened through that link could be written to — the filter of every later container.
+ */
 export class SeccompFilterCache {
-  private readonly known = new Set<string>();
+  private readonly loaded = new Map<string, LearntFilter>();
   private readonly learning = new Set<string>();
   private runtimeIdentity?: string;
 
   constructor(private readonly o: { dir: string; runtimePath: string; helper: string; log: Logger }) {
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+    // Left by a pierd killed while it learnt a filter.
+    for (const n of readdirSync(o.dir)) if (n.endsWith(".tmp")) rmSync(path.join(o.dir, n), { force: true });
   }
 
-  /** The cached program for the spec's profile, or undefined (not learnt yet). */
-  filterFor(spec: Spec): string | undefined {
+  /** The cached program for the spec's profile, or undefined (not learnt yet, or not intact). */
+  filterFor(spec: Spec): LearntFilter | undefined {
     const key = this.key(spec);
     if (!key) return undefined;
+    const hit = this.loaded.get(key);
+    if (hit) return hit;
+    // Its two files are being replaced: not to be judged (nor discarded) halfway.
+    if (this.learning.has(key)) return undefined;
+    // One open memfd per profile, kept while pierd runs (a shim may be handed it at any time):
+    // a host where containers bring profiles by the hundred starts the rest through runc.
+    if (this.loaded.size >= MAX_LOADED_FILTERS) return undefined;
     const file = path.join(this.o.dir, `${key}.bpf`);
-    if (this.known.has(key)) return file;
     if (!existsSync(file)) return undefined;
-    this.known.add(key);
-    return file;
+    let fd: number;
+    try {
+      fd = sealedCopy(file);
+    } catch {
+      return undefined;
+    }
+    // Checked in the sealed copy: what was checked is what every shim reads.
+    const program = readWhole(fd);
+    if (!validProgram(program) || storedSum(`${file.slice(0, -4)}.sha256`) !== sha256(program)) {
+      closeSync(fd);
+      this.o.log.warn("cached seccomp filter is damaged: it is learnt again", { key: key.slice(0, 12) });
+      this.discard(key);
+      return undefined;
+    }
+    const learnt = { fd, program };
+    this.loaded.set(key, learnt);
+    return learnt;
   }
 
   /**
@@ -114,21 +159,31 @@ export class SeccompFilterCache {
    */
   learn(spec: Spec, pid: number, cgroupCheck: string): Promise<void> {
     const key = this.key(spec);
-    if (!key || this.known.has(key) || this.learning.has(key)) return Promise.resolve();
+    if (!key || this.loaded.has(key) || this.learning.has(key)) return Promise.resolve();
     this.learning.add(key);
     const file = path.join(this.o.dir, `${key}.bpf`);
     const tmp = `${file}.${process.pid}.tmp`;
+    const sumTmp = `${file.slice(0, -4)}.sha256.${process.pid}.tmp`;
     return dumpSeccompFilter(this.o.helper, pid, cgroupCheck, tmp)
       .then(() => {
+        const program = readFileSync(tmp);
+        if (!validProgram(program)) throw new Error(`not a seccomp program (${program.length} bytes)`);
+        writeFileSync(sumTmp, `${sha256(program)}\n`, { mode: 0o600 });
+        // The program first: a checksum without its program is never taken for one.
         renameSync(tmp, file);
-        this.known.add(key);
+        renameSync(sumTmp, `${file.slice(0, -4)}.sha256`);
         this.o.log.debug("seccomp filter learnt", { key: key.slice(0, 12) });
       })
       .catch((err) => {
         rmSync(tmp, { force: true });
+        rmSync(sumTmp, { force: true });
         this.o.log.debug("seccomp filter not learnt", { err: String(err) });
       })
       .finally(() => this.learning.delete(key));
+  }
+
+  private discard(key: string): void {
+    for (const ext of [".bpf", ".sha256"]) rmSync(path.join(this.o.dir, `${key}${ext}`), { force: true });
   }
 
   /** The profile plus the identity of the programs that compile it (an upgrade makes a new key). */
@@ -138,6 +193,37 @@ export class SeccompFilterCache {
     this.runtimeIdentity ??= compilerIdentity(this.o.runtimePath);
     return createHash("sha256").update(this.runtimeIdentity).update("\n").update(JSON.stringify(seccomp)).digest("hex");
   }
+}
+
+function sha256(b: Buffer): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+/** The checksum stored beside a program; "" when there is none. */
+function storedSum(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Whole instructions, at least one, no more than seccomp(2) takes. */
+function validProgram(b: Buffer): boolean {
+  return b.length > 0 && b.length % 8 === 0 && b.length <= MAX_PROGRAM_BYTES;
+}
+
+/** All of a (small, sealed) file by position: the fd's offset is never moved. */
+export function readWhole(fd: number): Buffer {
+  const size = fstatSync(fd).size;
+  const buf = Buffer.alloc(Math.min(size, MAX_PROGRAM_BYTES + 1));
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
 }
 
 /** runc's binary and every libseccomp on the library path, by size, mtime and inode. */

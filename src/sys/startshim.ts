@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, openSync } from "node:fs"; // libuv opens with O_CLOEXEC
+import { closeSync } from "node:fs";
 import * as net from "node:net";
 import { nativeSpawn, sealedCopy } from "./native.js";
 import { encodePlanItems, processPlanItems, type ProcessPlan } from "./nsexec.js";
@@ -18,6 +18,11 @@ import { spawnProcess } from "./spawn.js";
 /** The process the shim finalizes, and the seccomp(2) flags its filter is installed with. */
 export interface StartShimPlan extends ProcessPlan {
   seccompFlags: number;
+  /**
+   * The process has no HOME of its own: runc sets it from /etc/passwd, but for the user it runs,
+   * root (the shim), so the shim sets it again for the process's user.
+   */
+  setHome: boolean;
 }
 
 /** The container's end of a start shim: the fds for it, and what it says once started. */
@@ -35,30 +40,27 @@ export interface StartShimChannel {
   abandon(): void;
 }
 
-/** One sealed copy of the helper per helper path, made on first use and kept open. */
-const sealedHelpers = new Map<string, number>();
-
-function sealedHelper(helper: string): number {
-  let fd = sealedHelpers.get(helper);
-  if (fd === undefined) sealedHelpers.set(helper, (fd = sealedCopy(helper)));
-  return fd;
-}
-
 /**
- * Open what a start shim needs: the helper, the filter file, and a socketpair whose far end the
- * shim reads its plan from (written now: the socket buffers it until the shim runs).
+ * Open what a start shim needs: the helper and a socketpair whose far end the shim reads its
+ * plan from (written now: the socket buffers it until the shim runs). `filterFd` is the filter,
+ * a sealed memfd the caller keeps: never a file that could be reopened for writing through the
+ * shim's /proc/<pid>/fd/5 while it runs.
  */
-export function openStartShim(helper: string, filterPath: string, plan: StartShimPlan): StartShimChannel {
+export function openStartShim(helper: string, filterFd: number, plan: StartShimPlan): StartShimChannel {
   const items = [...processPlanItems(plan), "seccompfd=5", `seccompflags=${plan.seccompFlags}`];
+  if (plan.setHome) items.push("sethome=1");
   const data = encodePlanItems(items);
-  // The helper is exec'd from a sealed memfd: while it runs as the container's first process,
-  // nothing in the container can rewrite it through /proc/1/exe (CVE-2019-5736).
-  const exe = sealedHelper(helper);
   const opened: number[] = [];
   try {
+    // The helper is exec'd from a sealed memfd: while it runs as the container's first process,
+    // nothing in the container can rewrite it through /proc/1/exe (CVE-2019-5736). One per
+    // start: a process allowed to open the shim's fds (CAP_SYS_PTRACE) can hold a memfd open
+    // for writing, which makes every exec of it fail (ETXTBSY) — a shared one would have
+    // failed the start of every other container.
+    const exe = sealedCopy(helper);
+    opened.push(exe);
     const [ours, theirs] = nativeSpawn().socketpair();
     opened.push(theirs);
-    opened.push(openSync(filterPath, fsc.O_RDONLY));
     const sock = new net.Socket({ fd: ours, readable: true, writable: true });
     sock.on("error", () => {});
     sock.end(data);
@@ -69,7 +71,7 @@ export function openStartShim(helper: string, filterPath: string, plan: StartShi
     const ended = new Promise<string | undefined>((resolve) => sock.once("close", () => resolve(said === "" ? undefined : said)));
     let released = false;
     return {
-      fds: [exe, ...opened],
+      fds: [exe, theirs, filterFd],
       release() {
         if (released) return;
         released = true;

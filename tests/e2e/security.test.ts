@@ -295,6 +295,85 @@ int main(void) {
     }
   });
 
+  it("never shows a process of the container another's way out while an exec starts (CAP_SYS_PTRACE)", async () => {
+    // A process of the container with CAP_SYS_PTRACE may ptrace whatever enters its pid
+    // namespace (runc's init too), so what enters it must already be confined: never in the
+    // host's mount namespace (all capabilities, no filter: ptrace it and the host is yours),
+    // never holding a directory from which ".." climbs out of the container (CVE-2024-21626),
+    // and never a file outside the container that opens for writing through /proc/<pid>/fd
+    // (the start shim's filter was one). The watcher looks at every new process while execs start.
+    const dir = mkdtempSync("/tmp/pier-exec-watch-");
+    try {
+      writeFileSync(path.join(dir, "watch.c"), `#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+int main(void) {
+  static char seen[1 << 22];
+  char mine[64] = {0};
+  readlink("/proc/self/ns/mnt", mine, sizeof mine - 1);
+  printf("watching\\n");
+  fflush(stdout);
+  for (;;) {
+    DIR* d = opendir("/proc");
+    struct dirent* e;
+    while ((e = readdir(d))) {
+      int pid = atoi(e->d_name);
+      /* Every process, every round: what matters may last only a moment of its life. */
+      if (pid <= 1 || pid >= (1 << 22) || pid == getpid()) continue;
+      char p[64], l[256] = {0};
+      snprintf(p, sizeof p, "/proc/%d/ns/mnt", pid);
+      if (readlink(p, l, sizeof l - 1) > 0 && strcmp(l, mine) && !(seen[pid] & 1)) seen[pid] |= 1, printf("pid %d in another mount namespace\\n", pid);
+      for (int fd = 3; fd < 16; fd++) {
+        snprintf(p, sizeof p, "/proc/%d/fd/%d", pid, fd);
+        struct stat st, top, root;
+        /* A directory of another file system tree: climbing from it must not leave ours. */
+        char up[128];
+        snprintf(up, sizeof up, "%s/../../../../../../../../../..", p);
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && stat(up, &top) == 0 && stat("/", &root) == 0 && (top.st_dev != root.st_dev || top.st_ino != root.st_ino) && !(seen[pid] & 2)) seen[pid] |= 2, printf("pid %d fd %d: another root\\n", pid, fd);
+        int w = open(p, O_WRONLY);
+        if (w < 0) continue;
+        int r = open(p, O_RDONLY);
+        char b;
+        /* The same byte written back: changes nothing, but proves the file writable. A file the
+           container sees itself (runc's init reads its /etc/passwd) is the container's business. */
+        char target[256] = {0};
+        struct stat ours;
+        if (r >= 0 && fstat(w, &st) == 0 && S_ISREG(st.st_mode) && pread(r, &b, 1, 0) == 1 && pwrite(w, &b, 1, 0) == 1 && readlink(p, target, sizeof target - 1) > 0 && stat(target, &ours) != 0 && !(seen[pid] & 4)) seen[pid] |= 4, printf("pid %d fd %d: wrote %s\\n", pid, fd, target);
+        if (r >= 0) close(r);
+        close(w);
+      }
+      fflush(stdout);
+    }
+    closedir(d);
+  }
+}
+`);
+      const cc = spawnSync("gcc", ["-static", "-O2", "-o", path.join(dir, "watch"), path.join(dir, "watch.c")], { encoding: "utf8" });
+      assert.equal(cc.status, 0, cc.stderr);
+      chmodSync(dir, 0o755);
+      const id = (await e.docker(["run", "-d", ...net, "--cap-add", "SYS_PTRACE", "-v", `${dir}:/w:ro`, "busybox", "/w/watch"])).stdout.trim();
+      try {
+        for (let i = 0; i < 20; i++) {
+          for (const tty of [[], ["-t"]]) {
+            const r = await e.docker(["exec", ...tty, "-u", String(i % 2 ? 1000 : 0), id, "true"]);
+            assert.equal(r.code, 0, r.stderr);
+          }
+        }
+        const logs = await e.docker(["logs", id]);
+        assert.equal(logs.stdout, "watching\n");
+      } finally {
+        await e.docker(["rm", "-f", id]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("serves the API socket with mode 0660", () => {
     assert.ok(e.host.startsWith("unix://"));
     const st = statSync(e.host.slice("unix://".length));
