@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <string.h>
 #include <pthread.h>
@@ -1222,6 +1223,21 @@ napi_value X32SyscallsWork(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// mallocTrim(): malloc_trim(0), glibc's return of free heap memory to the kernel: free pages
+// inside every arena (the main heap and the arena of each thread that ever allocated), not
+// just the top of the main heap that free() trims by itself. pierd calls it once when it goes
+// idle, after its full GC has handed V8's and Node's garbage back to malloc. Whether anything
+// was released. Not glibc (musl): nothing to do, false.
+napi_value MallocTrim(napi_env env, napi_callback_info info) {
+  bool released = false;
+#if defined(__GLIBC__)
+  released = malloc_trim(0) != 0;
+#endif
+  napi_value result;
+  napi_get_boolean(env, released, &result);
+  return result;
+}
+
 // sealedCopy(path): a memfd holding the file's bytes, sealed against any change (write, grow,
 // shrink, new seals), close-on-exec; its number. What is exec'd from it (a helper run as a
 // container's first process) cannot be rewritten through /proc/<pid>/exe (CVE-2019-5736).
@@ -1290,6 +1306,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"netlinkTeardown", nullptr, NetlinkTeardown, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sealedCopy", nullptr, SealedCopy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"x32SyscallsWork", nullptr, X32SyscallsWork, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"mallocTrim", nullptr, MallocTrim, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"socketpair", nullptr, Socketpair, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"spawn", nullptr, Spawn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"childRef", nullptr, ChildRef, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

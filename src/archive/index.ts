@@ -4,6 +4,6 @@ export { applyLayer, WHITEOUT_PREFIX, WHITEOUT_OPAQUE, OVERLAY_OPAQUE_XATTR } fr
 export type { ApplyOptions, ApplyResult } from "./apply.js";
 export { tarDirectory, diffOverlay } from "./pack.js";
 export type { TarOptions } from "./pack.js";
-export { decompressStream, detectCompression } from "./compress.js";
+export { createGunzip, decompressStream, detectCompression } from "./compress.js";
 export type { Compression } from "./compress.js";
 export { tarStream } from "./pax.js";

@@ -23,6 +23,7 @@ interface NativeBinding {
   mountSetReadonly(treeFd: number): void;
   moveMount(treeFd: number, targetFd: number): void;
   x32SyscallsWork(): boolean;
+  mallocTrim?(): boolean; // absent from an addon built before it: see mallocTrim below
   createNetns(path: string): void;
   netlinkConfigure(netnsPath: string, loopbackUp: boolean, links: NetlinkVeth[]): Promise<void>;
   netlinkTeardown(netnsPath: string, hostIfs: string[]): Promise<void>;
@@ -210,6 +211,15 @@ export function sealedCopy(path: string): number {
 /** Whether the kernel runs x32-ABI system calls at all (most distribution kernels do not). */
 export function x32SyscallsWork(): boolean {
   return native().x32SyscallsWork();
+}
+
+/**
+ * glibc's malloc_trim(0): free heap pages of every malloc arena back to the kernel. False
+ * when nothing was released, and with an addon built before this function existed (a
+ * checkout not rebuilt since): the idle collection calling it must not bring pierd down.
+ */
+export function mallocTrim(): boolean {
+  return native().mallocTrim?.() ?? false;
 }
 
 /** Load the addon now (a process about to chroot must not load code afterwards). */
