@@ -197,8 +197,11 @@ test("no fd leaks into a child: 0-2, the ones asked for, and what this process i
   // Other children with pipes running at the same time must not lend theirs.
   const other = spawnProcess("sleep", ["30"], { stdio: ["pipe", "pipe", "pipe", "pipe"] });
   // The child says when it runs: posix_spawn returns as soon as the exec has replaced the
-  // child's memory, a moment before the kernel closes its close-on-exec fds.
-  const child = spawnProcess("sh", ["-c", "echo ready >&2; read x"], { stdio: ["pipe", "ignore", "pipe", "pipe", "ignore"] });
+  // child's memory, a moment before the kernel closes its close-on-exec fds. Through a
+  // command that writes to stderr by itself, with no redirection: for one, dash (vfork) saves
+  // fd 1 as fd 10 in the shell itself while the command runs, and the listing below caught it
+  // (a fresh-clone CI run, then 2 runs in 5).
+  const child = spawnProcess("sh", ["-c", "ls /pier-spawn-test-ready; read x"], { stdio: ["pipe", "ignore", "pipe", "pipe", "ignore"] });
   t.after(() => {
     other.kill("SIGKILL");
     child.kill("SIGKILL");
