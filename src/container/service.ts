@@ -467,7 +467,7 @@ export class ContainerService {
         // its filter, for execs.
         await writeFileReplace(path.join(bundle, "config.json"), specToJSON(shimSpec(spec, shimmed.runcProcess)));
         await writeFileReplace(path.join(bundle, "spec.json"), specToJSON(spec));
-        await fsp.writeFile(path.join(bundle, "exec-seccomp.bpf"), filter!.program, { mode: 0o600 });
+        await writeFileReplace(path.join(bundle, "exec-seccomp.bpf"), filter!.program, 0o600);
         shim = openStartShim(nsExecHelper()!, filter!.fd, shimmed.plan);
       } else {
         await writeFileReplace(path.join(bundle, "config.json"), specToJSON(spec));
