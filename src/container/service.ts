@@ -233,7 +233,7 @@ export class ContainerService {
     const entrypoint = merged.Entrypoint ?? [];
     const cmd = merged.Cmd ?? [];
     const argv = [...entrypoint, ...cmd];
-    if (argv.length === 0) throw invalidParameter("no command specified");
+    if (argv.length === 0) throw invalidParameter("No command specified");
 
     const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
     if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
@@ -1091,12 +1091,14 @@ function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & objec
     const keys = new Set(c.Env.map((e) => e.split("=")[0]!));
     out.Env = [...c.Env, ...(img.Env ?? []).filter((e) => !keys.has(e.split("=")[0]!))];
   }
-  // An explicit entrypoint drops the image's Cmd unless Cmd is also given (Docker's rule).
+  // Docker's order: merge (an explicit entrypoint drops the image's Cmd unless Cmd is also
+  // given; an empty list keeps the image's Cmd but not its entrypoint), then reset [""] —
+  // what the CLI sends for `--entrypoint ""` — to no entrypoint. So `--entrypoint "" img`
+  // has no command at all, as with Docker, and `--entrypoint "" img echo hi` runs echo.
   if (c.Entrypoint && c.Entrypoint.length > 0) {
-    out.Entrypoint = c.Entrypoint;
+    out.Entrypoint = c.Entrypoint.length === 1 && c.Entrypoint[0] === "" ? null : c.Entrypoint;
     out.Cmd = c.Cmd && c.Cmd.length > 0 ? c.Cmd : [];
   } else if (c.Entrypoint && c.Entrypoint.length === 0 && Array.isArray(c.Entrypoint)) {
-    // `--entrypoint ""` clears the image's entrypoint.
     out.Entrypoint = null;
     out.Cmd = c.Cmd && c.Cmd.length > 0 ? c.Cmd : img.Cmd ?? [];
   } else {
