@@ -1,4 +1,5 @@
 import { invalidParameter } from "../errdefs/index.js";
+import { parseSignal } from "../sys/index.js";
 
 // The create request is decoded by Docker into Go structs: a value of the wrong JSON type is a
 // 400 ("invalid JSON: json: cannot unmarshal string into Go struct field … of type int64"),
@@ -124,4 +125,18 @@ function checkObject(v: unknown, fields: Record<string, Kind>, where: string): v
 export function validateCreateRequest(config: Record<string, unknown>, hostConfig: Record<string, unknown>): void {
   checkObject(config, CONFIG, "ContainerConfigWrapper");
   checkObject(hostConfig, HOST_CONFIG, "HostConfig.HostConfig");
+  checkStopSignal(config.StopSignal as string | undefined);
+  for (const e of (config.Env as string[] | null | undefined) ?? []) checkEnv(e);
+}
+
+/** moby's signal.ParseSignal: any number but 0 (Go's Atoi), or a known name with or without SIG. */
+function checkStopSignal(sig: string | undefined): void {
+  if (!sig) return;
+  const ok = /^[+-]?\d+$/.test(sig) ? Number(sig) !== 0 : parseSignal(sig) !== undefined;
+  if (!ok) throw invalidParameter(`Invalid signal: ${sig}`);
+}
+
+/** moby's opts.ValidateEnv: a variable needs a name ("", "=x" are refused). */
+function checkEnv(e: string): void {
+  if (e.split("=", 1)[0] === "") throw invalidParameter(`invalid environment variable: ${e}`);
 }

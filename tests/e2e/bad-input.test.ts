@@ -186,6 +186,8 @@ describe("bad input", () => {
       [{ Image: "busybox", Labels: [1] }, {}, /cannot unmarshal array into Go struct field .*Labels of type map\[string\]string/],
       [{ Image: "busybox", HostConfig: { Memory: "lots" } }, {}, /cannot unmarshal string into Go struct field .*Memory of type int64/],
       [{ Image: "busybox", HostConfig: { Binds: "/a:/b" } }, {}, /cannot unmarshal string into Go struct field .*Binds of type \[\]string/],
+      [{ Image: "busybox", StopSignal: "BOGUS" }, {}, /^Invalid signal: BOGUS$/],
+      [{ Image: "busybox", Env: ["=foo"] }, {}, /^invalid environment variable: =foo$/],
       ['{"Image": "busybox"}', { "Content-Type": "text/xml" }, /(Content-Type specified|unsupported Content-Type header) \(text\/xml\):? must be 'application\/json'/],
     ];
     for (const [body, headers, message] of cases) {
