@@ -541,8 +541,9 @@ export class ContainerService {
       c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? "created" : "exited", Running: false, Pid: 0, ExitCode: code, Error: message };
       if (c.State.Status === "exited") c.State.FinishedAt = nowRFC3339();
       await this.records.put(c.Id, c).catch(() => {});
-      // A start that failed ends a `run`'s wait with the engine's exit code.
-      this.notifyWaiters(c.Id, "next-exit", code, message);
+      // The process never ran, so it never exited: as with dockerd, a next-exit wait goes on
+      // waiting (answering it made the docker CLI log "Error waiting for container: …" after
+      // the start's own error). A --rm container's wait ends when it is removed.
       if (c.HostConfig.AutoRemove) void this.remove(c.Id, { force: true, removeVolumes: true }).catch(() => {});
       throw err;
     }

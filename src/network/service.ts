@@ -3,7 +3,7 @@ import { promises as fsp, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
-import { conflict, forbidden, invalidParameter, notFound, systemError } from "../errdefs/index.js";
+import { conflict, forbidden, invalidParameter, isKind, notFound, systemError } from "../errdefs/index.js";
 import { newID, rfc3339Nano, silentLogger, type Logger } from "../lib/index.js";
 import { connectLinks, createNetns, deleteLinks, ipLinks, ipRoutes, ipv4Addresses, netScript, setSysctl, setupSandbox, teardownSandbox } from "../sys/index.js";
 import { DnsServer, parseResolvConf, type Upstream } from "./dns.js";
@@ -73,6 +73,9 @@ interface ContainerNet {
   mode: string;
   configs: EndpointConfig[];
   sandbox?: Sandbox;
+  /** The network named by the mode did not exist at create: it is looked up again at start. */
+  unresolved?: boolean;
+  endpointsConfig?: Record<string, EndpointSettingsInput | null> | null;
 }
 
 export interface NetworkServiceOptions {
@@ -738,8 +741,27 @@ export class NetworkService {
 
   /** At container create: which networks it will join, checked now so a bad name fails create. */
   async configure(id: string, o: ConfigureOptions): Promise<void> {
-    const st = this.makeState(id, o);
+    let st: ContainerNet;
+    try {
+      st = this.makeState(id, o);
+    } catch (err) {
+      // dockerd creates a container whose network does not exist (yet) and fails its start
+      // with 404 "network … not found". A 404 at create would also make the docker CLI think
+      // the image is missing and try to pull it.
+      const mode = o.networkMode && o.networkMode !== "default" ? o.networkMode : "bridge";
+      if (!isKind(err, "NotFound") || !this.isMissingNetwork(mode)) throw err;
+      st = { id, name: o.name, mode, configs: [], unresolved: true, endpointsConfig: o.endpointsConfig ?? null };
+    }
     await this.containers.put(id, st);
+  }
+
+  private isMissingNetwork(ref: string): boolean {
+    try {
+      this.find(ref);
+      return false;
+    } catch (err) {
+      return isKind(err, "NotFound");
+    }
   }
 
   private makeState(id: string, o: ConfigureOptions): ContainerNet {
@@ -808,6 +830,11 @@ export class NetworkService {
       }
       if (st.sandbox) await this.teardown(st);
       st.name = o.name;
+      if (st.unresolved) {
+        // Its network may have been made since the create; if not, this is the start's 404.
+        st = this.makeState(id, { name: o.name, networkMode: st.mode, endpointsConfig: st.endpointsConfig ?? null });
+        await this.containers.put(id, st);
+      }
       if (st.mode === "bridge" && (this.noDefaultBridge ? st.configs.length > 0 : st.configs.some((c) => !this.records.get(c.networkId)))) {
         // The default bridge was disabled or made anew (pierd --bridge) since the container was created.
         st = this.makeState(id, { name: o.name, networkMode: "bridge" });
