@@ -9,7 +9,7 @@ import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
 import { monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type StartShimChannel } from "../sys/index.js";
-import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
+import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
 import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
@@ -553,7 +553,9 @@ export class ContainerService {
     const out: OCIMount[] = [];
     for (const m of c.Mounts) {
       if (m.Type === "tmpfs") {
-        out.push({ destination: m.Destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", m.RW ? "rw" : "ro"] });
+        // A --mount type=tmpfs: Docker's tmpfs defaults (noexec too), then its size and mode.
+        const req = (c.HostConfig.Mounts ?? []).find((x) => x.Type === "tmpfs" && path.posix.normalize(x.Target).replace(/(.)\/$/, "$1") === m.Destination);
+        out.push(tmpfsMount(m.Destination, tmpfsMountData(req?.TmpfsOptions, !m.RW)));
         continue;
       }
       const opts = ["rbind", m.RW ? "rw" : "ro"];

@@ -488,6 +488,21 @@ export function mergeTmpfsOptions(options: string[]): string[] {
   return out;
 }
 
+/**
+ * A tmpfs from HostConfig.Mounts as tmpfs data (moby's ConvertTmpfsOptions): "ro", the mode in
+ * octal, the size with the largest suffix that divides it evenly.
+ */
+export function tmpfsMountData(opts: { SizeBytes?: number; Mode?: number } | undefined, readOnly: boolean): string {
+  const raw: string[] = readOnly ? ["ro"] : [];
+  if (opts?.Mode) raw.push(`mode=${opts.Mode.toString(8)}`);
+  if (opts?.SizeBytes) {
+    const size = opts.SizeBytes;
+    const unit = ([["g", 2 ** 30], ["m", 2 ** 20], ["k", 2 ** 10]] as const).find(([, d]) => size % d === 0);
+    raw.push(unit ? `size=${size / unit[1]}${unit[0]}` : `size=${size}`);
+  }
+  return raw.join(",");
+}
+
 /** A HostConfig.Tmpfs entry as an OCI mount (Docker's defaults noexec,nosuid,nodev,rprivate, then the user's). */
 export function tmpfsMount(destination: string, data: string): Mount {
   if (!destination.startsWith("/")) {

@@ -371,6 +371,17 @@ describe("container lifecycle", () => {
     assert.match(sized.stdout, /^tmpfs\s+1024\s+0\s+1024\s+0% \/x$/m);
   });
 
+  it("mounts --mount type=tmpfs with Docker's defaults, its size, mode and read-only", async () => {
+    const opts = async (mount: string) => {
+      const r = await sh(["--mount", mount], "grep ' /t ' /proc/mounts | cut -d' ' -f4; stat -c %a /t");
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim().split("\n");
+    };
+    assert.deepEqual(await opts("type=tmpfs,target=/t"), ["rw,nosuid,nodev,noexec,relatime", "1777"]);
+    assert.deepEqual(await opts("type=tmpfs,target=/t/,tmpfs-size=1m,tmpfs-mode=1770"), ["rw,nosuid,nodev,noexec,relatime,size=1024k,mode=1770", "1770"]);
+    assert.deepEqual(await opts("type=tmpfs,target=/t,tmpfs-size=100000,readonly"), ["ro,nosuid,nodev,noexec,relatime,size=100k", "1777"]);
+  });
+
   it("creates named volumes on demand, fills them from the image once, and binds host paths", async () => {
     const first = await sh(["-v", "etcvol:/etc"], "grep ^root: /etc/passwd && echo marker > /etc/pier-marker");
     assert.equal(first.code, 0, first.stderr);
