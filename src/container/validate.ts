@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { invalidParameter } from "../errdefs/index.js";
 import { parseSignal } from "../sys/index.js";
 
@@ -125,8 +126,17 @@ function checkObject(v: unknown, fields: Record<string, Kind>, where: string): v
 export function validateCreateRequest(config: Record<string, unknown>, hostConfig: Record<string, unknown>): void {
   checkObject(config, CONFIG, "ContainerConfigWrapper");
   checkObject(hostConfig, HOST_CONFIG, "HostConfig.HostConfig");
+  checkWorkingDir(config);
   checkStopSignal(config.StopSignal as string | undefined);
   for (const e of (config.Env as string[] | null | undefined) ?? []) checkEnv(e);
+}
+
+/** moby's translateWorkingDir: absolute, then cleaned ("/a/../b/" is "/b"). */
+function checkWorkingDir(config: Record<string, unknown>): void {
+  const wd = config.WorkingDir as string | undefined;
+  if (!wd) return;
+  if (!wd.startsWith("/")) throw invalidParameter(`the working directory '${wd}' is invalid, it needs to be an absolute path`);
+  config.WorkingDir = path.posix.normalize(wd).replace(/(.)\/$/, "$1");
 }
 
 /** moby's signal.ParseSignal: any number but 0 (Go's Atoi), or a known name with or without SIG. */

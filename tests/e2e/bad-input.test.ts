@@ -187,6 +187,7 @@ describe("bad input", () => {
       [{ Image: "busybox", HostConfig: { Memory: "lots" } }, {}, /cannot unmarshal string into Go struct field .*Memory of type int64/],
       [{ Image: "busybox", HostConfig: { Binds: "/a:/b" } }, {}, /cannot unmarshal string into Go struct field .*Binds of type \[\]string/],
       [{ Image: "busybox", StopSignal: "BOGUS" }, {}, /^Invalid signal: BOGUS$/],
+      [{ Image: "busybox", WorkingDir: "rel" }, {}, /^the working directory 'rel' is invalid, it needs to be an absolute path$/],
       [{ Image: "busybox", Env: ["=foo"] }, {}, /^invalid environment variable: =foo$/],
       ['{"Image": "busybox"}', { "Content-Type": "text/xml" }, /(Content-Type specified|unsupported Content-Type header) \(text\/xml\):? must be 'application\/json'/],
     ];
