@@ -9,7 +9,7 @@ import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
 import { monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type StartShimChannel } from "../sys/index.js";
-import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
+import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, defaultCgroupnsMode, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
 import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
@@ -1146,9 +1146,7 @@ function withHostConfigDefaults(hc: HostConfig): HostConfig {
     // With a memory limit and no swap limit, the swap limit is twice the memory.
     MemorySwap: memory > 0 && !hc.MemorySwap ? memory * 2 : ((hc.MemorySwap as number) ?? 0),
     IpcMode: (hc.IpcMode as string) || "private",
-    // Pier gives containers no cgroup namespace yet, which is what "host" means (Docker's
-    // default on cgroup v1).
-    CgroupnsMode: "host",
+    CgroupnsMode: (hc.CgroupnsMode as string) || defaultCgroupnsMode(),
     MaskedPaths: (hc.MaskedPaths as string[] | null | undefined) ?? (privileged ? null : [...DEFAULT_MASKED_PATHS]),
     ReadonlyPaths: (hc.ReadonlyPaths as string[] | null | undefined) ?? (privileged ? null : [...DEFAULT_READONLY_PATHS]),
     Runtime: (hc.Runtime as string) || "runc",

@@ -371,6 +371,29 @@ describe("container lifecycle", () => {
     assert.match(sized.stdout, /^tmpfs\s+1024\s+0\s+1024\s+0% \/x$/m);
   });
 
+  it("gives a cgroup namespace of its own with --cgroupns private, to the process and its execs", async () => {
+    const own = await sh(["--cgroupns", "private"], "cat /proc/self/cgroup");
+    assert.equal(own.code, 0, own.stderr);
+    const lines = own.stdout.trim().split("\n");
+    assert.ok(lines.length > 0 && lines.every((l) => l.endsWith(":/")), own.stdout);
+    const host = await sh(["--cgroupns", "host"], "cat /proc/self/cgroup");
+    assert.ok(host.stdout.trim().split("\n").some((l) => !l.endsWith(":/")), host.stdout);
+    await ok(["run", "-d", ...net, "--name", "cgns", "--cgroupns", "private", "busybox", "sleep", "60"]);
+    const exec = await ok(["exec", "cgns", "cat", "/proc/self/cgroup"]);
+    assert.ok(exec.stdout.trim().split("\n").every((l) => l.endsWith(":/")), exec.stdout);
+    assert.equal((await ok(["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", "cgns"])).stdout.trim(), "private");
+    await ok(["rm", "-f", "cgns"]);
+    // The default is dockerd's: private on a cgroup v2 host, the host's on v1.
+    await ok(["create", ...net, "--name", "cgdefault", "busybox"]);
+    const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
+    assert.equal((await ok(["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", "cgdefault"])).stdout.trim(), v2 ? "private" : "host");
+    await ok(["rm", "cgdefault"]);
+    // (the docker CLI checks the flag itself; the API answers 400)
+    const bad = await apiRequest(e, "POST", "/containers/create", { Image: "busybox", HostConfig: { CgroupnsMode: "bogus" } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json().message, "invalid cgroup namespace mode: bogus");
+  });
+
   it("mounts --mount type=tmpfs with Docker's defaults, its size, mode and read-only", async () => {
     const opts = async (mount: string) => {
       const r = await sh(["--mount", mount], "grep ' /t ' /proc/mounts | cut -d' ' -f4; stat -c %a /t");
