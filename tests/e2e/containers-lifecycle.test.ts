@@ -160,6 +160,9 @@ describe("container lifecycle", () => {
     assert.ok(out.includes(stoppedID) && out.includes(createdID), out);
     assert.ok(!out.includes(running));
     assert.equal((await ok(["ps", "-a", "--filter", "label=suite=prune", "--format", "{{.Names}}"])).stdout, "prune-running\n");
+    const badUntil = await docker(["container", "prune", "-f", "--filter", "until=bogus"]);
+    assert.equal(badUntil.code, 1);
+    assert.match(badUntil.stderr, /failed to parse value as time or duration: "bogus"/);
     await ok(["rm", "-f", "prune-running"]);
   });
 
