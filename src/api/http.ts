@@ -75,10 +75,31 @@ export async function readJSON<T>(req: IncomingMessage): Promise<T | undefined> 
   }
 }
 
-export function sendJSON(res: ServerResponse, status: number, body: unknown): void {
+/**
+ * A whole answer made without a response object: what the fast routes return, so that
+ * node:http (`writeReply`) and the fast path (fast-http.ts) send the same thing. `headers` is
+ * a flat name, value list in the order they go out (the Docker headers come first, added by
+ * whoever writes it); a reply with a body carries its Content-Length among them.
+ */
+export interface Reply {
+  status: number;
+  headers: readonly string[];
+  body?: string;
+}
+
+export function jsonReply(status: number, body: unknown): Reply {
   const data = JSON.stringify(body) + "\n";
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) });
-  res.end(data);
+  return { status, headers: ["Content-Type", "application/json", "Content-Length", String(Buffer.byteLength(data))], body: data };
+}
+
+/** Send a Reply through node:http (a HEAD answer drops the body there by itself). */
+export function writeReply(res: ServerResponse, reply: Reply): void {
+  res.writeHead(reply.status, reply.headers as string[]);
+  res.end(reply.body);
+}
+
+export function sendJSON(res: ServerResponse, status: number, body: unknown): void {
+  writeReply(res, jsonReply(status, body));
 }
 
 export function sendNoContent(res: ServerResponse, status = 204): void {
