@@ -50,6 +50,15 @@ const BAD_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 const OWS = /^[ \t]+|[ \t]+$/g;
 
 /**
+ * What the last heads read said, by their text: a client on a kept-alive connection sends the
+ * same head again and again (the docker CLI, docker-py, a benchmark), and reading one is a
+ * pure function of its text. Small (heads up to 1 KiB, 64 of them), and emptied when full.
+ */
+const known = new Map<string, SimpleRequest | undefined>();
+const KNOWN_MAX = 64;
+const KNOWN_HEAD_MAX = 1024;
+
+/**
  * Read one request head from `text` (bytes as latin1) at `start`. Strict on purpose: whatever
  * it does not recognise as plainly simple is "other", and node:http answers it as before.
  */
@@ -58,9 +67,24 @@ export function readHead(text: string, start: number): HeadResult {
   if (blank < 0) return text.length - start > MAX_FAST_HEAD ? OTHER : INCOMPLETE;
   const end = blank + 4;
   if (end - start > MAX_FAST_HEAD) return OTHER;
-  let eol = text.indexOf("\r\n", start);
-  const m = REQUEST_LINE.exec(text.slice(start, eol));
-  if (!m) return OTHER;
+  const headText = start === 0 && end === text.length ? text : text.slice(start, end);
+  let req = known.get(headText);
+  if (req === undefined && !known.has(headText)) {
+    req = parseHead(headText);
+    if (headText.length <= KNOWN_HEAD_MAX) {
+      if (known.size >= KNOWN_MAX) known.clear();
+      known.set(headText, req);
+    }
+  }
+  return req ? { kind: "simple", req, end } : OTHER;
+}
+
+/** A whole head (request line to blank line) → the simple request it is, if it is one. */
+function parseHead(text: string): SimpleRequest | undefined {
+  const blank = text.length - 4;
+  let eol = text.indexOf("\r\n");
+  const m = REQUEST_LINE.exec(text.slice(0, eol));
+  if (!m) return undefined;
   const minor = m[3] === "1" ? 1 : 0;
   let hosts = 0;
   let connections = 0;
@@ -71,26 +95,26 @@ export function readHead(text: string, start: number): HeadResult {
     eol = text.indexOf("\r\n", from);
     const line = text.slice(from, eol);
     // obs-fold (a line that continues the one before) is node:http's too.
-    if (BAD_CHAR.test(line) || line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09) return OTHER;
+    if (BAD_CHAR.test(line) || line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09) return undefined;
     const colon = line.indexOf(":");
-    if (colon <= 0) return OTHER;
+    if (colon <= 0) return undefined;
     const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return OTHER;
+    if (!TOKEN.test(name)) return undefined;
     switch (name.toLowerCase()) {
       case "host":
         hosts++;
         break;
       case "content-length":
         // An empty body may be announced; any other length means a body to read.
-        if (line.slice(colon + 1).replace(OWS, "") !== "0") return OTHER;
+        if (line.slice(colon + 1).replace(OWS, "") !== "0") return undefined;
         break;
       case "connection": {
-        if (++connections > 1) return OTHER;
+        if (++connections > 1) return undefined;
         for (const t of line.slice(colon + 1).split(",")) {
           const token = t.replace(OWS, "").toLowerCase();
           if (token === "close") close = true;
           else if (token === "keep-alive") keepAliveToken = true;
-          else return OTHER; // upgrade, or a hop-by-hop header list
+          else return undefined; // upgrade, or a hop-by-hop header list
         }
         break;
       }
@@ -99,14 +123,14 @@ export function readHead(text: string, start: number): HeadResult {
       case "upgrade":
       case "expect":
       case "te":
-        return OTHER;
+        return undefined;
     }
   }
   // node:http answers an HTTP/1.1 request without exactly one Host with 400.
-  if (hosts > 1 || (minor === 1 && hosts === 0)) return OTHER;
-  if (close && keepAliveToken) return OTHER;
+  if (hosts > 1 || (minor === 1 && hosts === 0)) return undefined;
+  if (close && keepAliveToken) return undefined;
   const keepAlive = minor === 1 ? !close : keepAliveToken;
-  return { kind: "simple", req: { method: m[1] as "GET" | "HEAD", url: m[2]!, minor, keepAlive }, end };
+  return { method: m[1] as "GET" | "HEAD", url: m[2]!, minor, keepAlive };
 }
 
 let dateCache: string | undefined;
@@ -128,7 +152,7 @@ export function renderHeaders(flat: readonly string[]): string {
 }
 
 export interface SerializedReply {
-  text: string;
+  data: string | Buffer;
   encoding: "utf8" | "latin1";
   /** False when node:http would close the connection after it. */
   keepAlive: boolean;
@@ -138,7 +162,8 @@ export interface SerializedReply {
  * A Reply as node:http's ServerResponse writes it (`_storeHeader`): status line, the common
  * headers, the reply's own, Date, then Connection — keep-alive when the request allows it
  * and the length is known (a Content-Length, or no body at all under HTTP/1.1), else close.
- * node:http sends head and a string body as one utf8 string, a bare head as latin1.
+ * node:http sends head and a string body as one utf8 string, a bare head as latin1; a Buffer
+ * body goes out here with the head in one Buffer (node:http writes the two in turn).
  */
 export function serializeReply(reply: Reply, commonHeaders: string, req: SimpleRequest): SerializedReply {
   let hasLength = false;
@@ -148,7 +173,13 @@ export function serializeReply(reply: Reply, commonHeaders: string, req: SimpleR
   const keepAlive = req.keepAlive && (hasLength || req.minor === 1);
   const head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? "unknown"}\r\n${commonHeaders}${renderHeaders(reply.headers)}Date: ${httpDate()}\r\nConnection: ${keepAlive ? "keep-alive" : "close"}\r\n\r\n`;
   const withBody = req.method !== "HEAD" && reply.body !== undefined && reply.status !== 204 && reply.status !== 304;
-  return withBody ? { text: head + reply.body, encoding: "utf8", keepAlive } : { text: head, encoding: "latin1", keepAlive };
+  if (!withBody) return { data: head, encoding: "latin1", keepAlive };
+  if (typeof reply.body === "string") return { data: head + reply.body, encoding: "utf8", keepAlive };
+  const body = reply.body!;
+  const data = Buffer.allocUnsafe(head.length + body.length);
+  data.write(head, 0, "latin1");
+  body.copy(data, head.length);
+  return { data, encoding: "latin1", keepAlive };
 }
 
 export interface FastPathOptions {
@@ -235,10 +266,10 @@ class FastConnection {
   private write(out: SerializedReply[]): void {
     if (out.length === 0 || this.socket.destroyed) return;
     let ok = true;
-    if (out.length === 1) ok = this.socket.write(out[0]!.text, out[0]!.encoding);
+    if (out.length === 1) ok = this.socket.write(out[0]!.data, out[0]!.encoding);
     else {
       this.socket.cork();
-      for (const r of out) ok = this.socket.write(r.text, r.encoding);
+      for (const r of out) ok = this.socket.write(r.data, r.encoding);
       this.socket.uncork();
     }
     // A client that sends and does not read: stop reading until it does, as node:http does.

@@ -84,12 +84,17 @@ export async function readJSON<T>(req: IncomingMessage): Promise<T | undefined> 
 export interface Reply {
   status: number;
   headers: readonly string[];
-  body?: string;
+  body?: string | Buffer;
 }
 
+/**
+ * A JSON answer. The body is encoded once, here: its length comes with it, and writers send
+ * the bytes as they are (a string body was measured with a rope flatten, a UTF-8 length pass
+ * and a UTF-8 encoding pass per inspect, a third of its cost).
+ */
 export function jsonReply(status: number, body: unknown): Reply {
-  const data = JSON.stringify(body) + "\n";
-  return { status, headers: ["Content-Type", "application/json", "Content-Length", String(Buffer.byteLength(data))], body: data };
+  const data = Buffer.from(JSON.stringify(body) + "\n");
+  return { status, headers: ["Content-Type", "application/json", "Content-Length", String(data.length)], body: data };
 }
 
 /** Send a Reply through node:http (a HEAD answer drops the body there by itself). */
