@@ -217,6 +217,16 @@ describe("fast-http: answers as node:http does", () => {
     assert.equal(raw.match(/HTTP\/1\.1 200/g)?.length, 5);
   });
 
+  it("hands over a large body that began in the read the fast path answered from", async () => {
+    const body = "z".repeat(1024 * 1024);
+    const post = `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const first = get("/fast") + post.slice(0, 5000);
+    const rest = post.slice(5000);
+    const raw = await same([first, rest.slice(0, 300_000), rest.slice(300_000) + get("/fast", close)]);
+    assert.ok(raw.includes(`"body":"${body}"`), "node:http got the whole body");
+    assert.equal(raw.match(/HTTP\/1\.1 200/g)?.length, 3);
+  });
+
   it("hands over unknown paths, other methods, oversized and odd heads", async () => {
     await same([get("/other") + `HEAD /fast/json HTTP/1.1\r\nHost: x\r\n${close}\r\n`]);
     await same([get("/fast", `X-Big: ${"b".repeat(MAX_FAST_HEAD)}\r\n`) + get("/fast", close)]);

@@ -291,13 +291,13 @@ class FastConnection {
 
   /** node:http serves the connection from here on, starting with the bytes not answered. */
   private handOver(rest: string): void {
+    // Paused, so that the bytes put back wait in the socket's buffer until node:http listens;
+    // the resume then hands them to its parser (on the next tick, before any new read).
+    this.socket.pause();
     this.stop(false);
     if (rest !== "") this.socket.unshift(Buffer.from(rest, "latin1"));
-    // node:http's handlers look for their server on the socket (clientError and the like).
-    (this.socket as net.Socket & { server?: unknown }).server = this.httpServer;
     this.httpServer.emit("connection", this.socket);
-    // Reading may have been paused for a client that did not read its answers.
-    if (this.socket.isPaused()) this.socket.resume();
+    this.socket.resume();
   }
 
   private readonly onEnd = (): void => {
