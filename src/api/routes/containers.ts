@@ -11,6 +11,17 @@ import { publishPrune } from "./prune-event.js";
 
 const WAIT_CONDITIONS = new Set(["not-running", "next-exit", "removed"]);
 
+/**
+ * Creation times, parsed once per record: every list sorts by them (parsing 50 of them was
+ * ~6% of a list's cost). A container's Created never changes; a record dropped is forgotten.
+ */
+const createdTimes = new WeakMap<ContainerRecord, bigint>();
+function createdNs(c: ContainerRecord): bigint {
+  let t = createdTimes.get(c);
+  if (t === undefined) createdTimes.set(c, (t = parseRFC3339Ns(c.Created)));
+  return t;
+}
+
 export function containerRoutes(r: Router, s: Services): void {
 
   r.on("POST", "/containers/create", async ({ req, res, query, version }) => {
@@ -35,8 +46,7 @@ export function containerRoutes(r: Router, s: Services): void {
     const limit = intParam(query, "limit") ?? -1;
     const match = containerFilter(filters, s);
     let list = s.containers.all().filter((c) => (all || limit > 0 || filters.status !== undefined || c.State.Running) && match(c));
-    const created = new Map(list.map((c) => [c.Id, parseRFC3339Ns(c.Created)]));
-    list.sort((a, b) => { const x = created.get(a.Id)!, y = created.get(b.Id)!; return x < y ? 1 : x > y ? -1 : 0; });
+    list.sort((a, b) => { const x = createdNs(a), y = createdNs(b); return x < y ? 1 : x > y ? -1 : 0; });
     if (limit > 0) list = list.slice(0, limit);
     const now = Date.now();
     return jsonReply(200, list.map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now)));
