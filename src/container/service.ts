@@ -15,7 +15,7 @@ import type { NetworkService, EndpointSettingsInput } from "../network/index.js"
 import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
 import { linkEnv, linkHostsLine, liveLinks, resolveLinks, type LinkRecord, type LiveLink } from "./links.js";
 import { validateCreateRequest } from "./validate.js";
-import { planMounts, type PlannedMount } from "./mounts.js";
+import { mountContainerVolumes, planMounts, unmountContainerVolumes, VolumeMountError, type PlannedMount } from "./mounts.js";
 import { updateContainer, type UpdateRequest } from "./resources.js";
 import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
 import type { Mount as OCIMount } from "../oci/index.js";
@@ -154,6 +154,10 @@ export class ContainerService {
       hasEnded: async (c) => (await this.exitFileCode(c.Id)) !== undefined || !pidAlive(c.State.Pid),
       settleExit: (id) => this.handleExit(id, { restore: true }),
       resume: (c) => this.health.init(c),
+      holdVolumes: (c) => {
+        for (const m of c.Mounts) if (m.Type === "volume" && m.Name) this.o.volumes.adopt(m.Name, c.Id);
+      },
+      releaseUnheldVolumes: () => this.o.volumes.sweepUnheld(),
       endPendingRestart: (id) => this.withLock(id, async () => {
         const c = this.records.get(id);
         if (c && !c.State.Running && this.cancelRestart(c)) await this.records.put(id, c);
@@ -346,13 +350,13 @@ export class ContainerService {
     for (const p of planned) {
       const point = { ...p.point };
       if (p.volume) {
-        const existed = p.volume.name !== "" && this.o.volumes.get(p.volume.name) !== undefined;
-        const v = await this.o.volumes.create({ Name: p.volume.name || undefined, Labels: p.volume.labels, anonymous: p.volume.anonymous });
+        const v = await this.o.volumes.create({ Name: p.volume.name || undefined, Labels: p.volume.labels, DriverOpts: p.volume.driverOpts, anonymous: p.volume.anonymous });
         if (p.volume.anonymous) rec.anonymousVolumes.push(v.Name);
         point.Name = v.Name;
         point.Source = v.Mountpoint;
-        // Remember whether the image's content should be copied in at first start.
-        (point as MountPoint & { copyUp?: boolean }).copyUp = !p.volume.noCopy && !existed;
+        // The image's content is copied in at first start unless nocopy; an existing volume too,
+        // when it is empty then (dockerd copies into any empty volume at create).
+        (point as MountPoint & { copyUp?: boolean }).copyUp = !p.volume.noCopy;
       } else if (p.createSource) {
         // Only a missing source is created; an existing file or directory is bound as it is.
         const exists = await fsp.lstat(point.Source).then(() => true, (e) => { if (isENOENT(e)) return false; throw e; });
@@ -439,6 +443,7 @@ export class ContainerService {
       });
       mark("mounted+etc");
       await this.copyUpVolumes(c, rootfs);
+      await mountContainerVolumes(this.o.volumes, c);
       const user = await resolveUser(rootfs, c.Config.User ?? "", (hc.GroupAdd as string[] | null) ?? []);
       const spec = buildSpec({
         id: c.Id,
@@ -536,8 +541,10 @@ export class ContainerService {
       await this.runc.delete(c.Id).catch(() => {});
       await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
+      await unmountContainerVolumes(this.o.volumes, c).catch(() => {});
       const message = err instanceof Error ? err.message : String(err);
-      const code = exitCodeForStartError(message);
+      // moby records 128 for a volume that would not mount, whatever the errno says.
+      const code = err instanceof VolumeMountError ? 128 : exitCodeForStartError(message);
       c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? "created" : "exited", Running: false, Pid: 0, ExitCode: code, Error: message };
       if (c.State.Status === "exited") c.State.FinishedAt = nowRFC3339();
       await this.records.put(c.Id, c).catch(() => {});
@@ -565,7 +572,12 @@ export class ContainerService {
     return out;
   }
 
-  /** A new named or anonymous volume gets the image's content at its path, once. */
+  /**
+   * A new named or anonymous volume gets the image's content at its path, once. dockerd copies
+   * at create under a hold of its own: a volume with options is mounted just for the copy and
+   * unmounted after it unless another container holds it (so a bind volume's host directory
+   * keeps the content, a tmpfs volume nobody uses loses it, as with dockerd).
+   */
   private async copyUpVolumes(c: ContainerRecord, rootfs: string): Promise<void> {
     let changed = false;
     for (const m of c.Mounts as (MountPoint & { copyUp?: boolean })[]) {
@@ -575,9 +587,18 @@ export class ContainerService {
       const src = await secureJoin(rootfs, m.Destination);
       const st = await fsp.stat(src).catch(() => undefined);
       if (!st?.isDirectory()) continue;
-      const entries = await fsp.readdir(m.Source);
-      if (entries.length > 0) continue;
-      await run("cp", ["-a", "--", `${src}/.`, `${m.Source}/`]);
+      const holder = `copy-up:${c.Id}`;
+      try {
+        await this.o.volumes.mount(m.Name!, holder);
+      } catch (err) {
+        throw new VolumeMountError(`error while mounting volume '${m.Source}': ${(err as Error).message}`);
+      }
+      try {
+        const entries = await fsp.readdir(m.Source);
+        if (entries.length === 0) await run("cp", ["-a", "--", `${src}/.`, `${m.Source}/`]);
+      } finally {
+        await this.o.volumes.unmount(m.Name!, holder);
+      }
     }
     if (changed) await this.records.put(c.Id, c);
   }
@@ -651,7 +672,9 @@ export class ContainerService {
       publishVolumeEvents(this.o.events, c, "unmount");
       for (const l of this.exitListeners.get(id) ?? []) l();
       this.notifyWaiters(id, "next-exit", code, "");
-      // Released at once in what the API shows; the host objects go in the background.
+      // The container's volume holds go now (a --rm removal next must find them free; the
+      // last holder unmounts, a few syscalls); the other host objects go in the background.
+      await unmountContainerVolumes(this.o.volumes, c).catch((e) => this.o.log.warn("volume unmount failed", { id, err: e }));
       this.releaseHostObjects(id, exitFile);
       // Decided with the exit, under the lock, as moby's monitor does: a stop that comes
       // later finds the container "restarting" and cancels the restart.
