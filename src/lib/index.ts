@@ -8,3 +8,4 @@ export * from "./securejoin.js";
 export * from "./dockerignore.js";
 export * from "./ports.js";
 export * from "./units.js";
+export * from "./pathutil.js";
