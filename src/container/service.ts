@@ -970,11 +970,14 @@ export class ContainerService {
   async rename(ref: string, newName: string): Promise<void> {
     const c = this.get(ref);
     if (!newName) throw invalidParameter("Neither old nor new names may be empty");
-    if (!VALID_NAME.test(newName)) throw invalidParameter(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    // moby's order and words: canonical name, same-name check, then reserveName's checks
+    // wrapped as "Error when allocating new name: …" (compose scripts match on that prefix).
     const name = newName.startsWith("/") ? newName : `/${newName}`;
     if (name === c.Name) throw invalidParameter(`Renaming a container with the same name as its current name`);
+    const allocating = "Error when allocating new name: ";
+    if (!VALID_NAME.test(name.slice(1))) throw invalidParameter(`${allocating}Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     const holder = this.names.get(name);
-    if (holder) throw conflict(`Conflict. The container name "${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    if (holder) throw conflict(`${allocating}Conflict. The container name "${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
     const old = c.Name;
     this.names.set(name, c.Id);
     this.names.delete(old);
