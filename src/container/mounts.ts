@@ -143,25 +143,26 @@ export class VolumeMountError extends PierError {
 /**
  * At start, each named volume of the container is mounted for it (a volume with options gets
  * its device on _data; the first user mounts, the others share), as moby's MountPoint.Setup.
- * On a failure the volumes taken so far are released again.
+ * On a failure the volumes taken so far are released again. `holder` is the container's ID,
+ * or a name of its own for a file copy that holds the volumes only while it runs.
  */
-export async function mountContainerVolumes(volumes: VolumeService, c: { Id: string; Mounts: MountPoint[] }): Promise<void> {
+export async function mountContainerVolumes(volumes: VolumeService, c: { Id: string; Mounts: MountPoint[] }, holder = c.Id): Promise<void> {
   for (const m of c.Mounts) {
     if (m.Type !== "volume" || !m.Name) continue;
     try {
-      await volumes.mount(m.Name, c.Id);
+      await volumes.mount(m.Name, holder);
     } catch (err) {
-      await unmountContainerVolumes(volumes, c).catch(() => {});
+      await unmountContainerVolumes(volumes, c, holder).catch(() => {});
       throw new VolumeMountError(`error while mounting volume '${m.Source}': ${(err as Error).message}`);
     }
   }
 }
 
 /** When the container stops (or its start fails): its holds go; the last user unmounts. */
-export async function unmountContainerVolumes(volumes: VolumeService, c: { Id: string; Mounts: MountPoint[] }): Promise<void> {
+export async function unmountContainerVolumes(volumes: VolumeService, c: { Id: string; Mounts: MountPoint[] }, holder = c.Id): Promise<void> {
   let first: unknown;
   for (const m of c.Mounts) {
-    if (m.Type === "volume" && m.Name) await volumes.unmount(m.Name, c.Id).catch((err) => (first ??= err));
+    if (m.Type === "volume" && m.Name) await volumes.unmount(m.Name, holder).catch((err) => (first ??= err));
   }
   if (first !== undefined) throw first;
 }

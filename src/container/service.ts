@@ -1057,7 +1057,7 @@ export class ContainerService {
    * The container's root filesystem for a file operation (cp, export): mounted for the call
    * when the container is not running, unmounted by release() if it still is not.
    */
-  async acquireRootfs(ref: string): Promise<{ c: ContainerRecord; rootfs: string; release: () => Promise<void> }> {
+  async acquireRootfs(ref: string, opts: { volumes?: boolean } = {}): Promise<{ c: ContainerRecord; rootfs: string; release: () => Promise<void> }> {
     const id = this.get(ref).Id;
     return this.withLock(id, async () => {
       const c = this.get(id);
@@ -1065,11 +1065,23 @@ export class ContainerService {
       if (c.State.Dead) throw conflict(`container ${c.Id} is dead`);
       await this.released(id);
       const rootfs = await this.o.rootfs.mountContainer(c.Id, this.o.images.chainIDOf(c.Image));
+      // docker cp sees a volume's device as a run does: dockerd mounts the volumes for the
+      // copy (a stopped container's bind volume gets the files in its host directory).
+      const volumeHolder = opts.volumes ? `files:${newID()}` : undefined;
+      if (volumeHolder) {
+        try {
+          await mountContainerVolumes(this.o.volumes, c, volumeHolder);
+        } catch (err) {
+          if (!c.State.Running && !this.rootfsUsers.get(id)) await this.o.rootfs.unmountContainer(id).catch(() => {});
+          throw err;
+        }
+      }
       this.rootfsUsers.set(id, (this.rootfsUsers.get(id) ?? 0) + 1);
       let released = false;
       const release = async () => {
         if (released) return;
         released = true;
+        if (volumeHolder) await unmountContainerVolumes(this.o.volumes, c, volumeHolder).catch((e) => this.o.log.warn("volume unmount failed", { id, err: e }));
         await this.withLock(id, async () => {
           const n = (this.rootfsUsers.get(id) ?? 1) - 1;
           if (n > 0) return void this.rootfsUsers.set(id, n);

@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mountSpecOf, validateLocalOptions } from "./local-options.js";
-import { parseMountOptions } from "./local-mount.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { mountLocalVolume, parseMountOptions } from "./local-mount.js";
 
 describe("local volume options", () => {
   it("accepts what dockerd accepts", () => {
@@ -45,5 +46,21 @@ describe("local volume options", () => {
     assert.deepEqual(parseMountOptions("ro,rw,noexec"), { flags: 8, data: "" });
     // "defaults" carries no flag, so it is passed on as data, as moby does.
     assert.deepEqual(parseMountOptions("defaults"), { flags: 0, data: "defaults" });
+  });
+
+  it("words a failed mount as dockerd, with a password masked", async () => {
+    const dir = mkdtempSync("/var/tmp/pier-volmount-");
+    try {
+      await assert.rejects(
+        mountLocalVolume({ type: "pier-no-such-fs", device: "//host/share", o: "username=u,password=secret,ro" }, dir),
+        (err: Error) => {
+          assert.equal(err.message, `failed to mount local volume: mount //host/share:${dir}, flags: 0x1, data: username=u,password=********: no such device`);
+          return true;
+        },
+      );
+      await assert.rejects(mountLocalVolume({ type: "tmpfs", device: "", o: "" }, dir), /missing device in volume options/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -146,6 +146,25 @@ describe("local volume options", () => {
     await dockerOk(e, ["volume", "rm", "cv"]);
   });
 
+  it("docker cp to and from a stopped container goes through its bind volume to the host directory", async () => {
+    const dir = path.join(hostDirs, "cp");
+    await fsp.mkdir(dir);
+    await fsp.writeFile(path.join(dir, "on-host"), "host file\n");
+    const src = path.join(hostDirs, "cp-src");
+    await fsp.writeFile(src, "copied in\n");
+    await dockerOk(e, ["volume", "create", "-o", "type=none", "-o", "o=bind", "-o", `device=${dir}`, "cpv"]);
+    const mp = await mountpointOf(e, "cpv");
+    await dockerOk(e, ["create", "--name", "cp-stopped", "--network", "none", "-v", "cpv:/data", "busybox", "true"]);
+    await dockerOk(e, ["cp", src, "cp-stopped:/data/copied"]);
+    assert.equal(await fsp.readFile(path.join(dir, "copied"), "utf8"), "copied in\n");
+    const out = path.join(hostDirs, "cp-out");
+    await dockerOk(e, ["cp", "cp-stopped:/data/on-host", out]);
+    assert.equal(await fsp.readFile(out, "utf8"), "host file\n");
+    await until(() => !isMounted(mp), "the volume to be unmounted after the copies");
+    await dockerOk(e, ["rm", "cp-stopped"]);
+    await dockerOk(e, ["volume", "rm", "cpv"]);
+  });
+
   it("o=ro on a bind volume makes it read-only in the container", async () => {
     const dir = path.join(hostDirs, "ro");
     await fsp.mkdir(dir);
