@@ -11,6 +11,9 @@ import * as path from "node:path";
 import { DOCKER, apiRequest, dockerOk, startEngine, withEngine, type Engine } from "../harness.js";
 
 const external = !!process.env.PIER_TEST_DOCKER_HOST;
+/** conmon only starts its log afresh at max-size: Pier refuses it max-file above 1. */
+const conmon = !external && /conmon/.test(process.env.PIER_TEST_MONITOR ?? "");
+const rotatesFiles = { skip: conmon && "conmon keeps no rotated files" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A shell loop printing `line-<i>-<pad>` for i in [from, to). */
@@ -143,7 +146,7 @@ describe("logging drivers", () => {
     await dockerOk(e, ["rm", "nolog"]);
   });
 
-  it("json-file max-size/max-file: the log rotates and `docker logs` reads the files in order", async () => {
+  it("json-file max-size/max-file: the log rotates and `docker logs` reads the files in order", rotatesFiles, async () => {
     await dockerOk(e, ["run", "-d", "--name", "rot", "--net", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "busybox", "sh", "-c", lines(0, 300)]);
     await waitExited(e, "rot");
     const all = numbers(await logs(e, ["rot"]));
@@ -175,7 +178,7 @@ describe("logging drivers", () => {
     await dockerOk(e, ["rm", "rot"]);
   });
 
-  it("an attached run of a chatty container gets every line, however often its log rotates", async () => {
+  it("an attached run of a chatty container gets every line, however often its log rotates", rotatesFiles, async () => {
     const r = await e.docker(["run", "--rm", "--net", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "sh", "-c", lines(0, 1000)]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(numbers(r.stdout), Array.from({ length: 1000 }, (_, i) => i));
@@ -197,7 +200,7 @@ describe("logging drivers", () => {
     await dockerOk(e, ["rm", "norot"]);
   });
 
-  it("local: rotates at its max-size and is read back like json-file", async () => {
+  it("local: rotates at its max-size and is read back like json-file", rotatesFiles, async () => {
     await dockerOk(e, ["run", "-d", "--name", "loc", "--net", "none", "--log-driver", "local", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "sh", "-c", lines(0, 300)]);
     await waitExited(e, "loc");
     const kept = numbers(await logs(e, ["loc"]));
@@ -208,7 +211,7 @@ describe("logging drivers", () => {
     await dockerOk(e, ["rm", "loc"]);
   });
 
-  it("`docker logs -f` follows the log across rotations without losing a line", async () => {
+  it("`docker logs -f` follows the log across rotations without losing a line", rotatesFiles, async () => {
     // The container waits for a go-ahead, so the follower is reading before the first rotation,
     // and writes a line at a time: a reader (dockerd's too) cannot read a file rotated away
     // before it got to it, only one that still exists.
@@ -240,6 +243,12 @@ describe("logging drivers", () => {
     await dockerOk(e, ["rm", "fol"]);
   });
 
+  it("conmon is refused more than one log file, plainly", { skip: !conmon && "with conmon only" }, async () => {
+    const r = await e.docker(["run", "--rm", "--net", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "true"]);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /max-file 2 needs pier-monitor: conmon cannot keep rotated log files/);
+  });
+
   it("compress=true is refused rather than ignored (Pier keeps rotated files uncompressed)", { skip: external && "Pier's own refusal" }, async () => {
     const r = await e.docker(["run", "--rm", "--net", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "--log-opt", "compress=true", "busybox", "true"]);
     assert.equal(r.code, 125);
@@ -247,7 +256,7 @@ describe("logging drivers", () => {
   });
 });
 
-describe("the daemon's default logging", { skip: external && "needs a private pierd" }, () => {
+describe("the daemon's default logging", { skip: (external && "needs a private pierd") || (conmon && "conmon keeps no rotated files") }, () => {
   it("--log-driver/--log-opt set the default: info and inspect show it; a container's own driver drops its options", async () => {
     await withEngine({ daemonArgs: ["--log-driver", "json-file", "--log-opt", "max-size=1k", "--log-opt", "max-file=2"] }, async (e) => {
       const id = await dockerOk(e, ["run", "-d", "--net", "none", "--log-opt", "max-file=3", "busybox", "sh", "-c", lines(0, 300)]);
