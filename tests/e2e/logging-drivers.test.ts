@@ -117,6 +117,9 @@ describe("logging drivers", () => {
   it("inspect shows the effective LogConfig; info the daemon's driver", async () => {
     const id = await dockerOk(e, ["create", "--net", "none", "busybox", "true"]);
     assert.equal(await dockerOk(e, ["inspect", "-f", "{{json .HostConfig.LogConfig}}", id]), '{"Type":"json-file","Config":{}}');
+    // dockerd names the file once the container has started.
+    await dockerOk(e, ["start", "-a", id]);
+    assert.match(await dockerOk(e, ["inspect", "-f", "{{.LogPath}}", id]), new RegExp(`/${id}-json\\.log$`));
     const opts = await dockerOk(e, ["create", "--net", "none", "--log-opt", "max-size=10m", "--log-opt", "max-file=3", "busybox", "true"]);
     assert.equal(await dockerOk(e, ["inspect", "-f", "{{json .HostConfig.LogConfig}}", opts]), '{"Type":"json-file","Config":{"max-file":"3","max-size":"10m"}}');
     assert.equal(await dockerOk(e, ["info", "-f", "{{.LoggingDriver}}"]), "json-file");
@@ -139,6 +142,7 @@ describe("logging drivers", () => {
     assert.equal(cat.stdout, "through stdin\n");
     const again = await e.docker(["start", "-a", "nolog"]);
     assert.equal(again.stdout, "out\n");
+    assert.equal(await dockerOk(e, ["inspect", "-f", "{{.LogPath}}", "nolog"]), "");
     if (!external) {
       const id = await dockerOk(e, ["inspect", "-f", "{{.Id}}", "nolog"]);
       assert.deepEqual(logFiles(e, id), {}, "no log file is kept");
@@ -208,6 +212,7 @@ describe("logging drivers", () => {
     assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => 300 - kept.length + i));
     assert.deepEqual(numbers(await logs(e, ["--tail", "2", "loc"])), [298, 299]);
     assert.equal(await dockerOk(e, ["inspect", "-f", "{{json .HostConfig.LogConfig}}", "loc"]), '{"Type":"local","Config":{"max-file":"2","max-size":"1k"}}');
+    assert.equal(await dockerOk(e, ["inspect", "-f", "{{.LogPath}}", "loc"]), "");
     await dockerOk(e, ["rm", "loc"]);
   });
 
