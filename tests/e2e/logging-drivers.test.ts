@@ -140,6 +140,8 @@ describe("logging drivers", () => {
     // stdin goes through too, and a start -a sees the output of the new run.
     const cat = await e.docker(["run", "--rm", "-i", "--net", "none", "--log-driver", "none", "busybox", "cat"], { input: "through stdin\n" });
     assert.equal(cat.stdout, "through stdin\n");
+    const tty = await e.docker(["run", "--rm", "-t", "--net", "none", "--log-driver", "none", "busybox", "echo", "on a tty"]);
+    assert.equal(tty.stdout, "on a tty\r\n");
     const again = await e.docker(["start", "-a", "nolog"]);
     assert.equal(again.stdout, "out\n");
     assert.equal(await dockerOk(e, ["inspect", "-f", "{{.LogPath}}", "nolog"]), "");
