@@ -132,7 +132,7 @@ export class ExecManager {
     const c = this.host.get(ref);
     const cmd = req.Cmd ?? [];
     if (!Array.isArray(cmd) || cmd.length === 0) throw invalidParameter("No exec command specified");
-    this.checkRunning(c);
+    this.checkRunning(c, ref);
     if (req.DetachKeys) parseDetachKeys(req.DetachKeys);
     const linkedEnv = this.host.linkedEnv(c);
     let resolveStarted!: () => void;
@@ -205,9 +205,10 @@ export class ExecManager {
     return ids.length ? ids : null;
   }
 
-  private checkRunning(c: ContainerRecord): void {
+  /** moby's getActiveContainer: the paused message names the container as the client did. */
+  private checkRunning(c: ContainerRecord, ref = c.Id): void {
     if (!c.State.Running) throw conflict(`container ${c.Id} is not running`);
-    if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
+    if (c.State.Paused) throw conflict(`Container ${ref} is paused, unpause the container before exec`);
     if (c.State.Restarting) throw conflict(`Container ${c.Id} is restarting, wait until the container is running`);
   }
 

@@ -1,4 +1,5 @@
 import { invalidParameter, notImplemented, systemError } from "../errdefs/index.js";
+import { fromHumanSize as unitsFromHumanSize, ramInBytes } from "../lib/index.js";
 
 // HostConfig.LogConfig as dockerd treats it (moby daemon/logger: ValidateLogOpts, jsonfilelog,
 // local), for the three drivers Pier serves: json-file, local and none. All three are the
@@ -194,25 +195,13 @@ function parseBool(s: string): boolean {
   throw new PolicyError(`strconv.ParseBool: parsing ${JSON.stringify(s)}: invalid syntax`);
 }
 
-const DECIMAL: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15 };
-const BINARY: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
-
-/** go-units FromHumanSize (decimal: "1k" is 1000 bytes), with its error words. */
+/** go-units FromHumanSize (decimal: "1k" is 1000 bytes), its error as a PolicyError. */
 function fromHumanSize(s: string): number {
-  return humanSize(s, DECIMAL);
-}
-
-/** go-units RAMInBytes (binary multiples). */
-function ramInBytes(s: string): number {
-  return humanSize(s, BINARY);
-}
-
-function humanSize(s: string, units: Record<string, number>): number {
-  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(s);
-  if (!m) throw new PolicyError(`invalid size: '${s}'`);
-  const n = Number(m[1]);
-  if (!Number.isFinite(n)) throw new PolicyError(`invalid size: '${s}'`);
-  return Math.trunc(n * (m[2] ? units[m[2].toLowerCase()]! : 1));
+  try {
+    return unitsFromHumanSize(s);
+  } catch (e) {
+    throw new PolicyError((e as Error).message);
+  }
 }
 
 /**

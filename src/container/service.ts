@@ -9,14 +9,14 @@ import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
 import { monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type StartShimChannel } from "../sys/index.js";
-import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
+import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, defaultCgroupnsMode, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
 import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
 import { linkEnv, linkHostsLine, liveLinks, resolveLinks, type LinkRecord, type LiveLink } from "./links.js";
 import { validateCreateRequest } from "./validate.js";
 import { DEFAULT_LOG_CONFIG, effectiveLogConfig, logPolicy, validateLogConfig, type LogConfig } from "./logconfig.js";
-import { planMounts, type PlannedMount } from "./mounts.js";
+import { mountContainerVolumes, planMounts, unmountContainerVolumes, VolumeMountError, type PlannedMount } from "./mounts.js";
 import { updateContainer, type UpdateRequest } from "./resources.js";
 import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
 import type { Mount as OCIMount } from "../oci/index.js";
@@ -157,6 +157,10 @@ export class ContainerService {
       hasEnded: async (c) => (await this.exitFileCode(c.Id)) !== undefined || !pidAlive(c.State.Pid),
       settleExit: (id) => this.handleExit(id, { restore: true }),
       resume: (c) => this.health.init(c),
+      holdVolumes: (c) => {
+        for (const m of c.Mounts) if (m.Type === "volume" && m.Name) this.o.volumes.adopt(m.Name, c.Id);
+      },
+      releaseUnheldVolumes: () => this.o.volumes.sweepUnheld(),
       endPendingRestart: (id) => this.withLock(id, async () => {
         const c = this.records.get(id);
         if (c && !c.State.Running && this.cancelRestart(c)) await this.records.put(id, c);
@@ -352,13 +356,13 @@ export class ContainerService {
     for (const p of planned) {
       const point = { ...p.point };
       if (p.volume) {
-        const existed = p.volume.name !== "" && this.o.volumes.get(p.volume.name) !== undefined;
-        const v = await this.o.volumes.create({ Name: p.volume.name || undefined, Labels: p.volume.labels, anonymous: p.volume.anonymous });
+        const v = await this.o.volumes.create({ Name: p.volume.name || undefined, Labels: p.volume.labels, DriverOpts: p.volume.driverOpts, anonymous: p.volume.anonymous });
         if (p.volume.anonymous) rec.anonymousVolumes.push(v.Name);
         point.Name = v.Name;
         point.Source = v.Mountpoint;
-        // Remember whether the image's content should be copied in at first start.
-        (point as MountPoint & { copyUp?: boolean }).copyUp = !p.volume.noCopy && !existed;
+        // The image's content is copied in at first start unless nocopy; an existing volume too,
+        // when it is empty then (dockerd copies into any empty volume at create).
+        (point as MountPoint & { copyUp?: boolean }).copyUp = !p.volume.noCopy;
       } else if (p.createSource) {
         // Only a missing source is created; an existing file or directory is bound as it is.
         const exists = await fsp.lstat(point.Source).then(() => true, (e) => { if (isENOENT(e)) return false; throw e; });
@@ -447,6 +451,7 @@ export class ContainerService {
       });
       mark("mounted+etc");
       await this.copyUpVolumes(c, rootfs);
+      await mountContainerVolumes(this.o.volumes, c);
       const user = await resolveUser(rootfs, c.Config.User ?? "", (hc.GroupAdd as string[] | null) ?? []);
       const spec = buildSpec({
         id: c.Id,
@@ -546,8 +551,10 @@ export class ContainerService {
       await this.runc.delete(c.Id).catch(() => {});
       await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
+      await unmountContainerVolumes(this.o.volumes, c).catch(() => {});
       const message = err instanceof Error ? err.message : String(err);
-      const code = exitCodeForStartError(message);
+      // moby records 128 for a volume that would not mount, whatever the errno says.
+      const code = err instanceof VolumeMountError ? 128 : exitCodeForStartError(message);
       c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? "created" : "exited", Running: false, Pid: 0, ExitCode: code, Error: message };
       if (c.State.Status === "exited") c.State.FinishedAt = nowRFC3339();
       await this.records.put(c.Id, c).catch(() => {});
@@ -575,7 +582,12 @@ export class ContainerService {
     return out;
   }
 
-  /** A new named or anonymous volume gets the image's content at its path, once. */
+  /**
+   * A new named or anonymous volume gets the image's content at its path, once. dockerd copies
+   * at create under a hold of its own: a volume with options is mounted just for the copy and
+   * unmounted after it unless another container holds it (so a bind volume's host directory
+   * keeps the content, a tmpfs volume nobody uses loses it, as with dockerd).
+   */
   private async copyUpVolumes(c: ContainerRecord, rootfs: string): Promise<void> {
     let changed = false;
     for (const m of c.Mounts as (MountPoint & { copyUp?: boolean })[]) {
@@ -585,9 +597,18 @@ export class ContainerService {
       const src = await secureJoin(rootfs, m.Destination);
       const st = await fsp.stat(src).catch(() => undefined);
       if (!st?.isDirectory()) continue;
-      const entries = await fsp.readdir(m.Source);
-      if (entries.length > 0) continue;
-      await run("cp", ["-a", "--", `${src}/.`, `${m.Source}/`]);
+      const holder = `copy-up:${c.Id}`;
+      try {
+        await this.o.volumes.mount(m.Name!, holder);
+      } catch (err) {
+        throw new VolumeMountError(`error while mounting volume '${m.Source}': ${(err as Error).message}`);
+      }
+      try {
+        const entries = await fsp.readdir(m.Source);
+        if (entries.length === 0) await run("cp", ["-a", "--", `${src}/.`, `${m.Source}/`]);
+      } finally {
+        await this.o.volumes.unmount(m.Name!, holder);
+      }
     }
     if (changed) await this.records.put(c.Id, c);
   }
@@ -661,7 +682,9 @@ export class ContainerService {
       publishVolumeEvents(this.o.events, c, "unmount");
       for (const l of this.exitListeners.get(id) ?? []) l();
       this.notifyWaiters(id, "next-exit", code, "");
-      // Released at once in what the API shows; the host objects go in the background.
+      // The container's volume holds go now (a --rm removal next must find them free; the
+      // last holder unmounts, a few syscalls); the other host objects go in the background.
+      await unmountContainerVolumes(this.o.volumes, c).catch((e) => this.o.log.warn("volume unmount failed", { id, err: e }));
       this.releaseHostObjects(id, exitFile);
       // Decided with the exit, under the lock, as moby's monitor does: a stop that comes
       // later finds the container "restarting" and cancels the restart.
@@ -957,11 +980,14 @@ export class ContainerService {
   async rename(ref: string, newName: string): Promise<void> {
     const c = this.get(ref);
     if (!newName) throw invalidParameter("Neither old nor new names may be empty");
-    if (!VALID_NAME.test(newName)) throw invalidParameter(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    // moby's order and words: canonical name, same-name check, then reserveName's checks
+    // wrapped as "Error when allocating new name: …" (compose scripts match on that prefix).
     const name = newName.startsWith("/") ? newName : `/${newName}`;
     if (name === c.Name) throw invalidParameter(`Renaming a container with the same name as its current name`);
+    const allocating = "Error when allocating new name: ";
+    if (!VALID_NAME.test(name.slice(1))) throw invalidParameter(`${allocating}Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     const holder = this.names.get(name);
-    if (holder) throw conflict(`Conflict. The container name "${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    if (holder) throw conflict(`${allocating}Conflict. The container name "${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
     const old = c.Name;
     this.names.set(name, c.Id);
     this.names.delete(old);
@@ -1156,9 +1182,7 @@ function withHostConfigDefaults(hc: HostConfig): HostConfig {
     // With a memory limit and no swap limit, the swap limit is twice the memory.
     MemorySwap: memory > 0 && !hc.MemorySwap ? memory * 2 : ((hc.MemorySwap as number) ?? 0),
     IpcMode: (hc.IpcMode as string) || "private",
-    // Pier gives containers no cgroup namespace yet, which is what "host" means (Docker's
-    // default on cgroup v1).
-    CgroupnsMode: "host",
+    CgroupnsMode: (hc.CgroupnsMode as string) || defaultCgroupnsMode(),
     MaskedPaths: (hc.MaskedPaths as string[] | null | undefined) ?? (privileged ? null : [...DEFAULT_MASKED_PATHS]),
     ReadonlyPaths: (hc.ReadonlyPaths as string[] | null | undefined) ?? (privileged ? null : [...DEFAULT_READONLY_PATHS]),
     Runtime: (hc.Runtime as string) || "runc",

@@ -127,6 +127,8 @@ export function validateCreateRequest(config: Record<string, unknown>, hostConfi
   checkObject(config, CONFIG, "ContainerConfigWrapper");
   checkObject(hostConfig, HOST_CONFIG, "HostConfig.HostConfig");
   checkWorkingDir(config);
+  const cgroupns = hostConfig.CgroupnsMode as string | undefined;
+  if (cgroupns && cgroupns !== "host" && cgroupns !== "private") throw invalidParameter(`invalid cgroup namespace mode: ${cgroupns}`);
   checkStopSignal(config.StopSignal as string | undefined);
   for (const e of (config.Env as string[] | null | undefined) ?? []) checkEnv(e);
 }

@@ -268,7 +268,10 @@ export class NetworkService {
     this.hostReady ??= (async () => {
       // Written first: whatever is made from here on is found again after a crash.
       await fsp.writeFile(this.hostMarker, "");
-      await this.ensureBridges([...this.records.values()].filter((n) => n.Driver === "bridge"));
+      // Chains of pierds killed before they could remove them would meet our subnets (see
+      // stale-chains.ts): gone before our bridges are made.
+      const foreign = await this.foreignSubnets();
+      await this.ensureBridges([...this.records.values()].filter((n) => n.Driver === "bridge"), foreign);
       await this.firewall.install();
       for (const n of this.records.values()) if (this.isUserBridge(n)) await this.startDNS(n);
     })().catch((err) => {
@@ -410,15 +413,18 @@ export class NetworkService {
     this.pools.set(n.Id, new AddressPool(parsePrefix(c.Subnet), ip(c.Gateway), c.IPRange ? parsePrefix(c.IPRange) : undefined));
   }
 
-  /** Make the bridges of these networks; a network without a subnet gets one from the pools. */
-  private async ensureBridges(nets: NetworkRecord[]): Promise<void> {
+  /**
+   * Make the bridges of these networks; a network without a subnet gets one from the pools.
+   * `foreign`: what foreignSubnets() just gave (else asked again when a subnet is picked).
+   */
+  private async ensureBridges(nets: NetworkRecord[], foreign?: Prefix[]): Promise<void> {
     let script = "";
     for (const n of nets) {
       const c = n.IPAM.Config?.[0];
       if (c?.Subnet && c.Gateway) {
         script += bridgeScript({ name: this.bridgeOf(n), cidr: `${c.Gateway}/${parsePrefix(c.Subnet).bits}`, mtu: this.mtuOf(n) });
       } else {
-        await this.allocateSubnet(n);
+        await this.allocateSubnet(n, foreign);
       }
     }
     if (script) await netScript(script);
@@ -428,14 +434,36 @@ export class NetworkService {
   }
 
   /**
-   * The first pool subnet that neither another of our networks nor a host route uses; the route
-   * check and the bridge creation happen together under a machine-wide lock.
+   * Remove the chains of other pierds that are gone, and return the subnets the other pierds'
+   * remaining chains name (firewall.ts sweepForeign). A failure to read them costs only this
+   * protection: it is logged, never fatal.
    */
-  private async allocateSubnet(n: NetworkRecord): Promise<void> {
+  private async foreignSubnets(): Promise<Prefix[]> {
+    const named = await this.firewall.sweepForeign().catch((e) => {
+      this.log.warn("cannot read other pierds' iptables chains", { err: e });
+      return [] as string[];
+    });
+    return named.flatMap((s) => {
+      try {
+        return [parsePrefix(s.includes("/") ? s : `${s}/32`)];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /**
+   * The first pool subnet that neither another of our networks, nor a host route, nor another
+   * pierd's rules use; the route check and the bridge creation happen together under a
+   * machine-wide lock. (Another pierd's rules outside the lock: a live pierd's subnet has its
+   * bridge's route, and a dead one's rules do not change.)
+   */
+  private async allocateSubnet(n: NetworkRecord, foreign?: Prefix[]): Promise<void> {
     const ours = [...this.records.values()].filter((x) => x.Id !== n.Id).flatMap((x) => (x.IPAM.Config ?? []).filter((c) => c.Subnet).map((c) => parsePrefix(c.Subnet!)));
+    const avoid = [...ours, ...(foreign ?? (await this.foreignSubnets()))];
     const candidates: Prefix[] = [];
     for (const p of poolSubnets(this.o.defaultAddressPools ?? DEFAULT_ADDRESS_POOLS)) {
-      if (ours.some((o) => overlaps(o, p))) continue;
+      if (avoid.some((o) => overlaps(o, p))) continue;
       candidates.push(p);
     }
     const bridge = this.bridgeOf(n);

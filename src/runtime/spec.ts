@@ -21,6 +21,8 @@ import { defaultSeccompProfile, hostGoArch, kernelRunsX32, parseSeccompProfile, 
 /** The Docker API's HostConfig fields that affect the spec (all optional, as clients send them). */
 export interface HostConfigInput {
   Privileged?: boolean;
+  /** "private": a cgroup namespace of its own; "host" (or unset: the caller fills the default) none. */
+  CgroupnsMode?: string;
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
   SecurityOpt?: string[] | null;
@@ -261,6 +263,9 @@ interface CgroupFeatures {
   cpusAvailable?: string;
   memsAvailable?: string;
 }
+
+/** dockerd's default-cgroupns-mode: a private cgroup namespace on cgroup v2 hosts, the host's on v1. */
+export const defaultCgroupnsMode = memo((): "host" | "private" => (exists("/sys/fs/cgroup/cgroup.controllers") ? "private" : "host"));
 
 const cgroupFeatures = memo((): CgroupFeatures => {
   const root = "/sys/fs/cgroup";
@@ -1111,6 +1116,7 @@ export function buildSpec(opts: SpecOptions): Spec {
     setNamespace(namespaces, { type: "pid", path: opts.namespacePaths.pid });
   }
   if (utsHost) removeNamespace(namespaces, "uts");
+  if (hc.CgroupnsMode === "private") namespaces.push({ type: "cgroup" });
   linux.namespaces = namespaces;
 
   validateSysctls(sysctl, {

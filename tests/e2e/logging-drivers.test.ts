@@ -221,9 +221,9 @@ describe("logging drivers", () => {
   it("`docker logs -f` follows the log across rotations without losing a line", rotatesFiles, async () => {
     // The container waits for a go-ahead, so the follower is reading before the first rotation,
     // and writes a line at a time: a reader (dockerd's too) cannot read a file rotated away
-    // before it got to it, only one that still exists.
+    // before it got to it, only one that still exists (five files leave a loaded machine slack).
     const slowly = lines(0, 200).replace("; done", "; sleep 0.01; done");
-    await dockerOk(e, ["run", "-d", "--name", "fol", "--net", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "busybox", "sh", "-c", `echo ready; while [ ! -e /go ]; do sleep 0.1; done; ${slowly}`]);
+    await dockerOk(e, ["run", "-d", "--name", "fol", "--net", "none", "--log-opt", "max-size=2k", "--log-opt", "max-file=5", "busybox", "sh", "-c", `echo ready; while [ ! -e /go ]; do sleep 0.1; done; ${slowly}`]);
     const child = spawn(DOCKER, ["logs", "-f", "fol"], { env: { ...process.env, DOCKER_HOST: e.host } });
     let out = "";
     child.stdout.on("data", (d) => (out += d));

@@ -2,13 +2,24 @@ import type { Duplex } from "node:stream";
 import { invalidParameter, notImplemented, PierError } from "../../errdefs/index.js";
 import { parseTimestampNs } from "../../lib/index.js";
 import { LogEncoder, LogFollower, attachBypassesLog, inWindow, logEnd, streamLog, inspectView, parseDetachKeys, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogPosition, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
-import { boolParam, checkFilterKeys, filtersParam, intParam, readJSON, sendJSON, sendNoContent } from "../http.js";
+import { boolParam, checkFilterKeys, filtersParam, intParam, jsonReply, readJSON, sendJSON, sendNoContent } from "../http.js";
 import type { Router, HijackCtx } from "../router.js";
 import type { Services } from "../services.js";
 import { containerFilter } from "./filters.js";
 import { publishPrune } from "./prune-event.js";
 
 const WAIT_CONDITIONS = new Set(["not-running", "next-exit", "removed"]);
+
+/**
+ * Creation times, parsed once per record: every list sorts by them (parsing 50 of them was
+ * ~6% of a list's cost). A container's Created never changes; a record dropped is forgotten.
+ */
+const createdTimes = new WeakMap<ContainerRecord, bigint>();
+function createdNs(c: ContainerRecord): bigint {
+  let t = createdTimes.get(c);
+  if (t === undefined) createdTimes.set(c, (t = parseRFC3339Ns(c.Created)));
+  return t;
+}
 
 export function containerRoutes(r: Router, s: Services): void {
 
@@ -27,24 +38,23 @@ export function containerRoutes(r: Router, s: Services): void {
     sendJSON(res, 201, out);
   });
 
-  r.on("GET", "/containers/json", ({ res, query }) => {
+  r.onFast("GET", "/containers/json", ({ query }) => {
     const filters = filtersParam(query);
     checkFilterKeys(filters, ["id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume", "network", "health", "isolation", "is-task", "publish", "expose"]);
     const all = boolParam(query, "all");
     const limit = intParam(query, "limit") ?? -1;
     const match = containerFilter(filters, s);
     let list = s.containers.all().filter((c) => (all || limit > 0 || filters.status !== undefined || c.State.Running) && match(c));
-    const created = new Map(list.map((c) => [c.Id, parseRFC3339Ns(c.Created)]));
-    list.sort((a, b) => { const x = created.get(a.Id)!, y = created.get(b.Id)!; return x < y ? 1 : x > y ? -1 : 0; });
+    list.sort((a, b) => { const x = createdNs(a), y = createdNs(b); return x < y ? 1 : x > y ? -1 : 0; });
     if (limit > 0) list = list.slice(0, limit);
     const now = Date.now();
-    sendJSON(res, 200, list.map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now)));
+    return jsonReply(200, list.map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now)));
   });
 
-  r.on("GET", "/containers/:id/json", ({ res, params }) => {
+  r.onFast("GET", "/containers/:id/json", ({ params }) => {
     const c = s.containers.get(params.id!);
     // ExecIDs: the running exec sessions, which only the exec manager knows.
-    sendJSON(res, 200, { ...inspectView(c, s.networks, (id) => s.containers.find(id)), ExecIDs: s.containers.execs.idsFor(c.Id) });
+    return jsonReply(200, { ...inspectView(c, s.networks, (id) => s.containers.find(id)), ExecIDs: s.containers.execs.idsFor(c.Id) });
   });
 
   r.on("POST", "/containers/:id/start", async ({ res, params }) => {
