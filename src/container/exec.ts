@@ -35,6 +35,8 @@ export interface ExecHost {
 export interface ContainerAttach {
   socket: Duplex;
   pending?: Buffer;
+  /** Forward the client's stdin (default); false for an output-only attach (a container with no log). */
+  stdin?: boolean;
   stdout: boolean;
   stderr: boolean;
   /** The detach keys asked for ("" or undefined: ctrl-p,ctrl-q); only a tty detaches. */
@@ -672,7 +674,7 @@ export class ExecManager {
     const join = (dir: string) => {
       bridge = new AttachBridge(client, connectAttachSocket(dir), {
         raw: tty,
-        stdin: true,
+        stdin: a.stdin ?? true,
         stdout: a.stdout,
         stderr: a.stderr,
         // Docker closes the container's stdin at the client's EOF only for StdinOnce without a tty;

@@ -15,6 +15,7 @@ import type { NetworkService, EndpointSettingsInput } from "../network/index.js"
 import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
 import { linkEnv, linkHostsLine, liveLinks, resolveLinks, type LinkRecord, type LiveLink } from "./links.js";
 import { validateCreateRequest } from "./validate.js";
+import { DEFAULT_LOG_CONFIG, effectiveLogConfig, logPolicy, validateLogConfig, type LogConfig } from "./logconfig.js";
 import { mountContainerVolumes, planMounts, unmountContainerVolumes, VolumeMountError, type PlannedMount } from "./mounts.js";
 import { updateContainer, type UpdateRequest } from "./resources.js";
 import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
@@ -50,6 +51,8 @@ export interface ContainerServiceOptions {
   monitorPath: string;
   initPath?: string;
   defaultUlimits?: { Name: string; Soft: number; Hard: number }[];
+  /** The daemon's default LogConfig (daemon.json log-driver/log-opts); json-file without options if unset. */
+  logConfig?: LogConfig;
   images: ImageProvider;
   rootfs: RootfsProvider;
   volumes: VolumeService;
@@ -230,6 +233,9 @@ export class ContainerService {
       while (this.names.has(name));
     }
     const warnings = validateHostConfig(hc);
+    // The effective LogConfig is what inspect shows: the daemon's driver and options filled in.
+    hc.LogConfig = effectiveLogConfig(hc.LogConfig, this.o.logConfig ?? DEFAULT_LOG_CONFIG);
+    validateLogConfig(hc.LogConfig);
 
     const image = this.o.images.resolve(config.Image);
     const imgConf = this.o.images.imageConfig(image.id).config ?? {};
@@ -395,6 +401,8 @@ export class ContainerService {
     let shim: StartShimChannel | undefined;
     const startedBefore = c.State.StartedAt;
     try {
+      // Option values are read as the logger starts, as dockerd does: a bad one fails the start.
+      const logging = logPolicy(c.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
       await this.released(c.Id);
       // Synchronous: a few metadata calls on the exec root (/run: tmpfs on most hosts) cost less than their
       // thread-pool round trips, and this is the start path of every container.
@@ -489,7 +497,9 @@ export class ContainerService {
           bundle,
           runDir: bundle,
           exitDir: this.exitDir,
-          logPath: c.LogPath,
+          logPath: logging.driver === "none" ? undefined : c.LogPath,
+          logMaxSize: logging.maxSize,
+          logMaxFiles: logging.maxFiles,
           tty: !!c.Config.Tty,
           stdin: !!c.Config.OpenStdin,
           stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,

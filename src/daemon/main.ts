@@ -86,6 +86,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     monitorPath,
     initPath,
     defaultUlimits: cfg.defaultUlimits,
+    logConfig: cfg.logConfig,
     images: {
       resolve: (ref) => images.resolve(ref),
       imageConfig: (id) => images.imageConfig(id),
@@ -126,6 +127,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     monitorPath,
     monitorVersion: (await versions)[1],
     initPath,
+    loggingDriver: cfg.logConfig.Type,
     kernelVersion: os.release(),
     operatingSystem: (await versions)[2],
     cgroupVersion: (await fsp.stat("/sys/fs/cgroup/cgroup.controllers").then(() => true, () => false)) ? "2" : "1",
