@@ -11,7 +11,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, watch } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { dockerOk, startEngine, type Engine } from "../harness.js";
 
@@ -97,6 +97,36 @@ describe("crash and write-failure consistency", { skip: !!process.env.PIER_TEST_
       await dockerOk(e, ["rm", name]);
     }
     t.diagnostic(`kills with the record still on disk: ${before} of 8, of which with the snapshot already removed: ${midway}`);
+  });
+
+  // Pids wrap (at 32768 here): a container that ended while pierd was away may find its pid,
+  // and its monitor's, given to other processes — here, to another container's, which makes
+  // it plain: the records are pointed at them while pierd is down, after the container's end
+  // was released (no exit file), as a crash during a release leaves it.
+  it("a container that ended while pierd was away is not taken for running when its pids went to other processes", async () => {
+    const victim = await dockerOk(e, ["run", "-d", "--name", "pid-victim", "busybox", "sleep", "300"]);
+    const other = await dockerOk(e, ["run", "-d", "--name", "pid-other", "busybox", "sleep", "300"]);
+    const otherPid = Number(await dockerOk(e, ["inspect", "-f", "{{.State.Pid}}", other]));
+    const bundle = (id: string) => path.join(e.execRoot!, "containers", id);
+    await e.restart!("SIGKILL", async () => {
+      const runc = spawnSync("runc", [`--root=${path.join(e.execRoot!, "runc")}`, "kill", victim, "KILL"], { encoding: "utf8" });
+      assert.equal(runc.status, 0, runc.stderr);
+      const exitFile = path.join(e.execRoot!, "exits", victim);
+      for (let i = 0; i < 400 && !existsSync(exitFile); i++) await sleep(50);
+      assert.ok(existsSync(exitFile), "the monitor wrote the exit file");
+      rmSync(exitFile);
+      writeFileSync(path.join(bundle(victim), "monitor.pid"), readFileSync(path.join(bundle(other), "monitor.pid")));
+      const recordFile = path.join(e.dataRoot!, "containers", "_meta", `${victim}.json`);
+      const record = JSON.parse(readFileSync(recordFile, "utf8"));
+      record.State.Pid = otherPid;
+      writeFileSync(recordFile, JSON.stringify(record));
+    });
+    const state = JSON.parse(await dockerOk(e, ["inspect", "-f", "{{json .State}}", victim])) as { Status: string; Running: boolean; ExitCode: number };
+    assert.deepEqual([state.Status, state.Running, state.ExitCode], ["exited", false, 255], "ended without a word from its monitor: 255, as Docker reports");
+    assert.equal(await dockerOk(e, ["inspect", "-f", "{{.State.Running}}", other]), "true");
+    assert.equal(await dockerOk(e, ["exec", "pid-other", "echo", "still"]), "still");
+    await dockerOk(e, ["rm", "-f", "pid-victim", "pid-other"]);
+    assert.deepEqual(leftovers(e, victim), []);
   });
 
   it("a start whose running record cannot be written leaves the container stopped and clean, and startable later", async () => {
