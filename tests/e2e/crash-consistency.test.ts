@@ -54,21 +54,26 @@ describe("crash and write-failure consistency", { skip: !!process.env.PIER_TEST_
     const exitDir = path.join(e.execRoot!, "exits");
     let before = 0;
     let midway = 0;
-    for (const delayMs of [0, 1, 2, 4, 8, 15, 30, 60]) {
-      const name = `rm-crash-${delayMs}`;
+    // Killed `delayMs` after the monitor writes the exit file (what starts the exit handling),
+    // or ("snapshot") as the removal deletes the container's snapshot, in the middle of it.
+    const kills: (number | "snapshot")[] = [0, 1, 2, 4, 8, 15, 30, 60, "snapshot", "snapshot"];
+    for (const [i, delayMs] of kills.entries()) {
+      const name = `rm-crash-${i}`;
       const id = await dockerOk(e, ["run", "-d", "--rm", "--name", name, "-v", "/scratch", "busybox", "sh", "-c", "sleep 0.5"]);
       const volume = await dockerOk(e, ["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", id]);
       const endpoint = JSON.parse(readFileSync(path.join(e.dataRoot!, "network", "endpoints", `${id}.json`), "utf8")) as { sandbox?: { endpoints: { hostIf: string }[] } };
       const hostIf = endpoint.sandbox?.endpoints[0]?.hostIf;
       assert.ok(hostIf, "the container has a veth");
-      // Killed `delayMs` after the monitor writes the exit file (what starts the exit handling).
+      const snapshots = path.join(e.dataRoot!, "overlay2", "containers");
       await new Promise<void>((resolve) => {
-        const w = watch(exitDir, (_ev, file) => {
+        const dir = delayMs === "snapshot" ? snapshots : exitDir;
+        const w = watch(dir, (_ev, file) => {
           if (String(file) !== id) return;
+          if (delayMs === "snapshot" && existsSync(path.join(snapshots, id))) return;
           w.close();
-          setTimeout(resolve, delayMs);
+          setTimeout(resolve, delayMs === "snapshot" ? 0 : delayMs);
         });
-        if (existsSync(path.join(exitDir, id))) {
+        if (delayMs !== "snapshot" && existsSync(path.join(exitDir, id))) {
           w.close();
           resolve();
         }
@@ -96,7 +101,7 @@ describe("crash and write-failure consistency", { skip: !!process.env.PIER_TEST_
       await dockerOk(e, ["create", "--name", name, "busybox", "true"]);
       await dockerOk(e, ["rm", name]);
     }
-    t.diagnostic(`kills with the record still on disk: ${before} of 8, of which with the snapshot already removed: ${midway}`);
+    t.diagnostic(`kills with the record still on disk: ${before} of ${kills.length}, of which with the snapshot already removed: ${midway}`);
   });
 
   // Pids wrap (at 32768 here): a container that ended while pierd was away may find its pid,
