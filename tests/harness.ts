@@ -146,6 +146,10 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
         child.kill(signal);
         await exited;
         await whileDown?.();
+        // The old socket file can still take a connection for a moment (a child process the
+        // killed pierd was starting holds a copy of its listening socket until it execs or
+        // ends): without it, only the new pierd can answer the wait for the socket.
+        await fsp.rm(sock, { force: true });
         if (daemonArgs) extraArgs = daemonArgs;
         await launch();
       },

@@ -290,7 +290,7 @@ export class ExecManager {
     return { started: ex.whenStarted, done, kill: () => killProcessGroup(ex.pid) };
   }
 
-  /** A start that failed: Docker's exit code (126, or 127 for a missing command), no longer listed. */
+  /** A start that failed: Docker's exit code (126, see execStartError), no longer listed. */
   private failed(ex: ExecInstance, err: unknown): void {
     if (ex.exitCode !== null) return;
     ex.running = false;
@@ -746,8 +746,11 @@ export class ExecStartError extends PierError {
 }
 
 /**
- * The runtime's words as Docker wraps them, and Docker's exit code (moby
- * translateContainerdStartErr): 127 when the command is missing, 126 when it cannot run.
+ * The runtime's words as Docker wraps them, and Docker's exit code: 126 for every exec that
+ * could not start, a missing command included. moby's translateContainerdStartErr says 127 for
+ * a missing command, but ContainerExecStart's deferred error handling then sets 126 over it in
+ * every release of the API 1.45 era (moby#45795; only moby#48552, 2024-09, keeps the 127), and
+ * Docker 20.10 answers 126 too: `docker exec c nosuchcommand` exits 126.
  */
 function execStartError(out: NsExecOutcome, ex: ExecInstance): PierError {
   if (out.kind === "exit") return new ExecStartError("exec ended early", 126);
@@ -755,9 +758,7 @@ function execStartError(out: NsExecOutcome, ex: ExecInstance): PierError {
   const runtimeMsg = out.kind === "error" ? `exec failed: unable to start container process: ${out.message}` : out.message;
   const msg = `OCI runtime exec failed: ${runtimeMsg}: unknown`;
   const lower = msg.toLowerCase();
-  let code = 126;
-  if (lower.includes(ex.entrypoint.toLowerCase()) && (lower.includes("no such file or directory") || lower.includes("executable file not found"))) code = 127;
-  return new ExecStartError(msg, code);
+  return new ExecStartError(msg, 126);
 }
 
 /**

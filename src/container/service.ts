@@ -154,7 +154,7 @@ export class ContainerService {
   private restoreHost(): RestoreHost {
     return {
       all: () => this.all(),
-      hasEnded: async (c) => (await this.exitFileCode(c.Id)) !== undefined || !pidAlive(c.State.Pid),
+      hasEnded: async (c) => (await this.exitFileCode(c.Id)) !== undefined || !initAlive(c),
       settleExit: (id) => this.handleExit(id, { restore: true }),
       resume: (c) => this.health.init(c),
       holdVolumes: (c) => {
@@ -523,6 +523,9 @@ export class ContainerService {
       // The durable record is written while the process is let go: the two fsyncs need not
       // come before the start, only before the answer.
       recorded = this.records.put(c.Id, c);
+      // Awaited below; a failure meanwhile (a full or read-only disk) is handled there, not
+      // reported as an unhandled rejection first.
+      recorded.catch(() => {});
       await net.ready; // the namespace's links and rules, configured while runc created the container
       mark("network ready");
       await this.runStartHooks(c.Id, bundle);
@@ -657,9 +660,12 @@ export class ContainerService {
       let code = await this.exitFileCode(id);
       let finishedAt = nowRFC3339();
       if (code === undefined) {
-        if (pidAlive(c.State.Pid)) return; // a spurious event: still running
+        if (initAlive(c)) return; // a spurious event: still running
         // Reaped but not yet written down: the monitor's exit file (and its event) follows.
-        if (await this.monitorAlive(id)) return;
+        if (await this.monitorAlive(id)) {
+          this.o.log.debug("no exit file yet; the monitor still runs", { id });
+          return;
+        }
         code = 255; // it vanished without the monitor telling (monitor killed): Docker reports 255
       } else {
         // The exit file's mtime is when the process ended, also when pierd was down then.
@@ -703,9 +709,13 @@ export class ContainerService {
     for (const file of ["monitor.pid", "conmon.pid"]) {
       const pid = Number((await fsp.readFile(path.join(dir, file), "utf8").catch(() => "")).trim());
       if (!pid) continue;
-      // By its name too: a pid file left from long ago may name a reused pid.
+      // By its name and the container it serves (its `-c <id>`): a pid file left from long ago
+      // may name a reused pid, even another container's monitor (pids wrap at 32768 here; a
+      // --rm container whose pierd was killed during its removal stayed "running" so).
       const comm = (await fsp.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
-      return comm === "pier-monitor" || comm === "conmon";
+      if (comm !== "pier-monitor" && comm !== "conmon") return false;
+      const args = (await fsp.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0");
+      return args.includes(id);
     }
     return false;
   }
@@ -1299,13 +1309,19 @@ export function signalNumber(signal: string): number {
   return sig;
 }
 
-function pidAlive(pid: number): boolean {
-  if (!pid) return false;
+/**
+ * The container's process still runs: its pid exists and is in the container's cgroup. The pid
+ * alone says nothing after a pierd restart: a container that ended while pierd was away (its
+ * exit file already released) may have had its pid given to another process, and was then
+ * restored as running for good — seen with a --rm container whose pierd was killed during its
+ * removal (tests/e2e/crash-consistency.test.ts).
+ */
+function initAlive(c: ContainerRecord): boolean {
+  if (!c.State.Pid) return false;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    return readFileSync(`/proc/${c.State.Pid}/cgroup`, "utf8").includes(c.Id);
+  } catch {
+    return false;
   }
 }
 

@@ -14,6 +14,11 @@ export class RecordStore<T> {
   async load(): Promise<Map<string, T>> {
     await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
     for (const name of await fsp.readdir(this.dir)) {
+      // A write cut short (a crash, a full disk) leaves its temporary file: never a record.
+      if (name.startsWith(".") && name.endsWith(".tmp")) {
+        await fsp.rm(path.join(this.dir, name), { force: true });
+        continue;
+      }
       if (!name.endsWith(".json") || name.startsWith(".")) continue;
       const id = name.slice(0, -5);
       try {
