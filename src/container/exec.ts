@@ -474,6 +474,11 @@ export class ExecManager {
   // ------------------------------------------------------------------ the monitor (tty)
 
   private async runWithMonitor(ex: ExecInstance, c: ContainerRecord, client: ExecClient | undefined): Promise<void> {
+    // `runc exec` needs runc's state, which a container made by the builtin runtime
+    // (PIER_RUNTIME=builtin) does not have; its tty execs are not done another way yet.
+    if (existsSync(path.join(this.o.execRoot, "builtin", c.Id, "state.json"))) {
+      throw new ExecStartError(`cannot exec in container ${c.Id.slice(0, 12)}: exec with a tty is not supported yet for containers created by the builtin runtime (PIER_RUNTIME=builtin)`, 126);
+    }
     const spec = await this.containerSpec(c);
     const proc = await this.execProcess(ex, c, spec);
     // runc's copy of a shimmed container's config has no seccomp profile: its execs go through

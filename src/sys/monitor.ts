@@ -23,6 +23,8 @@ export interface MonitorOptions {
   monitorPath: string;
   runtimePath: string;
   runtimeRoot: string;
+  /** The runtime's global arguments; default `--root=<runtimeRoot>` (runc's). */
+  runtimeArgs?: string[];
   id: string;
   name: string;
   bundle: string;
@@ -51,14 +53,14 @@ export interface MonitorStarted {
 export class RuntimeCreateError extends Error {}
 
 /** The command line both monitors (pier-monitor and conmon) take for a container and for an exec. */
-function commonArgs(a: { containerId: string; uuid: string; name: string; runtimePath: string; runtimeRoot: string; bundle: string; pidFile: string; dir: string; log: string; logLevel?: string }): string[] {
+function commonArgs(a: { containerId: string; uuid: string; name: string; runtimePath: string; runtimeRoot: string; runtimeArgs?: string[]; bundle: string; pidFile: string; dir: string; log: string; logLevel?: string }): string[] {
   return [
     "--api-version", "1",
     "-c", a.containerId,
     "-u", a.uuid,
     "-n", a.name,
     "-r", a.runtimePath,
-    "--runtime-arg", `--root=${a.runtimeRoot}`,
+    ...(a.runtimeArgs ?? [`--root=${a.runtimeRoot}`]).flatMap((r) => ["--runtime-arg", r]),
     "-b", a.bundle,
     "-p", a.pidFile,
     "-P", `${a.dir}/monitor.pid`,
@@ -105,7 +107,7 @@ function spawnMonitor(monitorPath: string, args: string[], cwd: string, withAtta
  */
 export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   const args = [
-    ...commonArgs({ containerId: o.id, uuid: o.id, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, bundle: o.bundle, pidFile: `${o.runDir}/pidfile`, dir: o.runDir, log: `k8s-file:${o.logPath}`, logLevel: o.logLevel }),
+    ...commonArgs({ containerId: o.id, uuid: o.id, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, runtimeArgs: o.runtimeArgs, bundle: o.bundle, pidFile: `${o.runDir}/pidfile`, dir: o.runDir, log: `k8s-file:${o.logPath}`, logLevel: o.logLevel }),
     "--exit-dir", o.exitDir,
   ];
   if (o.tty) args.push("-t");
