@@ -248,13 +248,19 @@ static int secureJoin(int rootFd, const char* unsafe, char* out, size_t outLen) 
 // Opens (O_PATH) the path inside the root, making it first if it is missing: directories all
 // the way, and a file last when `file`. No symlink is followed: secureJoin resolved them.
 static int openInRoot(int rootFd, const char* unsafe, bool create, bool file) {
+  const unsigned long long res = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  // Most paths are there already and hold no symlink: one call, which refuses any symlink and
+  // keeps ".." inside the root. The rest (a link to resolve, a path to make) is walked.
+  const char* rel = unsafe;
+  while (*rel == '/') rel++;
+  int direct = openat2In(rootFd, *rel ? rel : ".", O_PATH, res);
+  if (direct >= 0 || (errno != ELOOP && errno != ENOENT)) return direct;
   char path[PATH_MAX];
   int e = secureJoin(rootFd, unsafe, path, sizeof(path));
   if (e) {
     errno = e;
     return -1;
   }
-  const unsigned long long res = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   int fd = openat2In(rootFd, path[1] ? path + 1 : ".", O_PATH, res);
   if (fd >= 0 || errno != ENOENT || !create) return fd;
   int dir = openat2In(rootFd, ".", O_PATH | O_DIRECTORY, res);
