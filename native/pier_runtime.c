@@ -389,19 +389,16 @@ static void pivotRoot(void) {
 // The terminal: a pty of the container's own devpts, its slave bound on /dev/console and made
 // the process's stdio and controlling terminal; the master goes to the monitor (runc's
 // setupConsole + mountConsole, after pivot_root).
-static void setupConsole(int consoleSock) {
+// A pty of the container's devpts (through its /dev/ptmx): the master is sent to the monitor
+// over consoleSock with the slave's name (runc's message), the slave becomes stdio.
+static void sendPty(int consoleSock, char* slavePath, size_t slaveLen) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) childFail("open /dev/ptmx: %s", goErr(errno));
   int unlock = 0, n;
   if (ioctl(master, TIOCSPTLCK, &unlock) != 0 || ioctl(master, TIOCGPTN, &n) != 0) childFail("unlockpt: %s", goErr(errno));
-  char slavePath[64];
-  snprintf(slavePath, sizeof(slavePath), "/dev/pts/%d", n);
+  snprintf(slavePath, slaveLen, "/dev/pts/%d", n);
   int slave = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) childFail("open %s: %s", slavePath, goErr(errno));
-  int c = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (c < 0 && errno != EEXIST) childFail("create /dev/console: %s", goErr(errno));
-  if (c >= 0) close(c);
-  if (mount(slavePath, "/dev/console", NULL, MS_BIND, NULL) != 0) childFail("bind %s on /dev/console: %s", slavePath, goErr(errno));
   // runc sends the pty's name with it, as the message's data.
   struct msghdr msg = {0};
   struct iovec iov = {.iov_base = slavePath, .iov_len = strlen(slavePath)};
@@ -422,6 +419,15 @@ static void setupConsole(int consoleSock) {
   for (int fd = 0; fd <= 2; fd++)
     if (dup2(slave, fd) < 0) childFail("dup2 console: %s", goErr(errno));
   close(slave);
+}
+
+static void setupConsole(int consoleSock) {
+  char slavePath[64];
+  sendPty(consoleSock, slavePath, sizeof(slavePath));
+  int c = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (c < 0 && errno != EEXIST) childFail("create /dev/console: %s", goErr(errno));
+  if (c >= 0) close(c);
+  if (mount(slavePath, "/dev/console", NULL, MS_BIND, NULL) != 0) childFail("bind %s on /dev/console: %s", slavePath, goErr(errno));
   if (ioctl(0, TIOCSCTTY, 0) != 0) childFail("ioctl TIOCSCTTY: %s", goErr(errno));
 }
 
@@ -645,6 +651,87 @@ static void removeState(void) {
   unlink(p);
 }
 
+// `exec -d`: a process in a running container of ours, the way the exec helper makes one
+// (pier_exec.c's main: same plan, same namespace and cgroup joining, same finalizeProcess), but
+// detached as `runc exec -d` leaves it: its stdio is the monitor's (or a pty of the container,
+// whose master goes to the monitor), and once it exec'd, its pid is written and we exit; the
+// monitor, a subreaper, reaps it. The plan is process.plan beside the process.json given.
+static __attribute__((noreturn)) void runtimeExec(const char* process, const char* pidFile, int consoleSock) {
+  char planPath[PATH_MAX];
+  const char* slash = strrchr(process, '/');
+  snprintf(planPath, sizeof(planPath), "%.*s/process.plan", slash ? (int)(slash - process) : 1, slash ? process : ".");
+  planFd = open(planPath, O_RDONLY | O_CLOEXEC);
+  if (planFd < 0) rtDie("open %s: %s", planPath, goErr(errno));
+  readPlan(MODE_EXEC);
+  close(planFd);
+  readLastCap();
+  int pidfd = pidfdOpen(plan.pid);
+  if (pidfd < 0) rtDie("container is not running");
+  verifyInit(pidfd);
+  if (plan.seccompPath && !loadFilterFile(plan.seccompPath)) extractFilter();
+  int ep[2], gop[2];
+  if (pipe2(ep, O_CLOEXEC) != 0 || pipe2(gop, O_CLOEXEC) != 0) rtDie("pipe: %s", goErr(errno));
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) rtDie("prctl dumpable: %s", goErr(errno));
+  // Opened on the host's side: from here on this process sees the container's files. (A file,
+  // not a directory: nothing of the host's tree can be reached through it; the child closes it.)
+  int pidFd = open(pidFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (pidFd < 0) rtDie("open pid file %s: %s", pidFile, goErr(errno));
+  enterContainerNamespaces(pidfd);
+  if (setns(pidfd, CLONE_NEWPID) != 0) rtDie("setns pid: %s", goErr(errno));
+  close(pidfd);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) rtDie("fork: %s", goErr(errno));
+  if (pid == 0) {
+    close(pidFd);
+    close(joinerIn);
+    close(joinerOut);
+    close(gop[1]);
+    close(ep[0]);
+    errFd = ep[1];
+    if (consoleSock >= 0) {
+      char slavePath[64];
+      sendPty(consoleSock, slavePath, sizeof(slavePath));
+      ttyExec = true;
+    }
+    child(gop[0]);
+  }
+  close(gop[0]);
+  if (consoleSock >= 0) close(consoleSock);
+  if (!moveIntoCgroups(pid, gop[1])) _exit(1);
+  close(ep[1]);
+  // Did it exec? The error pipe closes on exec; a message means it never ran.
+  char msg[4096];
+  size_t ml = 0;
+  for (;;) {
+    ssize_t n = read(ep[0], msg + ml, sizeof(msg) - 1 - ml);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    ml += (size_t)n;
+    if (ml >= sizeof(msg) - 1) break;
+  }
+  msg[ml] = '\0';
+  if (ml > 0) {
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    rtDie("exec failed: unable to start container process: %s", msg);
+  }
+  // The monitor reads it once we have exited: one write is whole by then.
+  char pidText[16];
+  int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
+  if (write(pidFd, pidText, (size_t)pl) != pl || close(pidFd) != 0) rtDie("write pid file %s: %s", pidFile, goErr(errno));
+  _exit(0);
+}
+
+static int connectConsole(const char* consolePath) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(consolePath) >= sizeof(sa.sun_path)) rtDie("console socket path too long");
+  strcpy(sa.sun_path, consolePath);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect(sock, (struct sockaddr*)&sa, sizeof(sa)) != 0) rtDie("connect to the console socket: %s", goErr(errno));
+  return sock;
+}
+
 static bool validId(const char* id) {
   if (!*id || strlen(id) > 128) return false;
   for (const char* p = id; *p; p++)
@@ -655,19 +742,30 @@ static bool validId(const char* id) {
 static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   reexecFromMemfd(argv);
   signal(SIGPIPE, SIG_IGN);
-  const char *root = NULL, *bundle = NULL, *pidFile = NULL, *consolePath = NULL, *id = NULL;
+  const char *root = NULL, *bundle = NULL, *pidFile = NULL, *consolePath = NULL, *id = NULL, *process = NULL;
   int preserve = 0;
-  bool create = false;
+  bool create = false, exec = false;
   for (int i = 2; i < argc; i++) {
     const char* a = argv[i];
     if (!strncmp(a, "--root=", 7)) root = a + 7;
-    else if (!strcmp(a, "create")) create = true;
+    else if (!strcmp(a, "create") && !exec) create = true;
+    else if (!strcmp(a, "exec") && !create) exec = true;
+    else if (!strcmp(a, "-d") && exec) continue;
+    else if (!strcmp(a, "--process") && exec && i + 1 < argc) process = argv[++i];
     else if (!strcmp(a, "--bundle") && i + 1 < argc) bundle = argv[++i];
     else if (!strcmp(a, "--pid-file") && i + 1 < argc) pidFile = argv[++i];
     else if (!strcmp(a, "--console-socket") && i + 1 < argc) consolePath = argv[++i];
     else if (!strcmp(a, "--preserve-fds") && i + 1 < argc) preserve = atoi(argv[++i]);
-    else if (a[0] != '-' && create && !id) id = a;
+    else if (a[0] != '-' && (create || exec) && !id) id = a;
     else rtDie("pier runtime: unsupported argument %s", a);
+  }
+  if (exec) {
+    if (!process || !pidFile || !id || !validId(id)) rtDie("pier runtime: usage: exec -d --pid-file FILE --process FILE [--console-socket PATH] ID");
+    if (preserve) rtDie("pier runtime: exec takes no --preserve-fds");
+    int consoleSock = -1;
+    if (consolePath) consoleSock = connectConsole(consolePath);
+    ctlFd = 2;
+    runtimeExec(process, pidFile, consoleSock);
   }
   if (!create || !root || !bundle || !pidFile || !id) rtDie("pier runtime: usage: --root=DIR create --bundle DIR --pid-file FILE [--console-socket PATH] [--preserve-fds N] ID");
   if (!validId(id)) rtDie("invalid container id %s", id);
@@ -695,14 +793,7 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   fifoFd = open(fifoPath, O_PATH | O_CLOEXEC);
   if (fifoFd < 0) rtDie("open %s: %s", fifoPath, goErr(errno));
 
-  int consoleSock = -1;
-  if (consolePath) {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(consolePath) >= sizeof(sa.sun_path)) rtDie("console socket path too long");
-    strcpy(sa.sun_path, consolePath);
-    consoleSock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (consoleSock < 0 || connect(consoleSock, (struct sockaddr*)&sa, sizeof(sa)) != 0) rtDie("connect to the console socket: %s", goErr(errno));
-  }
+  int consoleSock = consolePath ? connectConsole(consolePath) : -1;
   int nsFds[4];
   for (int i = 0; i < rt.njoinNs; i++) {
     nsFds[i] = open(rt.joinNs[i].value, O_RDONLY | O_CLOEXEC);

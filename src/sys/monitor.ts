@@ -169,6 +169,8 @@ export interface MonitorExecOptions {
   monitorPath: string;
   runtimePath: string;
   runtimeRoot: string;
+  /** The runtime's global arguments; default `--root=<runtimeRoot>` (runc's). */
+  runtimeArgs?: string[];
   containerId: string;
   execId: string;
   name: string;
@@ -203,7 +205,7 @@ export interface MonitorExec {
  */
 export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   const args = [
-    ...commonArgs({ containerId: o.containerId, uuid: o.execId, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, bundle: o.dir, pidFile: `${o.dir}/pid`, dir: o.dir, log: `none:${o.dir}/log`, logLevel: o.logLevel }),
+    ...commonArgs({ containerId: o.containerId, uuid: o.execId, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, runtimeArgs: o.runtimeArgs, bundle: o.dir, pidFile: `${o.dir}/pid`, dir: o.dir, log: `none:${o.dir}/log`, logLevel: o.logLevel }),
     "-e",
     "--exec-attach",
     "--exec-process-spec", `${o.dir}/process.json`,
