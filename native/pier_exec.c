@@ -774,6 +774,22 @@ static void setUserHome(bool evenRoot) {
 
 // The forked child into the container's cgroups, by the joiner (its pid namespace is the host's,
 // as ours), then "go" on goFd. False (the child killed, why reported) when it could not be moved.
+// Did the child exec? Its error pipe (errFd) closes on exec; a message (returned in msg, its
+// length the result; 0: it runs) means it never ran. Closes fd.
+static size_t execFailure(int fd, char* msg, size_t cap) {
+  size_t ml = 0;
+  for (;;) {
+    ssize_t n = read(fd, msg + ml, cap - 1 - ml);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    ml += (size_t)n;
+    if (ml >= cap - 1) break;
+  }
+  msg[ml] = '\0';
+  close(fd);
+  return ml;
+}
+
 static bool moveIntoCgroups(pid_t pid, int goFd) {
   char pidText[16], why[PATH_MAX + 128];
   int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
@@ -913,19 +929,9 @@ int main(int argc, char** argv) {
   snprintf(line, sizeof(line), "pid %d\n", pid);
   writeAll(CTL_FD, line, strlen(line));
 
-  // Did it exec? The error pipe closes on exec; a message means it never ran.
   char msg[4096];
-  size_t ml = 0;
-  for (;;) {
-    ssize_t n = read(ep[0], msg + ml, sizeof(msg) - 1 - ml);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    ml += (size_t)n;
-    if (ml >= sizeof(msg) - 1) break;
-  }
-  close(ep[0]);
+  size_t ml = execFailure(ep[0], msg, sizeof(msg));
   if (ml > 0) {
-    msg[ml] = '\0';
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     report("error", "%s", msg);

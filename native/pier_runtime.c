@@ -700,18 +700,8 @@ static __attribute__((noreturn)) void runtimeExec(const char* process, const cha
   if (consoleSock >= 0) close(consoleSock);
   if (!moveIntoCgroups(pid, gop[1])) _exit(1);
   close(ep[1]);
-  // Did it exec? The error pipe closes on exec; a message means it never ran.
   char msg[4096];
-  size_t ml = 0;
-  for (;;) {
-    ssize_t n = read(ep[0], msg + ml, sizeof(msg) - 1 - ml);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    ml += (size_t)n;
-    if (ml >= sizeof(msg) - 1) break;
-  }
-  msg[ml] = '\0';
-  if (ml > 0) {
+  if (execFailure(ep[0], msg, sizeof(msg)) > 0) {
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     rtDie("exec failed: unable to start container process: %s", msg);
