@@ -35,6 +35,8 @@ export interface ExecHost {
 export interface ContainerAttach {
   socket: Duplex;
   pending?: Buffer;
+  /** Forward the client's stdin (default); false for an output-only attach (a container with no log). */
+  stdin?: boolean;
   stdout: boolean;
   stderr: boolean;
   /** The detach keys asked for ("" or undefined: ctrl-p,ctrl-q); only a tty detaches. */
@@ -130,7 +132,7 @@ export class ExecManager {
     const c = this.host.get(ref);
     const cmd = req.Cmd ?? [];
     if (!Array.isArray(cmd) || cmd.length === 0) throw invalidParameter("No exec command specified");
-    this.checkRunning(c);
+    this.checkRunning(c, ref);
     if (req.DetachKeys) parseDetachKeys(req.DetachKeys);
     const linkedEnv = this.host.linkedEnv(c);
     let resolveStarted!: () => void;
@@ -203,9 +205,10 @@ export class ExecManager {
     return ids.length ? ids : null;
   }
 
-  private checkRunning(c: ContainerRecord): void {
+  /** moby's getActiveContainer: the paused message names the container as the client did. */
+  private checkRunning(c: ContainerRecord, ref = c.Id): void {
     if (!c.State.Running) throw conflict(`container ${c.Id} is not running`);
-    if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
+    if (c.State.Paused) throw conflict(`Container ${ref} is paused, unpause the container before exec`);
     if (c.State.Restarting) throw conflict(`Container ${c.Id} is restarting, wait until the container is running`);
   }
 
@@ -681,7 +684,7 @@ export class ExecManager {
     const join = (dir: string) => {
       bridge = new AttachBridge(client, connectAttachSocket(dir), {
         raw: tty,
-        stdin: true,
+        stdin: a.stdin ?? true,
         stdout: a.stdout,
         stderr: a.stderr,
         // Docker closes the container's stdin at the client's EOF only for StdinOnce without a tty;
