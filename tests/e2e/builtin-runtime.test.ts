@@ -10,12 +10,17 @@
 // Pier-only (it compares two Pier engines): skipped against an external engine.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { startEngine, type Engine } from "../harness.js";
+import { ROOT, startEngine, type Engine } from "../harness.js";
 
 const external = !!process.env.PIER_TEST_DOCKER_HOST;
+
+/** build/Release/pier-exec of this checkout. */
+function nsExecHelperPath(): string {
+  return path.join(ROOT, "build/Release/pier-exec");
+}
 
 /** The cgroup files whose values a probe compares (v1 names; missing ones compare as missing). */
 const CGROUP_FILES = [
@@ -299,6 +304,60 @@ describe("builtin runtime (PIER_RUNTIME=builtin) against runc", { skip: external
       // (pierd's init layer may shadow the image's /dev link; either way /dev is the container's.)
       for (const out of d) assert.match(out, new RegExp(`(^|\n)(/dev|${target}/dev) tmpfs\n`));
     } finally {
+      rmSync(work, { recursive: true, force: true });
+      rmSync(target, { recursive: true, force: true });
+    }
+  });
+  it("resolves a bundle's symlinked /dev and /etc/hostname inside the rootfs (the runtime alone)", async () => {
+    // A bare bundle for `pier-exec --runtime create`: busybox's files as a plain rootfs whose
+    // /dev and /etc/hostname are links to host paths (absolute and through ".."), the default
+    // mounts and a bind on /etc/hostname. Nothing may be made or mounted at those host paths.
+    const work = mkdtempSync("/tmp/pier-rt-escape-");
+    const target = mkdtempSync("/tmp/pier-rt-target-");
+    const id = `escape${process.pid}`;
+    const { builtinPlan } = await import("../../src/container/builtin-runtime.js");
+    const { buildSpec } = await import("../../src/runtime/index.js");
+    const { BuiltinRuntime, encodePlanItems } = await import("../../src/sys/index.js");
+    const rt = new BuiltinRuntime(path.join(work, "state"));
+    try {
+      const rootfs = path.join(work, "rootfs");
+      mkdirSync(rootfs);
+      const c = (await builtin.docker(["create", "busybox"])).stdout.trim();
+      const exp = spawnSync("sh", ["-c", `docker export ${c} | tar -x -C ${rootfs}`], { env: { ...process.env, DOCKER_HOST: builtin.host } });
+      assert.equal(exp.status, 0, exp.stderr.toString());
+      await builtin.docker(["rm", c]);
+      mkdirSync(path.join(target, "dev"));
+      rmSync(path.join(rootfs, "dev"), { recursive: true, force: true });
+      symlinkSync(path.join(target, "dev"), path.join(rootfs, "dev"));
+      rmSync(path.join(rootfs, "etc", "hostname"), { force: true });
+      symlinkSync(`../../../../..${target}/hostname`, path.join(rootfs, "etc", "hostname"));
+      const hostnameFile = path.join(work, "hostname");
+      writeFileSync(hostnameFile, "escape\n");
+      const spec = buildSpec({
+        id, rootfs, args: ["sleep", "1000"], env: ["PATH=/bin"], cwd: "/", user: { uid: 0, gid: 0, additionalGids: [] }, tty: false,
+        hostname: "escape", hostConfig: { Privileged: false }, network: { mode: "new" }, cgroupsPath: `/pier/${id}`,
+        mounts: [{ destination: "/etc/hostname", type: "bind", source: hostnameFile, options: ["rbind", "rprivate"] }],
+      });
+      delete spec.linux!.seccomp;
+      const plan = builtinPlan(spec, id);
+      assert.ok("items" in plan, "unsupported" in plan ? plan.unsupported : "");
+      const bundle = path.join(work, "bundle");
+      mkdirSync(bundle);
+      writeFileSync(path.join(bundle, "runtime.plan"), encodePlanItems(plan.items));
+      rt.prepare(id, { ...plan.state, pidFile: path.join(bundle, "pid") });
+      const errFile = path.join(work, "err");
+      const r = spawnSync("sh", ["-c", `exec "$0" --runtime --root=${rt.root} create --bundle ${bundle} --pid-file ${bundle}/pid ${id} </dev/null >/dev/null 2>${errFile}`, nsExecHelperPath()]);
+      assert.equal(r.status, 0, readFileSync(errFile, "utf8"));
+      const pid = Number(readFileSync(path.join(bundle, "pid"), "utf8"));
+      const mounts = readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").map((l) => l.split(" ")[4]);
+      // Inside the container's root, where the links point when it is "/".
+      assert.ok(mounts.includes(`${target}/dev`), mounts.join(" "));
+      assert.ok(mounts.includes(`${target}/hostname`), mounts.join(" "));
+      assert.deepEqual(readdirSync(path.join(target, "dev")), [], "nothing made in the host's directory");
+      assert.ok(!existsSync(path.join(target, "hostname")));
+      assert.ok(!readFileSync("/proc/self/mountinfo", "utf8").includes(target), "a mount on the host");
+    } finally {
+      await rt.delete(id).catch(() => {});
       rmSync(work, { recursive: true, force: true });
       rmSync(target, { recursive: true, force: true });
     }
