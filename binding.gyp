@@ -25,6 +25,7 @@
           "action_name": "build_pier_exec",
           "inputs": [
             "native/pier_exec.c",
+            "native/pier_runtime.c",
             "scripts/build-static.sh"
           ],
           "outputs": [

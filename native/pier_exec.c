@@ -53,6 +53,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -67,6 +68,8 @@
 #define CTL_FD 3
 // Where the plan is read and reports go: fd 3, or in --init mode the socket runc passed on as fd 4.
 static int ctlFd = CTL_FD;
+// --runtime: the plan is read from the bundle's file instead.
+static int planFd = -1;
 #define MAX_ITEMS 4096
 
 #ifndef PTRACE_SECCOMP_GET_FILTER
@@ -199,7 +202,10 @@ static void reexecFromMemfd(char** argv) {
 
 static char* planBuf;
 
-enum mode { MODE_EXEC, MODE_INIT, MODE_DUMP_FILTER };
+enum mode { MODE_EXEC, MODE_INIT, MODE_DUMP_FILTER, MODE_RUNTIME };
+
+// --runtime's own plan items (pier_runtime.c); false for a key it does not know either.
+static bool runtimePlanItem(const char* k, char* v);
 
 static void readPlan(enum mode mode) {
   plan.seccompFd = -1;
@@ -215,7 +221,7 @@ static void readPlan(enum mode mode) {
       planBuf = realloc(planBuf, cap);
       if (!planBuf) fallback("out of memory");
     }
-    ssize_t n = read(ctlFd, planBuf + len, cap - len);
+    ssize_t n = read(planFd >= 0 ? planFd : ctlFd, planBuf + len, cap - len);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fallback("reading the plan: %s", goErr(errno));
     if (n == 0) fallback("the plan ended early");
@@ -277,11 +283,11 @@ static void readPlan(enum mode mode) {
       plan.hasOom = true;
       plan.oom = atoi(v);
     } else if (!strcmp(k, "keyring")) plan.keyring = v;
-    else fallback("unknown plan item: %s", k);
+    else if (mode != MODE_RUNTIME || !runtimePlanItem(k, v)) fallback("unknown plan item: %s", k);
   }
   plan.args[plan.nargs] = NULL;
   plan.env[plan.nenv] = NULL;
-  bool complete = mode == MODE_INIT ? plan.nargs > 0 && plan.cwd
+  bool complete = mode == MODE_INIT || mode == MODE_RUNTIME ? plan.nargs > 0 && plan.cwd
                   : mode == MODE_DUMP_FILTER ? plan.pid > 0 && plan.cgroupCheck && plan.seccompPath
                   : plan.pid > 0 && plan.nargs > 0 && plan.cwd && plan.cgroupCheck;
   if (!complete) fallback("incomplete plan");
@@ -483,6 +489,13 @@ static void resetSignals(void) {
 
 static __attribute__((noreturn)) void finalizeProcess(void);
 
+// --runtime: fds 3 .. firstCloexecFd-1 are the caller's, passed on to the process (runc's
+// --preserve-fds); and the container waits for its start once its command was found.
+static int firstCloexecFd = 3;
+// --runtime exec with a console: the child's stdio is a pty, made its controlling terminal.
+static bool ttyExec;
+static void (*beforeExec)(void);
+
 // What the parent opened on the host for its child before it entered the container's namespaces.
 // The cgroup joiner: a process of ours left in the host's namespaces (never visible in the
 // container) that holds the cgroup files and moves the child into them by its pid.
@@ -502,6 +515,7 @@ static __attribute__((noreturn)) void child(int goFd) {
   // A session (and process group) of its own: it must not share pierd's, or `kill 0` in the
   // container would reach pierd.
   if (setsid() < 0) childFail("setsid: %s", goErr(errno));
+  if (ttyExec && ioctl(0, TIOCSCTTY, 0) != 0) childFail("ioctl TIOCSCTTY: %s", goErr(errno));
   if (plan.keyring) {
     // Do not inherit pierd's session keyring (runc: "_ses.<container id>").
     if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, plan.keyring) < 0 && errno != ENOSYS)
@@ -600,8 +614,8 @@ static __attribute__((noreturn)) void finalizeProcess(void) {
   if (!plan.nnp && installSeccomp() != 0) childFail("error loading seccomp filter: %s", goErr(errno));
 
   // finalizeNamespace: no fd but stdio reaches the process.
-  if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    for (int fd = 3; fd < 1024; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (syscall(SYS_close_range, firstCloexecFd, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = firstCloexecFd; fd < 1024; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
   bool chdirLater = false;
   if (chdir(plan.cwd) != 0) {
@@ -621,6 +635,7 @@ static __attribute__((noreturn)) void finalizeProcess(void) {
   applyCaps();
 
   const char* name = lookPath(plan.args[0]);
+  if (beforeExec) beforeExec();
   if (plan.nnp && installSeccomp() != 0) childFail("error loading seccomp filter: %s", goErr(errno));
   execve(name, plan.args, plan.env);
   // As runc's init: the command was found, so the process counts as started; a failing execve
@@ -716,8 +731,8 @@ static void readLastCap(void) {
 // runc sets HOME, when the process has none, from the container's /etc/passwd for the user it
 // runs (libcontainer/user GetExecUser: the first entry whose uid or name matches, else "/").
 // It ran the shim as root: for another user the shim looks it up again, the same way.
-static void setUserHome(void) {
-  if (plan.uid == 0) return;  // runc's answer is the right one
+static void setUserHome(bool evenRoot) {
+  if (plan.uid == 0 && !evenRoot) return;  // runc's answer is the right one
   static char home[PATH_MAX + 8] = "HOME=/";
   char uidText[16];
   snprintf(uidText, sizeof(uidText), "%u", (unsigned)plan.uid);
@@ -757,6 +772,52 @@ static void setUserHome(void) {
   }
 }
 
+// The forked child into the container's cgroups, by the joiner (its pid namespace is the host's,
+// as ours), then "go" on goFd. False (the child killed, why reported) when it could not be moved.
+// Did the child exec? Its error pipe (errFd) closes on exec; a message (returned in msg, its
+// length the result; 0: it runs) means it never ran. Closes fd.
+static size_t execFailure(int fd, char* msg, size_t cap) {
+  size_t ml = 0;
+  for (;;) {
+    ssize_t n = read(fd, msg + ml, cap - 1 - ml);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    ml += (size_t)n;
+    if (ml >= cap - 1) break;
+  }
+  msg[ml] = '\0';
+  close(fd);
+  return ml;
+}
+
+static bool moveIntoCgroups(pid_t pid, int goFd) {
+  char pidText[16], why[PATH_MAX + 128];
+  int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
+  writeAll(joinerIn, pidText, (size_t)pl);
+  close(joinerIn);
+  size_t wl = 0;
+  for (;;) {
+    ssize_t n = read(joinerOut, why + wl, sizeof(why) - 1 - wl);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    wl += (size_t)n;
+    if (wl >= sizeof(why) - 1) break;
+  }
+  why[wl] = '\0';
+  close(joinerOut);
+  int st;
+  while (waitpid(joinerPid, &st, 0) < 0 && errno == EINTR) {}
+  if (wl > 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    report("error", "%s", wl > 0 ? why : "failed to join the container's cgroups");
+    return false;
+  }
+  writeAll(goFd, "g", 1);
+  close(goFd);
+  return true;
+}
+
 static __attribute__((noreturn)) void initMain(char** argv) {
   // Until it drops to the container's user it holds more than the container's capabilities,
   // and no filter yet: like runc's init, not to be ptraced (or its /proc/<pid>/fd opened) by
@@ -774,7 +835,7 @@ static __attribute__((noreturn)) void initMain(char** argv) {
   // runc gave the process its environment; PATH is looked up in it.
   for (char** e = environ; *e && plan.nenv < MAX_ITEMS - 1; e++) plan.env[plan.nenv++] = *e;
   plan.env[plan.nenv] = NULL;
-  if (plan.setHome) setUserHome();
+  if (plan.setHome) setUserHome(false);
   if (plan.seccompFd >= 0 && !loadFilterFd(plan.seccompFd)) childFail("cannot read the container's seccomp filter");
   finalizeProcess();
 }
@@ -796,8 +857,11 @@ static int dumpFilterMain(void) {
   return 0;
 }
 
+#include "pier_runtime.c"
+
 int main(int argc, char** argv) {
   if (argc > 1 && !strcmp(argv[1], "--init")) initMain(argv);
+  if (argc > 1 && !strcmp(argv[1], "--runtime")) runtimeMain(argc, argv);
   reexecFromMemfd(argv);
   signal(SIGPIPE, SIG_IGN);
   if (argc > 1 && !strcmp(argv[1], "--dump-filter")) return dumpFilterMain();
@@ -856,33 +920,7 @@ int main(int argc, char** argv) {
     child(gop[0]);
   }
   close(gop[0]);
-  // Into the container's cgroups, by the joiner (its pid namespace is the host's, as ours).
-  {
-    char pidText[16], why[PATH_MAX + 128];
-    int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
-    writeAll(joinerIn, pidText, (size_t)pl);
-    close(joinerIn);
-    size_t wl = 0;
-    for (;;) {
-      ssize_t n = read(joinerOut, why + wl, sizeof(why) - 1 - wl);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      wl += (size_t)n;
-      if (wl >= sizeof(why) - 1) break;
-    }
-    why[wl] = '\0';
-    close(joinerOut);
-    int st;
-    while (waitpid(joinerPid, &st, 0) < 0 && errno == EINTR) {}
-    if (wl > 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-      report("error", "%s", wl > 0 ? why : "failed to join the container's cgroups");
-      return 0;
-    }
-    writeAll(gop[1], "g", 1);
-    close(gop[1]);
-  }
+  if (!moveIntoCgroups(pid, gop[1])) return 0;
   close(ep[1]);
   if (rin.active) close(childIn);
   if (rout.active) close(childOut);
@@ -891,19 +929,9 @@ int main(int argc, char** argv) {
   snprintf(line, sizeof(line), "pid %d\n", pid);
   writeAll(CTL_FD, line, strlen(line));
 
-  // Did it exec? The error pipe closes on exec; a message means it never ran.
   char msg[4096];
-  size_t ml = 0;
-  for (;;) {
-    ssize_t n = read(ep[0], msg + ml, sizeof(msg) - 1 - ml);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    ml += (size_t)n;
-    if (ml >= sizeof(msg) - 1) break;
-  }
-  close(ep[0]);
+  size_t ml = execFailure(ep[0], msg, sizeof(msg));
   if (ml > 0) {
-    msg[ml] = '\0';
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     report("error", "%s", msg);

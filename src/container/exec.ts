@@ -6,7 +6,7 @@ import { frame, newID, secureJoin, writeFileReplace, type Logger } from "../lib/
 import type { Process, Spec } from "../oci/index.js";
 import { availableCapabilities, getAdditionalGroups, getExecUser } from "../runtime/index.js";
 import {
-  capabilityMasks, containerCgroups, nsExecHelper, openStartShim, rlimitNumber, RuntimeCreateError, sealedCopy, seccompFlagsMask, startMonitorExec, startNsExec,
+  capabilityMasks, containerCgroups, encodeNsExecPlan, nsExecHelper, openStartShim, rlimitNumber, RuntimeCreateError, sealedCopy, seccompFlagsMask, startMonitorExec, startNsExec,
   type CgroupDir, type StartShimChannel, type NsExecOutcome, type NsExecPlan, type NsExecProcess,
 } from "../sys/index.js";
 import { AttachBridge, connectAttachSocket, onceEnded, parseDetachKeys, resizeMonitorTty } from "./attach.js";
@@ -479,17 +479,26 @@ export class ExecManager {
   private async runWithMonitor(ex: ExecInstance, c: ContainerRecord, client: ExecClient | undefined): Promise<void> {
     const spec = await this.containerSpec(c);
     const proc = await this.execProcess(ex, c, spec);
+    // `runc exec` needs runc's state, which a container made by the builtin runtime
+    // (PIER_RUNTIME=builtin) does not have: the builtin runtime's `exec -d` runs it instead,
+    // from the exec helper's plan (process.plan beside process.json).
+    const builtinRoot = path.join(this.o.execRoot, "builtin");
+    const builtinPlan = existsSync(path.join(builtinRoot, c.Id, "state.json")) ? await this.helperPlan(ex, c, spec) : undefined;
+    if (existsSync(path.join(builtinRoot, c.Id, "state.json")) && !builtinPlan) {
+      throw new ExecStartError(`cannot exec in container ${c.Id.slice(0, 12)}: this process cannot be run by the builtin runtime`, 126);
+    }
     // runc's copy of a shimmed container's config has no seccomp profile: its execs go through
     // the shim too, with the filter the container's init has.
     let shimmed: ShimmedProcess | undefined;
     const filter = path.join(this.bundle(c.Id), "exec-seccomp.bpf");
-    if (this.specs.get(c.Id)?.shimmed) {
+    if (this.specs.get(c.Id)?.shimmed && !builtinPlan) {
       shimmed = shimProcess(proc, spec);
       if (!shimmed || !nsExecHelper() || !existsSync(filter)) throw new ExecStartError(`cannot exec in container ${c.Id.slice(0, 12)}: its seccomp filter cannot be applied to this process`, 126);
     }
     const dir = path.join(this.o.execRoot, "exec", ex.id);
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFileReplace(path.join(dir, "process.json"), JSON.stringify(shimmed ? shimmed.runcProcess : proc));
+    if (builtinPlan) await writeFileReplace(path.join(dir, "process.plan"), encodeNsExecPlan(builtinPlan));
     // A sealed copy: the shim's fd 5 must not lead a process of the container to a file.
     const filterFd = shimmed ? sealedCopy(filter) : undefined;
     let shim: StartShimChannel | undefined;
@@ -505,8 +514,9 @@ export class ExecManager {
     try {
       session = startMonitorExec({
         monitorPath: this.o.monitorPath,
-        runtimePath: this.o.runtimePath,
+        runtimePath: builtinPlan ? nsExecHelper()! : this.o.runtimePath,
         runtimeRoot: path.join(this.o.execRoot, "runc"),
+        runtimeArgs: builtinPlan ? ["--runtime", `--root=${builtinRoot}`] : undefined,
         containerId: c.Id,
         execId: ex.id,
         name: c.Name.slice(1),

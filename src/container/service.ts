@@ -8,7 +8,8 @@ import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, ty
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
-import { monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type StartShimChannel } from "../sys/index.js";
+import { BuiltinRuntime, encodePlanItems, monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type ContainerRuntime, type StartShimChannel } from "../sys/index.js";
+import { builtinPlan } from "./builtin-runtime.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, defaultCgroupnsMode, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
@@ -87,6 +88,10 @@ export class ContainerService {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly restartDelay = new Map<string, number>();
   private readonly runc: Runc;
+  /** Pier's own runtime: the lifecycle of the containers it created (whether or not it is on). */
+  private readonly builtin: BuiltinRuntime;
+  /** PIER_RUNTIME=builtin: create containers with pier-exec --runtime where it can (off by default). */
+  private readonly useBuiltin: boolean;
   private exitWatcher: FSWatcher | undefined;
   readonly exitDir: string;
   /** Exec sessions, container tty resizes. */
@@ -107,6 +112,8 @@ export class ContainerService {
   constructor(private readonly o: ContainerServiceOptions) {
     this.records = new RecordStore<ContainerRecord>(path.join(o.dataRoot, "_meta"));
     this.runc = new Runc(o.runtimePath, path.join(o.execRoot, "runc"));
+    this.builtin = new BuiltinRuntime(path.join(o.execRoot, "builtin"));
+    this.useBuiltin = process.env.PIER_RUNTIME === "builtin" && !!nsExecHelper() && monitorName(o.monitorPath) === "pier-monitor";
     this.exitDir = path.join(o.execRoot, "exits");
     this.execs = new ExecManager(this, { execRoot: o.execRoot, runtimePath: o.runtimePath, monitorPath: o.monitorPath, log: o.log, noHelper: process.env.PIER_EXEC_HELPER === "0" });
     this.health = new HealthMonitors({
@@ -392,6 +399,11 @@ export class ContainerService {
     });
   }
 
+  /** The runtime that created the container: the builtin one when its state is there, else runc. */
+  private runtimeOf(id: string): ContainerRuntime {
+    return this.builtin.owns(id) ? this.builtin : this.runc;
+  }
+
   private async startLocked(c: ContainerRecord): Promise<void> {
     const bundle = path.join(this.o.execRoot, "containers", c.Id);
     const t0 = performance.now();
@@ -410,6 +422,7 @@ export class ContainerService {
       mkdirSync(bundle, { recursive: true, mode: 0o700 });
       rmSync(path.join(this.exitDir, c.Id), { force: true });
       await this.runc.delete(c.Id);
+      await this.builtin.delete(c.Id);
       mark("cleaned");
       const hc = c.HostConfig;
       const linked = this.liveLinks(c);
@@ -475,23 +488,36 @@ export class ContainerService {
       const cgroupCheck = `:${spec.linux!.cgroupsPath}\n`;
       const filter = this.filters?.filterFor(spec);
       const shimmed = filter ? shimProcess(spec.process, spec) : undefined;
+      const runtimeSpec = shimmed ? shimSpec(spec, shimmed.runcProcess) : spec;
       if (shimmed) {
         // runc gets the shim and no profile; the container's own spec is kept beside it, and
         // its filter, for execs.
-        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(shimSpec(spec, shimmed.runcProcess)));
+        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(runtimeSpec));
         await writeFileReplace(path.join(bundle, "spec.json"), specToJSON(spec));
         await writeFileReplace(path.join(bundle, "exec-seccomp.bpf"), filter!.program, 0o600);
         shim = openStartShim(nsExecHelper()!, filter!.fd, shimmed.plan);
       } else {
-        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(spec));
+        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(runtimeSpec));
+      }
+      // The builtin runtime takes what it can express exactly; the rest (and the first container
+      // of a seccomp profile, which runc compiles) goes to runc.
+      const plan = this.useBuiltin ? builtinPlan(runtimeSpec, c.Id) : undefined;
+      let runtimeArgs: string[] | undefined;
+      if (plan && "items" in plan) {
+        await writeFileReplace(path.join(bundle, "runtime.plan"), encodePlanItems(plan.items));
+        this.builtin.prepare(c.Id, { ...plan.state, pidFile: path.join(bundle, "pidfile") });
+        runtimeArgs = ["--runtime", `--root=${this.builtin.root}`];
+      } else if (plan) {
+        this.o.log.debug("builtin runtime cannot create this container; using runc", { id: c.Id, why: plan.unsupported });
       }
       mkdirSync(path.dirname(c.LogPath), { recursive: true });
       let pid: number;
       try {
         const monitor = startMonitor({
           monitorPath: this.o.monitorPath,
-          runtimePath: this.o.runtimePath,
+          runtimePath: runtimeArgs ? nsExecHelper()! : this.o.runtimePath,
           runtimeRoot: path.join(this.o.execRoot, "runc"),
+          runtimeArgs,
           id: c.Id,
           name: c.Name.slice(1),
           bundle,
@@ -529,7 +555,7 @@ export class ContainerService {
       await net.ready; // the namespace's links and rules, configured while runc created the container
       mark("network ready");
       await this.runStartHooks(c.Id, bundle);
-      await this.runc.start(c.Id);
+      await this.runtimeOf(c.Id).start(c.Id);
       if (shim) {
         const why = await shim.result();
         if (why !== undefined) throw startError(`runc create failed: unable to start container process: ${why}`);
@@ -552,6 +578,7 @@ export class ContainerService {
       // start failed all the same, and the container never ran.
       c.State.StartedAt = startedBefore;
       await this.runc.delete(c.Id).catch(() => {});
+      await this.builtin.delete(c.Id).catch(() => {});
       await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
       await unmountContainerVolumes(this.o.volumes, c).catch(() => {});
@@ -730,7 +757,7 @@ export class ContainerService {
   private releaseHostObjects(id: string, exitFile: string): void {
     const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => Promise.all([
       this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e })),
-      this.runc.delete(id).catch((e) => this.o.log.warn("runc delete failed", { id, err: e })),
+      this.runtimeOf(id).delete(id).catch((e) => this.o.log.warn("runtime delete failed", { id, err: e })),
       this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e })),
       fsp.rm(exitFile, { force: true }).catch(() => {}),
     ])).then(() => {
@@ -863,7 +890,7 @@ export class ContainerService {
     // moby's Kill: after SIGKILL the answer waits for the exit, so a `docker start` right
     // after `docker kill` finds the container stopped (and does not race its exit).
     const exited = sig === 9 ? new Promise<void>((resolve) => this.onExit(c.Id, resolve)) : undefined;
-    await this.runc.kill(c.Id, sig).catch((err) => {
+    await this.runtimeOf(c.Id).kill(c.Id, sig).catch((err) => {
       if (!this.records.get(c.Id)?.State.Running) return; // it ended meanwhile
       throw err;
     });
@@ -898,7 +925,7 @@ export class ContainerService {
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
     const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
     if (timeout !== 0) {
-      await this.runc.kill(c.Id, sig).catch(() => {});
+      await this.runtimeOf(c.Id).kill(c.Id, sig).catch(() => {});
       await this.thawForSignal(c);
       this.emit(c, "kill", { signal: String(sig) });
     }
@@ -907,7 +934,7 @@ export class ContainerService {
     } else {
       const timedOut = await Promise.race([exited.then(() => false), delay(timeout * 1000).then(() => true)]);
       if (timedOut) {
-        await this.runc.kill(c.Id, 9, true).catch(() => {});
+        await this.runtimeOf(c.Id).kill(c.Id, 9, true).catch(() => {});
         await this.thawForSignal(c);
         this.emit(c, "kill", { signal: "9" });
         await exited;
@@ -942,7 +969,7 @@ export class ContainerService {
         throw conflict(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
       }
       const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
-      await this.runc.kill(c.Id, 9, true).catch(() => {});
+      await this.runtimeOf(c.Id).kill(c.Id, 9, true).catch(() => {});
       await this.thawForSignal(c);
       await Promise.race([exited, delay(10_000)]);
     }
@@ -972,7 +999,7 @@ export class ContainerService {
   /** Everything a removed container had on the host, then its record. */
   private async removeHostObjects(id: string): Promise<void> {
     await this.released(id);
-    await this.runc.delete(id).catch(() => {});
+    await this.runtimeOf(id).delete(id).catch(() => {});
     await this.o.networks.forget(id);
     await this.o.rootfs.removeContainer(id);
     await fsp.rm(path.join(this.o.execRoot, "containers", id), { recursive: true, force: true });
@@ -1026,7 +1053,7 @@ export class ContainerService {
       if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
       if (c.State.Paused) throw conflict(`Container ${c.Id} is already paused`);
       if (c.State.Restarting) throw conflict(`Container ${c.Id} is restarting, wait until the container is running`);
-      await this.runc.pause(c.Id).catch((err) => { throw systemError(`Cannot pause container ${c.Id}: ${(err as Error).message}`, err); });
+      await this.runtimeOf(c.Id).pause(c.Id).catch((err) => { throw systemError(`Cannot pause container ${c.Id}: ${(err as Error).message}`, err); });
       c.State = { ...c.State, Status: "paused", Paused: true };
       this.health.update(c);
       await this.records.put(c.Id, c);
@@ -1039,7 +1066,7 @@ export class ContainerService {
     await this.withLock(id, async () => {
       const c = this.get(id);
       if (!c.State.Paused) throw conflict(`Container ${c.Id} is not paused`);
-      await this.runc.resume(c.Id).catch((err) => { throw systemError(`Cannot unpause container ${c.Id}: ${(err as Error).message}`, err); });
+      await this.runtimeOf(c.Id).resume(c.Id).catch((err) => { throw systemError(`Cannot unpause container ${c.Id}: ${(err as Error).message}`, err); });
       c.State = { ...c.State, Status: "running", Paused: false };
       this.health.update(c);
       await this.records.put(c.Id, c);
@@ -1050,7 +1077,7 @@ export class ContainerService {
   /** A frozen container cannot act on a stop signal: thaw it after sending one (moby does). */
   private async thawForSignal(c: ContainerRecord): Promise<void> {
     if (!c.State.Paused) return;
-    await this.runc.resume(c.Id).catch(() => {});
+    await this.runtimeOf(c.Id).resume(c.Id).catch(() => {});
     await this.withLock(c.Id, async () => {
       // It may have ended already (handleExit clears Paused): only a live one is "running".
       const cur = this.records.get(c.Id);
@@ -1065,7 +1092,7 @@ export class ContainerService {
   async update(ref: string, body: UpdateRequest): Promise<{ Warnings: string[] }> {
     const id = this.get(ref).Id;
     return this.withLock(id, () => updateContainer(this.get(id), body, {
-      apply: (c, flags) => this.runc.update(c.Id, flags),
+      apply: (c, flags) => this.runtimeOf(c.Id).update(c.Id, flags),
       save: (c) => this.records.put(c.Id, c),
       emit: (c) => this.emit(c, "update"),
     }));

@@ -1,6 +1,7 @@
 export * from "./exec.js";
 export * from "./monitor.js";
 export * from "./runc.js";
+export * from "./runtime.js";
 export * from "./native.js";
 export * from "./nsexec.js";
 export * from "./net.js";

@@ -23,6 +23,8 @@ export interface MonitorOptions {
   monitorPath: string;
   runtimePath: string;
   runtimeRoot: string;
+  /** The runtime's global arguments; default `--root=<runtimeRoot>` (runc's). */
+  runtimeArgs?: string[];
   id: string;
   name: string;
   bundle: string;
@@ -56,14 +58,14 @@ export interface MonitorStarted {
 export class RuntimeCreateError extends Error {}
 
 /** The command line both monitors (pier-monitor and conmon) take for a container and for an exec. */
-function commonArgs(a: { containerId: string; uuid: string; name: string; runtimePath: string; runtimeRoot: string; bundle: string; pidFile: string; dir: string; log: string; logLevel?: string }): string[] {
+function commonArgs(a: { containerId: string; uuid: string; name: string; runtimePath: string; runtimeRoot: string; runtimeArgs?: string[]; bundle: string; pidFile: string; dir: string; log: string; logLevel?: string }): string[] {
   return [
     "--api-version", "1",
     "-c", a.containerId,
     "-u", a.uuid,
     "-n", a.name,
     "-r", a.runtimePath,
-    "--runtime-arg", `--root=${a.runtimeRoot}`,
+    ...(a.runtimeArgs ?? [`--root=${a.runtimeRoot}`]).flatMap((r) => ["--runtime-arg", r]),
     "-b", a.bundle,
     "-p", a.pidFile,
     "-P", `${a.dir}/monitor.pid`,
@@ -110,7 +112,7 @@ function spawnMonitor(monitorPath: string, args: string[], cwd: string, withAtta
  */
 export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   const args = [
-    ...commonArgs({ containerId: o.id, uuid: o.id, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, bundle: o.bundle, pidFile: `${o.runDir}/pidfile`, dir: o.runDir, log: o.logPath === undefined ? "none:" : `k8s-file:${o.logPath}`, logLevel: o.logLevel }),
+    ...commonArgs({ containerId: o.id, uuid: o.id, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, runtimeArgs: o.runtimeArgs, bundle: o.bundle, pidFile: `${o.runDir}/pidfile`, dir: o.runDir, log: o.logPath === undefined ? "none:" : `k8s-file:${o.logPath}`, logLevel: o.logLevel }),
     "--exit-dir", o.exitDir,
     ...rotationArgs(o),
   ];
@@ -187,6 +189,8 @@ export interface MonitorExecOptions {
   monitorPath: string;
   runtimePath: string;
   runtimeRoot: string;
+  /** The runtime's global arguments; default `--root=<runtimeRoot>` (runc's). */
+  runtimeArgs?: string[];
   containerId: string;
   execId: string;
   name: string;
@@ -221,7 +225,7 @@ export interface MonitorExec {
  */
 export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   const args = [
-    ...commonArgs({ containerId: o.containerId, uuid: o.execId, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, bundle: o.dir, pidFile: `${o.dir}/pid`, dir: o.dir, log: `none:${o.dir}/log`, logLevel: o.logLevel }),
+    ...commonArgs({ containerId: o.containerId, uuid: o.execId, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, runtimeArgs: o.runtimeArgs, bundle: o.dir, pidFile: `${o.dir}/pid`, dir: o.dir, log: `none:${o.dir}/log`, logLevel: o.logLevel }),
     "-e",
     "--exec-attach",
     "--exec-process-spec", `${o.dir}/process.json`,

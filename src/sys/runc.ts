@@ -1,10 +1,10 @@
-import { constants as fsc, existsSync, openSync, rmSync } from "node:fs";
-import * as net from "node:net";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { run } from "./exec.js";
+import { startThroughFifo, type ContainerRuntime } from "./runtime.js";
 
 /** The few runc commands the engine runs itself (the monitor runs `create`). */
-export class Runc {
+export class Runc implements ContainerRuntime {
   constructor(readonly path: string, readonly root: string) {}
 
   private args(...rest: string[]): string[] {
@@ -18,36 +18,8 @@ export class Runc {
    * Anything unexpected falls back to `runc start` itself.
    */
   async start(id: string): Promise<void> {
-    if (await this.startThroughFifo(id)) return;
+    if (await startThroughFifo(path.join(this.root, id, "exec.fifo"))) return;
     await run(this.path, this.args("start", id));
-  }
-
-  private async startThroughFifo(id: string): Promise<boolean> {
-    const fifo = path.join(this.root, id, "exec.fifo");
-    let fd: number;
-    try {
-      // Non-blocking: if runc init died, a blocking open would wait forever.
-      fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
-    } catch {
-      return false;
-    }
-    // Read through the event loop (a pipe handle), so the byte is taken the moment runc init
-    // writes it, instead of polling a non-blocking read on a timer.
-    const got = await new Promise<boolean>((resolve) => {
-      const sock = new net.Socket({ fd, readable: true, writable: false });
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        sock.destroy();
-        resolve(ok);
-      };
-      const timer = setTimeout(() => done(false), 2000);
-      sock.once("data", () => done(true));
-      sock.once("end", () => done(false)); // the writer went away without the byte
-      sock.once("error", () => done(false));
-    });
-    if (!got) return false;
-    rmSync(fifo, { force: true });
-    return true;
   }
 
   async kill(id: string, signal: number, all = false): Promise<void> {
