@@ -298,8 +298,28 @@ static int rootFd = -1;
 
 static bool isBind(const struct rtMount* m) { return !strcmp(m->type, "bind"); }
 
+// runc refuses a procfs or sysfs whose mount point is not a plain directory of the image
+// (mountToRootfs: "must be mounted on ordinary directory"). Reached through a symlink of the
+// image, it would be mounted where the link led at this moment, while every later "/proc/..."
+// or "/sys/..." of the config (masked and read-only paths, sysctls: resolved after pivot_root)
+// may lead elsewhere once a later mount covers the link, e.g. a volume: the container would
+// get a procfs with nothing masked and /proc/sys writable. Stricter than runc's lstat of the
+// last component: no symlink anywhere on the way.
+static void requirePlainDirectory(const struct rtMount* m) {
+  if (strcmp(m->type, "proc") && strcmp(m->type, "sysfs")) return;
+  int fd = openat2In(rootFd, m->dest[1] ? m->dest + 1 : ".", O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0 && errno == ENOENT) return;  // made below, as directories, none a symlink
+  struct stat st;
+  bool plain = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  int e = errno;
+  if (fd >= 0) close(fd);
+  if (!plain && fd < 0 && e != ELOOP) childFail("error during container init: error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(e));
+  if (!plain) childFail("error during container init: error mounting \"%s\" to rootfs at \"%s\": filesystem \"%s\" must be mounted on ordinary directory", m->source, m->dest, m->type);
+}
+
 // One mount of the config, as runc's mountToRootfs does it for the kinds pierd emits.
 static void mountOne(const struct rtMount* m) {
+  requirePlainDirectory(m);
   int fd = openInRoot(rootFd, m->dest, true, m->file);
   if (fd < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": mkdir %s: %s", m->source, m->dest, m->dest, goErr(errno));
   char target[64];

@@ -1,0 +1,143 @@
+// Security review of Pier's own runtime (PIER_RUNTIME=builtin, native/pier_runtime.c): images and
+// volumes that try to make it build a weaker container than runc would. Each case is what an
+// attacker who controls an image (or a volume's contents) would try; each must either be
+// refused at create, as runc refuses it, or end in a container whose isolation is intact:
+// procfs and sysfs only where the config puts them, masked and read-only paths in force,
+// /sys/fs/cgroup read-only, nothing left on the host when a create fails.
+//
+// Pier-only (it drives the builtin runtime; runc's behaviour is checked beside it where it is
+// the reference): skipped against an external engine. Nothing here writes to a kernel file: an
+// exposure is detected from mountinfo and stat, never by using it.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { startEngine, type Engine } from "../harness.js";
+
+const external = !!process.env.PIER_TEST_DOCKER_HOST;
+
+describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", { skip: external }, () => {
+  let runc: Engine;
+  let builtin: Engine;
+  let work: string;
+  let pristine: string;
+  before(async () => {
+    runc = await startEngine();
+    process.env.PIER_RUNTIME = "builtin";
+    try {
+      builtin = await startEngine();
+    } finally {
+      delete process.env.PIER_RUNTIME;
+    }
+    work = mkdtempSync("/tmp/pier-rtsec-");
+    // busybox's files, to be altered per case and imported into both engines.
+    pristine = path.join(work, "busybox");
+    mkdirSync(pristine);
+    const c = (await runc.docker(["create", "busybox"])).stdout.trim();
+    const exp = spawnSync("sh", ["-c", `docker export ${c} | tar -x -C ${pristine}`], { env: { ...process.env, DOCKER_HOST: runc.host } });
+    assert.equal(exp.status, 0, exp.stderr.toString());
+    await runc.docker(["rm", c]);
+  });
+  after(async () => {
+    await runc?.stop();
+    await builtin?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Whether the builtin engine created the container itself (its state is there). */
+  const madeByBuiltin = (id: string) => existsSync(path.join(builtin.execRoot!, "builtin", id, "state.json"));
+
+  /** A copy of busybox's files changed by `alter`, imported as `tag` into each engine. */
+  function image(tag: string, alter: (root: string) => void): void {
+    const root = path.join(work, tag.replace(/[^a-z0-9]/g, "_"));
+    const cp = spawnSync("cp", ["-a", pristine, root]);
+    assert.equal(cp.status, 0, cp.stderr.toString());
+    alter(root);
+    for (const e of [runc, builtin]) {
+      const imp = spawnSync("sh", ["-c", `tar -C ${root} -c . | docker import - ${tag}`], { env: { ...process.env, DOCKER_HOST: e.host } });
+      assert.equal(imp.status, 0, imp.stderr.toString());
+    }
+  }
+
+  /**
+   * Runs `script` in a container of `e` (detached, then exec'd, so the engine's create and its
+   * start are the ones under test); the create's error when it is refused.
+   */
+  async function inContainer(e: Engine, args: string[], script: string): Promise<{ ok: true; out: string; id: string } | { ok: false; err: string }> {
+    const r = await e.docker(["run", "-d", ...args, "sleep", "1000"]);
+    if (r.code !== 0) {
+      const id = (await e.docker(["ps", "-aql", "--no-trunc"])).stdout.trim();
+      if (id) await e.docker(["rm", "-f", id]);
+      return { ok: false, err: r.stderr };
+    }
+    const id = r.stdout.trim();
+    try {
+      const x = await e.docker(["exec", id, "sh", "-c", script]);
+      return { ok: true, out: x.stdout + x.stderr, id };
+    } finally {
+      await e.docker(["rm", "-f", id]);
+    }
+  }
+
+  // Every procfs and sysfs the container can reach, as "mountpoint fstype options" (read from
+  // /t/p too: where the hostile image below would have put its procfs).
+  const KERNEL_FS = "cat /t/p/self/mountinfo /proc/self/mountinfo 2>/dev/null | awk '$9 == \"proc\" || $9 == \"sysfs\" {print $5, $9, $6}' | sort -u";
+
+  it("refuses to mount proc or sysfs through a symlink of the image (runc does), which would leave them unmasked and writable", async () => {
+    // /proc -> /v/s -> /t/p: resolved while the image's /v is there, proc lands on /t/p; then
+    // a volume on /v (its contents the attacker's: a previous run wrote them) replaces /v/s,
+    // so every later "/proc/..." (masked paths, read-only /proc/sys, sysctls) resolves into the
+    // volume instead, while /t/p is a procfs with nothing masked and /t/p/sys writable. The
+    // volume's s/self leads back to the real procfs so the start (through /proc/self/fd) works.
+    // Likewise /sys -> /v/s2 -> /t/s.
+    image("hostile:proclink", (root) => {
+      for (const [fs, via, at] of [["proc", "s", "p"], ["sys", "s2", "s"]] as const) {
+        rmSync(path.join(root, fs), { recursive: true, force: true });
+        symlinkSync(`/v/${via}`, path.join(root, fs));
+        mkdirSync(path.join(root, "t", at), { recursive: true });
+        mkdirSync(path.join(root, "v"), { recursive: true });
+        symlinkSync(`/t/${at}`, path.join(root, "v", via));
+      }
+    });
+    const vol = path.join(work, "proclink-volume");
+    mkdirSync(path.join(vol, "s", "sys", "net", "ipv4"), { recursive: true });
+    mkdirSync(path.join(vol, "s2"));
+    for (const f of ["ping_group_range", "ip_unprivileged_port_start"]) writeFileSync(path.join(vol, "s", "sys", "net", "ipv4", f), "");
+    symlinkSync("/t/p/self", path.join(vol, "s", "self"));
+    const args = ["--network", "none", "-v", `${vol}:/v`];
+    const a = await inContainer(runc, [...args, "hostile:proclink"], KERNEL_FS);
+    assert.equal(a.ok, false, `runc refuses it: ${a.ok && a.out}`);
+    assert.match((a as { err: string }).err, /filesystem \\?"proc\\?" must be mounted on ordinary directory/);
+    // With the default profile (its first container is runc's, the next the builtin runtime's)
+    // and without one.
+    for (const opts of [[], [], ["--security-opt", "seccomp=unconfined"]]) {
+      const b = await inContainer(builtin, [...args, ...opts, "hostile:proclink"], KERNEL_FS);
+      if (b.ok) assert.doesNotMatch(b.out, /^\/t\//m, `procfs or sysfs mounted where no mask reaches it:\n${b.out}`);
+      else assert.match(b.err, /filesystem \\?"proc\\?" must be mounted on ordinary directory/);
+    }
+  });
+
+  /** The container's cgroup directories left on the host, and the builtin runtime's state. */
+  const leftovers = (id: string) => [
+    ...readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h, "pier", id)),
+    path.join(builtin.execRoot!, "builtin", id),
+  ].filter((p) => existsSync(p));
+
+  it("leaves no cgroup, state or process behind when a create fails, in the container's init", async () => {
+    const cases: [string, string[]][] = [
+      // a mount the kernel refuses: the container's init gives up (after it joined its cgroups)
+      ["a file bound on a directory", ["-v", "/etc/hostname:/etc"]],
+    ];
+    for (const [name, opts] of cases) {
+      const r = await builtin.docker(["create", "--network", "none", "--security-opt", "seccomp=unconfined", ...opts, "busybox", "sleep", "1000"]);
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.stdout.trim();
+      const s = await builtin.docker(["start", id]);
+      assert.notEqual(s.code, 0, `${name}: the start fails`);
+      assert.deepEqual(leftovers(id), [], `${name}: left behind`);
+      assert.doesNotMatch(spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout, new RegExp(`--runtime.*${id}`), `${name}: a runtime process left`);
+      await builtin.docker(["rm", "-f", id]);
+    }
+  });
+});
