@@ -474,9 +474,24 @@ static void readonlyPath(const char* p) {
   if (mount(p, p, NULL, flags | MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) != 0) childFail("readonly path %s: %s", p, goErr(errno));
 }
 
+// The masks' source, opened once: "/dev/null" after pivot_root goes wherever the image's /dev
+// leads, e.g. into a volume whose "null" links to another file, which every masked path would
+// then become (runc checks it the same way since CVE-2025-31133). It must be the null device.
+static int nullFd = -1;
+
+static void openNullDevice(void) {
+  nullFd = open("/dev/null", O_PATH | O_CLOEXEC);
+  if (nullFd < 0) childFail("open /dev/null: %s", goErr(errno));
+  struct stat st;
+  if (fstat(nullFd, &st) != 0) childFail("stat /dev/null: %s", goErr(errno));
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) childFail("/dev/null is not the null device: refusing to mask paths with it");
+}
+
 // runc's maskPath: /dev/null bound on a file, an empty read-only tmpfs on a directory.
 static void maskPath(const char* p) {
-  if (mount("/dev/null", p, NULL, MS_BIND, NULL) == 0) return;
+  char null[64];
+  fdPath(nullFd, null, sizeof(null));
+  if (mount(null, p, NULL, MS_BIND, NULL) == 0) return;
   if (errno == ENOENT) return;
   if (errno == ENOTDIR) {
     if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) != 0) childFail("mask %s: %s", p, goErr(errno));
@@ -590,7 +605,9 @@ static __attribute__((noreturn)) void containerInit(int goFd, int consoleSock, c
     writeProcFile(p, rt.sysctls[i].value);
   }
   for (int i = 0; i < rt.nreadonly; i++) readonlyPath(rt.readonly[i]);
+  if (rt.nmasked) openNullDevice();
   for (int i = 0; i < rt.nmasked; i++) maskPath(rt.masked[i]);
+  if (nullFd >= 0) close(nullFd);
   for (int i = 0; i < plan.nrlimits; i++) {
     struct rlimit rl = {plan.rlimits[i].soft, plan.rlimits[i].hard};
     if (setrlimit(plan.rlimits[i].resource, &rl) != 0) childFail("error setting rlimit type %d: %s", plan.rlimits[i].resource, goErr(errno));

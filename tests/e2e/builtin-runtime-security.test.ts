@@ -118,6 +118,28 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     }
   });
 
+  it("masks paths with the null device only, whatever the image's /dev leads to", async () => {
+    // /dev -> /v/d: /dev's tmpfs lands on /v/d, then a volume on /v (the attacker's contents)
+    // covers it, and "/dev/null" — the source of every masked path's bind, resolved after
+    // pivot_root — is the volume's d/null: a link to a file the masks must never become.
+    image("hostile:devlink", (root) => {
+      rmSync(path.join(root, "dev"), { recursive: true, force: true });
+      symlinkSync("/v/d", path.join(root, "dev"));
+      mkdirSync(path.join(root, "v", "d"), { recursive: true });
+    });
+    const vol = path.join(work, "devlink-volume");
+    mkdirSync(path.join(vol, "d"), { recursive: true });
+    symlinkSync("/proc/sys/kernel/core_pattern", path.join(vol, "d", "null"));
+    // What /proc/keys (a masked path) is: the null device, or a bind of something else.
+    const script = "stat -c '%F %t:%T' /proc/keys; awk '$5 == \"/proc/keys\" {print $4, $6}' /proc/self/mountinfo";
+    const args = ["--network", "none", "-v", `${vol}:/v`];
+    for (const opts of [[], [], ["--security-opt", "seccomp=unconfined"]]) {
+      const b = await inContainer(builtin, [...args, ...opts, "hostile:devlink"], script);
+      // (refusing such a /dev is fine too: runc 1.1.5 does, as it cannot make its /dev/ptmx link)
+      if (b.ok) assert.match(b.out, /^character special file 1:3\n\/null /, `a masked path is not the null device:\n${b.out}`);
+    }
+  });
+
   /** The container's cgroup directories left on the host, and the builtin runtime's state. */
   const leftovers = (id: string) => [
     ...readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h, "pier", id)),
