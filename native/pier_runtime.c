@@ -317,9 +317,22 @@ static void requirePlainDirectory(const struct rtMount* m) {
   if (!plain) childFail("error during container init: error mounting \"%s\" to rootfs at \"%s\": filesystem \"%s\" must be mounted on ordinary directory", m->source, m->dest, m->type);
 }
 
+// runc's checkProcMount: nothing but proc is mounted on /proc or inside it. pierd hands such
+// configs to runc, so here the mount point got there through a symlink of the image (a volume
+// on "/data" -> "/proc/sys" would hide the real /proc/sys, its read-only bind and sysctls).
+static void refuseInsideProc(const struct rtMount* m) {
+  if (!strcmp(m->type, "proc")) return;
+  char resolved[PATH_MAX];
+  int e = secureJoin(rootFd, m->dest, resolved, sizeof(resolved));
+  if (e) childFail("error during container init: error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(e));
+  if (!strcmp(resolved, "/proc") || !strncmp(resolved, "/proc/", 6))
+    childFail("error during container init: \"%s%s\" cannot be mounted because it is inside /proc", rt.rootfs, resolved);
+}
+
 // One mount of the config, as runc's mountToRootfs does it for the kinds pierd emits.
 static void mountOne(const struct rtMount* m) {
   requirePlainDirectory(m);
+  refuseInsideProc(m);
   int fd = openInRoot(rootFd, m->dest, true, m->file);
   if (fd < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": mkdir %s: %s", m->source, m->dest, m->dest, goErr(errno));
   char target[64];

@@ -140,6 +140,25 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     }
   });
 
+  it("mounts no volume inside /proc through a symlink of the image (runc refuses it)", async () => {
+    // /data -> /proc/sys: the volume would hide the real /proc/sys (and take its read-only
+    // bind and the sysctls); the same through /proc/self could hide the init's own /proc
+    // entry, through which it waits for its start.
+    image("hostile:procvolume", (root) => {
+      symlinkSync("/proc/sys", path.join(root, "data"));
+    });
+    const script = "stat -f -c %T /proc/sys";
+    for (const [i, opts] of [[], [], ["--security-opt", "seccomp=unconfined"]].entries()) {
+      const args = ["--network", "host", "-v", `rtsec-procvolume-${i}:/data`, ...opts, "hostile:procvolume"];
+      const a = await inContainer(runc, args, script);
+      assert.equal(a.ok, false, "runc refuses it");
+      assert.match((a as { err: string }).err, /cannot be mounted because it is inside \/proc/);
+      const b = await inContainer(builtin, args, script);
+      if (b.ok) assert.equal(b.out, "proc\n", "/proc/sys is the kernel's");
+      else assert.match(b.err, /cannot be mounted because it is inside \/proc/);
+    }
+  });
+
   /** The container's cgroup directories left on the host, and the builtin runtime's state. */
   const leftovers = (id: string) => [
     ...readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h, "pier", id)),
