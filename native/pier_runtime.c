@@ -425,10 +425,24 @@ static void setupConsole(int consoleSock) {
   snprintf(slavePath, sizeof(slavePath), "/dev/pts/%d", n);
   int slave = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) childFail("open %s: %s", slavePath, goErr(errno));
+  // The bind goes from the slave's fd to /dev/console's, each checked, never from the paths
+  // again: /dev may lead into a volume that another container changes meanwhile, and a
+  // "pts/N" swapped for a link to /proc/sys/kernel/core_pattern would be bound writable (the
+  // read-only /proc/sys comes later) on the container's /dev/console (runc's CVE-2025-52565).
+  struct stat st;
+  if (fstat(slave, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) < 136 || major(st.st_rdev) > 143 || minor(st.st_rdev) != (unsigned)n)
+    childFail("%s is not the pty's slave", slavePath);
   int c = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (c < 0 && errno != EEXIST) childFail("create /dev/console: %s", goErr(errno));
   if (c >= 0) close(c);
-  if (mount(slavePath, "/dev/console", NULL, MS_BIND, NULL) != 0) childFail("bind %s on /dev/console: %s", slavePath, goErr(errno));
+  int console = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (console < 0) childFail("open /dev/console: %s", goErr(errno));
+  if (fstat(console, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) childFail("/dev/console is neither a file nor a device");
+  char from[64], to[64];
+  fdPath(slave, from, sizeof(from));
+  fdPath(console, to, sizeof(to));
+  if (mount(from, to, NULL, MS_BIND, NULL) != 0) childFail("bind %s on /dev/console: %s", slavePath, goErr(errno));
+  close(console);
   // runc sends the pty's name with it, as the message's data.
   struct msghdr msg = {0};
   struct iovec iov = {.iov_base = slavePath, .iov_len = strlen(slavePath)};

@@ -64,7 +64,7 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
    * Runs `script` in a container of `e` (detached, then exec'd, so the engine's create and its
    * start are the ones under test); the create's error when it is refused.
    */
-  async function inContainer(e: Engine, args: string[], script: string): Promise<{ ok: true; out: string; id: string } | { ok: false; err: string }> {
+  async function inContainer(e: Engine, args: string[], script: string): Promise<{ ok: true; out: string; id: string; builtin: boolean } | { ok: false; err: string }> {
     const r = await e.docker(["run", "-d", ...args, "sleep", "1000"]);
     if (r.code !== 0) {
       const id = (await e.docker(["ps", "-aql", "--no-trunc"])).stdout.trim();
@@ -74,7 +74,7 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     const id = r.stdout.trim();
     try {
       const x = await e.docker(["exec", id, "sh", "-c", script]);
-      return { ok: true, out: x.stdout + x.stderr, id };
+      return { ok: true, out: x.stdout + x.stderr, id, builtin: e === builtin && madeByBuiltin(id) };
     } finally {
       await e.docker(["rm", "-f", id]);
     }
@@ -157,6 +157,18 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
       if (b.ok) assert.equal(b.out, "proc\n", "/proc/sys is the kernel's");
       else assert.match(b.err, /cannot be mounted because it is inside \/proc/);
     }
+  });
+
+  it("binds the pty's slave on /dev/console (through its fd) as runc does", async () => {
+    // The race this guards against (a volume's pts/N swapped between the open and the bind)
+    // cannot be won on purpose here; what the fd-based bind must keep is runc's console.
+    const script = "stat -c '%F %t' /dev/console; readlink /proc/1/fd/0; awk '$5 == \"/dev/console\" {print $4, $9}' /proc/self/mountinfo";
+    const args = ["--network", "none", "-t", "--security-opt", "seccomp=unconfined", "busybox"];
+    const a = await inContainer(runc, args, script);
+    const b = await inContainer(builtin, args, script);
+    assert.ok(a.ok && b.ok && b.builtin, "both ran, the second made by the builtin runtime");
+    assert.equal(b.out, a.out);
+    assert.match(b.out, /^character special file 88\n\/dev\/pts\/0\n\/0 devpts\n$/);
   });
 
   /** The container's cgroup directories left on the host, and the builtin runtime's state. */
