@@ -329,6 +329,35 @@ static void refuseInsideProc(const struct rtMount* m) {
     childFail("error during container init: \"%s%s\" cannot be mounted because it is inside /proc", rt.rootfs, resolved);
 }
 
+// The mount an fd is on (its /proc/self/fdinfo's mnt_id), or -1.
+static long mountIdOf(int fd) {
+  char p[64], buf[512];
+  snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+  int f = open(p, O_RDONLY | O_CLOEXEC);
+  ssize_t n = f >= 0 ? read(f, buf, sizeof(buf) - 1) : -1;
+  if (f >= 0) close(f);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char* id = strstr(buf, "mnt_id:");
+  return id ? strtol(id + 7, NULL, 10) : -1;
+}
+
+// The mount just made on `under` (the mount point's fd), opened again by its path for the
+// steps that need the mount itself (the read-only remount, propagation). The path is resolved
+// a second time: if it was swapped meanwhile (a volume shared with another container), it
+// could lead to another mount of the container, which would get the flags instead while this
+// one stays writable. So it must be a mount other than the mount point's, and for a bind, of
+// the very directory or file that was bound (`source`).
+static int reopenMounted(const struct rtMount* m, int under, const struct stat* source) {
+  int again = openInRoot(rootFd, m->dest, false, false);
+  if (again < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
+  struct stat st;
+  long was = mountIdOf(under), now = mountIdOf(again);
+  bool same = was >= 0 && now >= 0 && was != now && fstat(again, &st) == 0 && (!source || (st.st_dev == source->st_dev && st.st_ino == source->st_ino));
+  if (!same) childFail("error mounting \"%s\" to rootfs at \"%s\": the mount point changed while it was mounted", m->source, m->dest);
+  return again;
+}
+
 // One mount of the config, as runc's mountToRootfs does it for the kinds pierd emits.
 static void mountOne(const struct rtMount* m) {
   requirePlainDirectory(m);
@@ -337,15 +366,22 @@ static void mountOne(const struct rtMount* m) {
   if (fd < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": mkdir %s: %s", m->source, m->dest, m->dest, goErr(errno));
   char target[64];
   fdPath(fd, target, sizeof(target));
-  if (isBind(m)) {
-    if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) != 0)
+  struct stat source;
+  bool bind = isBind(m);
+  if (bind) {
+    // The source as it is bound: opened once (a host path), bound through its fd.
+    int src = open(m->source, O_PATH | O_CLOEXEC);
+    if (src < 0 || fstat(src, &source) != 0) childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
+    char from[64];
+    fdPath(src, from, sizeof(from));
+    if (mount(from, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) != 0)
       childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
+    close(src);
     // Flags a bind mount cannot take at once (ro, nosuid, …): a remount of it, as runc does.
     unsigned long extra = m->flags & ~(unsigned long)(MS_REC | MS_REMOUNT | MS_BIND);
     if (extra) {
       // The mount point is now the bind mount's root: open it again to reach that mount.
-      int again = openInRoot(rootFd, m->dest, false, false);
-      if (again < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
+      int again = reopenMounted(m, fd, &source);
       char t2[64];
       fdPath(again, t2, sizeof(t2));
       if (mount(m->source, t2, NULL, m->flags | MS_REMOUNT | MS_BIND, NULL) != 0)
@@ -356,15 +392,15 @@ static void mountOne(const struct rtMount* m) {
     if (mount(m->source, target, m->type, m->flags, m->data[0] ? m->data : NULL) != 0)
       childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
   }
-  close(fd);
   if (m->nprop) {
-    int again = openInRoot(rootFd, m->dest, false, false);
-    if (again < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
-    fdPath(again, target, sizeof(target));
+    int again = reopenMounted(m, fd, bind ? &source : NULL);
+    char t2[64];
+    fdPath(again, t2, sizeof(t2));
     for (int i = 0; i < m->nprop; i++)
-      if (mount(NULL, target, NULL, m->prop[i], NULL) != 0) childFail("change mount propagation of %s: %s", m->dest, goErr(errno));
+      if (mount(NULL, t2, NULL, m->prop[i], NULL) != 0) childFail("change mount propagation of %s: %s", m->dest, goErr(errno));
     close(again);
   }
+  close(fd);
 }
 
 static void makeDevice(const struct rtDevice* d) {

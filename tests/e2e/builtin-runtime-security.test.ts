@@ -10,7 +10,7 @@
 // exposure is detected from mountinfo and stat, never by using it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { startEngine, type Engine } from "../harness.js";
@@ -169,6 +169,24 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     assert.ok(a.ok && b.ok && b.builtin, "both ran, the second made by the builtin runtime");
     assert.equal(b.out, a.out);
     assert.match(b.out, /^character special file 88\n\/dev\/pts\/0\n\/0 devpts\n$/);
+  });
+
+  it("makes read-only binds read-only and propagates no mount to the host, as runc", async () => {
+    // The remount and the propagation change go to the mount just made (checked by its mount
+    // id and its source's inode), never to whatever the path leads to by then.
+    const vol = path.join(work, "ro-volume");
+    mkdirSync(vol, { recursive: true });
+    writeFileSync(path.join(vol, "f"), "x");
+    const script = "awk '$5 ~ /^\\/(data|file|slave)/ {print $5, $6, $9}' /proc/self/mountinfo | sort; echo y > /data/f 2>&1 || echo refused; mount -t tmpfs none /slave/sub && echo mounted";
+    const args = ["--network", "none", "--privileged", "-v", `${vol}:/data:ro`, "-v", `${vol}/f:/file:ro`, "-v", `${vol}:/slave`, "busybox"];
+    mkdirSync(path.join(vol, "sub"), { recursive: true });
+    const a = await inContainer(runc, args, script);
+    const b = await inContainer(builtin, args, script);
+    assert.ok(a.ok && b.ok && b.builtin, `both ran, the second made by the builtin runtime: ${JSON.stringify([a, b])}`);
+    assert.equal(b.out, a.out);
+    for (const line of [/^\/data ro,/m, /^\/file ro,/m, /^\/slave rw,/m, /^refused$/m, /^mounted$/m]) assert.match(b.out, line);
+    // The container's tmpfs on /slave/sub stays in the container.
+    assert.ok(!readFileSync("/proc/self/mountinfo", "utf8").includes(path.join(vol, "sub")), "a container's mount reached the host");
   });
 
   /** The container's cgroup directories left on the host, and the builtin runtime's state. */
