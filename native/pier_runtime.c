@@ -263,7 +263,8 @@ static int openInRoot(int rootFd, const char* unsafe, bool create, bool file) {
     bool last = !end;
     if (end) *end = '\0';
     if (last && file) {
-      int f = openat2In(dir, p, O_CREAT | O_WRONLY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+      // O_EXCL: a file that appeared meanwhile (a fifo, a device) is never opened.
+      int f = openat2In(dir, p, O_CREAT | O_EXCL | O_WRONLY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
       if (f < 0 && errno != EEXIST) {
         e = errno;
         close(dir);
@@ -468,7 +469,9 @@ static void setupConsole(int consoleSock) {
   struct stat st;
   if (fstat(slave, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) < 136 || major(st.st_rdev) > 143 || minor(st.st_rdev) != (unsigned)n)
     childFail("%s is not the pty's slave", slavePath);
-  int c = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+  // O_EXCL: one that is there (a fifo the image's /dev leads to) is never opened for writing,
+  // which would wait for a reader for ever; it is checked below instead.
+  int c = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (c < 0 && errno != EEXIST) childFail("create /dev/console: %s", goErr(errno));
   if (c >= 0) close(c);
   int console = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);

@@ -189,6 +189,28 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     assert.ok(!readFileSync("/proc/self/mountinfo", "utf8").includes(path.join(vol, "sub")), "a container's mount reached the host");
   });
 
+  it("is not held up by a fifo the image's /dev leads to where it makes /dev/console", async () => {
+    // /dev -> /v/d -> /x: /dev's tmpfs and devpts land on /x; the volume on /v then makes
+    // /dev its d, where d/pts leads back to the real devpts (so the pty opens) and d/console
+    // is a fifo: opening it to make the console's mount point would wait for a reader for
+    // ever, and the container's start (its lock) with it.
+    image("hostile:consolefifo", (root) => {
+      rmSync(path.join(root, "dev"), { recursive: true, force: true });
+      symlinkSync("/v/d", path.join(root, "dev"));
+      mkdirSync(path.join(root, "v"), { recursive: true });
+      mkdirSync(path.join(root, "x"), { recursive: true });
+      symlinkSync("/x", path.join(root, "v", "d"));
+    });
+    const vol = path.join(work, "consolefifo-volume");
+    mkdirSync(path.join(vol, "d"), { recursive: true });
+    symlinkSync("/x/pts", path.join(vol, "d", "pts"));
+    assert.equal(spawnSync("mkfifo", [path.join(vol, "d", "console")]).status, 0);
+    const r = await builtin.docker(["run", "-d", "-t", "--network", "none", "--security-opt", "seccomp=unconfined", "-v", `${vol}:/v`, "hostile:consolefifo", "sleep", "1000"], { timeoutMs: 60_000 });
+    // Refused or running: either way it answered, and the container can be removed.
+    const id = r.code === 0 ? r.stdout.trim() : (await builtin.docker(["ps", "-aql", "--no-trunc"])).stdout.trim();
+    assert.equal((await builtin.docker(["rm", "-f", id], { timeoutMs: 60_000 })).code, 0);
+  });
+
   /** The container's cgroup directories left on the host, and the builtin runtime's state. */
   const leftovers = (id: string) => [
     ...readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h, "pier", id)),
