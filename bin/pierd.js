@@ -10,5 +10,17 @@
 // and list req/s unchanged within noise. Start pierd through this file (as setup.sh,
 // the test harness and the benchmark do) so the flags apply. It loads the one-file bundle of
 // the daemon (scripts/bundle.mjs, made by `npm run build`).
+// Not (yet) here: --interrupt-budget=1081344 (V8's ×16). Any TurboFan compile pages ~4 MiB of
+// the compiler's code into pierd for good (RssFile 38.8 → 43.0 MiB); with ×16, the own tar
+// reader and path building without path.join on the run path (tried as a preload), a load
+// plus 25 `run --rm` compiled nothing and idled at 52.6-54.0 MiB instead of 57.7-59.0. But
+// /_ping req/s over autocannon's 11 s fell ~20% (4 samples each, machine loaded: 7.0-9.7k
+// vs 9.4-11.1k); ×8 kept it (10.5k, one sample) but compiles Node's validator wrapper
+// (wrappedFn) around run 18. Also tried: ×16 until pierd is busy (more than half a core over
+// 0.5 s), then v8.setFlagsFromString back to the default (it takes effect: 34 compiles in 3 s
+// of /_ping instead of 15): /_ping still 4.4-8.9k (mean 7.4k) vs 6.6-9.7k (mean 8.4k) req/s,
+// 6 samples each, likely as every function first burns the ×16 budget it was given.
+// --maglev --max-opt=2 (no TurboFan; Maglev is experimental in Node 20's V8 11.3) idled at
+// 53.9-54.1 but served /_ping at 4.2k, list 1.1k. Measured 2026-12-07, branch tarparse.
 import { main } from "../dist/src/daemon/pierd.bundle.js";
 await main(process.argv.slice(2));

@@ -53,6 +53,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -491,6 +492,8 @@ static __attribute__((noreturn)) void finalizeProcess(void);
 // --runtime: fds 3 .. firstCloexecFd-1 are the caller's, passed on to the process (runc's
 // --preserve-fds); and the container waits for its start once its command was found.
 static int firstCloexecFd = 3;
+// --runtime exec with a console: the child's stdio is a pty, made its controlling terminal.
+static bool ttyExec;
 static void (*beforeExec)(void);
 
 // What the parent opened on the host for its child before it entered the container's namespaces.
@@ -512,6 +515,7 @@ static __attribute__((noreturn)) void child(int goFd) {
   // A session (and process group) of its own: it must not share pierd's, or `kill 0` in the
   // container would reach pierd.
   if (setsid() < 0) childFail("setsid: %s", goErr(errno));
+  if (ttyExec && ioctl(0, TIOCSCTTY, 0) != 0) childFail("ioctl TIOCSCTTY: %s", goErr(errno));
   if (plan.keyring) {
     // Do not inherit pierd's session keyring (runc: "_ses.<container id>").
     if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, plan.keyring) < 0 && errno != ENOSYS)
@@ -768,6 +772,52 @@ static void setUserHome(bool evenRoot) {
   }
 }
 
+// The forked child into the container's cgroups, by the joiner (its pid namespace is the host's,
+// as ours), then "go" on goFd. False (the child killed, why reported) when it could not be moved.
+// Did the child exec? Its error pipe (errFd) closes on exec; a message (returned in msg, its
+// length the result; 0: it runs) means it never ran. Closes fd.
+static size_t execFailure(int fd, char* msg, size_t cap) {
+  size_t ml = 0;
+  for (;;) {
+    ssize_t n = read(fd, msg + ml, cap - 1 - ml);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    ml += (size_t)n;
+    if (ml >= cap - 1) break;
+  }
+  msg[ml] = '\0';
+  close(fd);
+  return ml;
+}
+
+static bool moveIntoCgroups(pid_t pid, int goFd) {
+  char pidText[16], why[PATH_MAX + 128];
+  int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
+  writeAll(joinerIn, pidText, (size_t)pl);
+  close(joinerIn);
+  size_t wl = 0;
+  for (;;) {
+    ssize_t n = read(joinerOut, why + wl, sizeof(why) - 1 - wl);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    wl += (size_t)n;
+    if (wl >= sizeof(why) - 1) break;
+  }
+  why[wl] = '\0';
+  close(joinerOut);
+  int st;
+  while (waitpid(joinerPid, &st, 0) < 0 && errno == EINTR) {}
+  if (wl > 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    report("error", "%s", wl > 0 ? why : "failed to join the container's cgroups");
+    return false;
+  }
+  writeAll(goFd, "g", 1);
+  close(goFd);
+  return true;
+}
+
 static __attribute__((noreturn)) void initMain(char** argv) {
   // Until it drops to the container's user it holds more than the container's capabilities,
   // and no filter yet: like runc's init, not to be ptraced (or its /proc/<pid>/fd opened) by
@@ -870,33 +920,7 @@ int main(int argc, char** argv) {
     child(gop[0]);
   }
   close(gop[0]);
-  // Into the container's cgroups, by the joiner (its pid namespace is the host's, as ours).
-  {
-    char pidText[16], why[PATH_MAX + 128];
-    int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
-    writeAll(joinerIn, pidText, (size_t)pl);
-    close(joinerIn);
-    size_t wl = 0;
-    for (;;) {
-      ssize_t n = read(joinerOut, why + wl, sizeof(why) - 1 - wl);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      wl += (size_t)n;
-      if (wl >= sizeof(why) - 1) break;
-    }
-    why[wl] = '\0';
-    close(joinerOut);
-    int st;
-    while (waitpid(joinerPid, &st, 0) < 0 && errno == EINTR) {}
-    if (wl > 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-      report("error", "%s", wl > 0 ? why : "failed to join the container's cgroups");
-      return 0;
-    }
-    writeAll(gop[1], "g", 1);
-    close(gop[1]);
-  }
+  if (!moveIntoCgroups(pid, gop[1])) return 0;
   close(ep[1]);
   if (rin.active) close(childIn);
   if (rout.active) close(childOut);
@@ -905,19 +929,9 @@ int main(int argc, char** argv) {
   snprintf(line, sizeof(line), "pid %d\n", pid);
   writeAll(CTL_FD, line, strlen(line));
 
-  // Did it exec? The error pipe closes on exec; a message means it never ran.
   char msg[4096];
-  size_t ml = 0;
-  for (;;) {
-    ssize_t n = read(ep[0], msg + ml, sizeof(msg) - 1 - ml);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    ml += (size_t)n;
-    if (ml >= sizeof(msg) - 1) break;
-  }
-  close(ep[0]);
+  size_t ml = execFailure(ep[0], msg, sizeof(msg));
   if (ml > 0) {
-    msg[ml] = '\0';
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     report("error", "%s", msg);

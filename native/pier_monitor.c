@@ -129,6 +129,9 @@ static char in_buf[STDIN_BUF];             /* one stdin message from a client, b
 static size_t in_len, in_off;
 static char log_buf[LOG_BUF];
 static size_t log_used;
+static long long opt_log_size_max = -1;    /* rotate once the log has reached this (conmon's --log-size-max) */
+static int opt_log_max_files = 1;          /* files kept, the current one included (--log-max-files) */
+static long long log_size;                 /* bytes in the current log, written or buffered: counted, never stat'ed */
 static char ctl_buf[200];
 static size_t ctl_used;
 
@@ -277,6 +280,8 @@ static void usage(int code) {
       "  -0, --persist-dir DIR        exit and oom files\n"
       "      --exit-dir DIR           exit file <DIR>/<ID>\n"
       "  -l, --log-path k8s-file:F    log file (none:F for none)\n"
+      "      --log-size-max N         start a new log file once it has reached N bytes\n"
+      "      --log-max-files N        files kept then, as F.1 (newest) … F.N-1 (default 1)\n"
       "  -t, --terminal               a pty for the process\n"
       "  -i, --stdin                  keep stdin for attach clients\n"
       "      --leave-stdin-open       keep stdin open when an attach client ends\n"
@@ -325,6 +330,16 @@ static void parse_args(int argc, char **argv) {
       else if (strcmp(v, "none") == 0 || strncmp(v, "none:", 5) == 0) opt_log_path = NULL;
       else if (strchr(v, ':') == NULL) opt_log_path = v;  /* a bare path is a k8s-file, as conmon takes it */
       else die("unsupported log driver in %s (k8s-file or none)", v);
+    } else if (FLAG(NULL, "--log-size-max")) {
+      char *end;
+      long long n = strtoll(VALUE(), &end, 10);
+      if (*end || n == 0 || n < -1) die("bad --log-size-max");
+      opt_log_size_max = n;
+    } else if (FLAG(NULL, "--log-max-files")) {
+      char *end;
+      long n = strtol(VALUE(), &end, 10);
+      if (*end || n < 1 || n > 1000) die("bad --log-max-files");
+      opt_log_max_files = (int)n;
     } else if (FLAG("-t", "--terminal")) opt_tty = true;
     else if (FLAG("-i", "--stdin")) opt_stdin = true;
     else if (FLAG(NULL, "--leave-stdin-open")) opt_leave_stdin_open = true;
@@ -380,6 +395,29 @@ static void log_append(const char *p, size_t n) {
   }
 }
 
+static void open_log(void);
+
+/* The log has reached its size: F.N-2 … F.1 and F move one place older (F.N-1 is dropped), as
+   dockerd's json-file rotates, and a new F begins; with one file kept F just begins again.
+   Called between records, so a record never spans two files. */
+static void log_rotate(void) {
+  log_flush();
+  char from[PATH_MAX], to[PATH_MAX];
+  if (opt_log_max_files <= 1) {
+    if (unlink(opt_log_path) < 0 && errno != ENOENT) warnx_("cannot remove the log %s: %s", opt_log_path, strerror(errno));
+  } else {
+    snprintf(to, sizeof to, "%s.%d", opt_log_path, opt_log_max_files - 1);
+    if (unlink(to) < 0 && errno != ENOENT) warnx_("cannot remove %s: %s", to, strerror(errno));
+    for (int i = opt_log_max_files - 2; i >= 0; i--) {
+      if (i == 0) snprintf(from, sizeof from, "%s", opt_log_path);
+      else snprintf(from, sizeof from, "%s.%d", opt_log_path, i);
+      snprintf(to, sizeof to, "%s.%d", opt_log_path, i + 1);
+      if (rename(from, to) < 0 && errno != ENOENT) warnx_("cannot rename %s: %s", from, strerror(errno));
+    }
+  }
+  open_log();
+}
+
 /* One read's worth of output as records: a line each, the last one "P" when it has no newline. */
 static void log_output(int stream, const char *buf, size_t len) {
   if (log_fd < 0 || len == 0) return;
@@ -394,6 +432,8 @@ static void log_output(int stream, const char *buf, size_t len) {
     const char *nl = memchr(buf, '\n', len);
     size_t line = nl ? (size_t)(nl - buf) + 1 : len;
     head[hl - 2] = nl ? 'F' : 'P';
+    if (opt_log_size_max > 0 && log_size >= opt_log_size_max) log_rotate();
+    log_size += (long long)hl + (long long)line + (nl ? 0 : 1);
     log_append(head, (size_t)hl);
     log_append(buf, line);
     if (!nl) log_append("\n", 1);
@@ -415,6 +455,10 @@ static void open_log(void) {
   }
   close_fd(&log_fd);
   log_fd = fd;
+  // The one stat of a log file: its size when opened (a restarted container appends); from
+  // here on the bytes written are counted.
+  struct stat st;
+  log_size = fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
 }
 
 // ---------------------------------------------------------------- attach clients

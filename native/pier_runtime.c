@@ -248,13 +248,19 @@ static int secureJoin(int rootFd, const char* unsafe, char* out, size_t outLen) 
 // Opens (O_PATH) the path inside the root, making it first if it is missing: directories all
 // the way, and a file last when `file`. No symlink is followed: secureJoin resolved them.
 static int openInRoot(int rootFd, const char* unsafe, bool create, bool file) {
+  const unsigned long long res = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  // Most paths are there already and hold no symlink: one call, which refuses any symlink and
+  // keeps ".." inside the root. The rest (a link to resolve, a path to make) is walked.
+  const char* rel = unsafe;
+  while (*rel == '/') rel++;
+  int direct = openat2In(rootFd, *rel ? rel : ".", O_PATH, res);
+  if (direct >= 0 || (errno != ELOOP && errno != ENOENT)) return direct;
   char path[PATH_MAX];
   int e = secureJoin(rootFd, unsafe, path, sizeof(path));
   if (e) {
     errno = e;
     return -1;
   }
-  const unsigned long long res = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   int fd = openat2In(rootFd, path[1] ? path + 1 : ".", O_PATH, res);
   if (fd >= 0 || errno != ENOENT || !create) return fd;
   int dir = openat2In(rootFd, ".", O_PATH | O_DIRECTORY, res);
@@ -453,35 +459,21 @@ static void pivotRoot(void) {
 // The terminal: a pty of the container's own devpts, its slave bound on /dev/console and made
 // the process's stdio and controlling terminal; the master goes to the monitor (runc's
 // setupConsole + mountConsole, after pivot_root).
-static void setupConsole(int consoleSock) {
+// A pty of the container's devpts (through its /dev/ptmx): the master is sent to the monitor
+// over consoleSock with the slave's name (runc's message), the slave becomes stdio.
+static void sendPty(int consoleSock, char* slavePath, size_t slaveLen) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) childFail("open /dev/ptmx: %s", goErr(errno));
   int unlock = 0, n;
   if (ioctl(master, TIOCSPTLCK, &unlock) != 0 || ioctl(master, TIOCGPTN, &n) != 0) childFail("unlockpt: %s", goErr(errno));
-  char slavePath[64];
-  snprintf(slavePath, sizeof(slavePath), "/dev/pts/%d", n);
+  snprintf(slavePath, slaveLen, "/dev/pts/%d", n);
   int slave = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) childFail("open %s: %s", slavePath, goErr(errno));
-  // The bind goes from the slave's fd to /dev/console's, each checked, never from the paths
-  // again: /dev may lead into a volume that another container changes meanwhile, and a
-  // "pts/N" swapped for a link to /proc/sys/kernel/core_pattern would be bound writable (the
-  // read-only /proc/sys comes later) on the container's /dev/console (runc's CVE-2025-52565).
+  // The slave is checked to be the pty's: its fd, not its path, is what the console bind
+  // (setupConsole) and stdio get (/dev may lead into a volume another container changes).
   struct stat st;
   if (fstat(slave, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) < 136 || major(st.st_rdev) > 143 || minor(st.st_rdev) != (unsigned)n)
     childFail("%s is not the pty's slave", slavePath);
-  // O_EXCL: one that is there (a fifo the image's /dev leads to) is never opened for writing,
-  // which would wait for a reader for ever; it is checked below instead.
-  int c = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (c < 0 && errno != EEXIST) childFail("create /dev/console: %s", goErr(errno));
-  if (c >= 0) close(c);
-  int console = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (console < 0) childFail("open /dev/console: %s", goErr(errno));
-  if (fstat(console, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) childFail("/dev/console is neither a file nor a device");
-  char from[64], to[64];
-  fdPath(slave, from, sizeof(from));
-  fdPath(console, to, sizeof(to));
-  if (mount(from, to, NULL, MS_BIND, NULL) != 0) childFail("bind %s on /dev/console: %s", slavePath, goErr(errno));
-  close(console);
   // runc sends the pty's name with it, as the message's data.
   struct msghdr msg = {0};
   struct iovec iov = {.iov_base = slavePath, .iov_len = strlen(slavePath)};
@@ -502,6 +494,28 @@ static void setupConsole(int consoleSock) {
   for (int fd = 0; fd <= 2; fd++)
     if (dup2(slave, fd) < 0) childFail("dup2 console: %s", goErr(errno));
   close(slave);
+}
+
+static void setupConsole(int consoleSock) {
+  char slavePath[64];
+  sendPty(consoleSock, slavePath, sizeof(slavePath));
+  // The bind goes from the slave's fd (stdin now, checked in sendPty) to /dev/console's, never
+  // from the paths again: /dev may lead into a volume that another container changes
+  // meanwhile, and a "pts/N" swapped for a link to /proc/sys/kernel/core_pattern would be bound
+  // writable (the read-only /proc/sys comes later) on /dev/console (runc's CVE-2025-52565).
+  // O_EXCL: one that is there (a fifo the image's /dev leads to) is never opened for writing,
+  // which would wait for a reader for ever; it is checked below instead.
+  int c = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (c < 0 && errno != EEXIST) childFail("create /dev/console: %s", goErr(errno));
+  if (c >= 0) close(c);
+  int console = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (console < 0) childFail("open /dev/console: %s", goErr(errno));
+  struct stat st;
+  if (fstat(console, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) childFail("/dev/console is neither a file nor a device");
+  char to[64];
+  fdPath(console, to, sizeof(to));
+  if (mount("/proc/self/fd/0", to, NULL, MS_BIND, NULL) != 0) childFail("bind %s on /dev/console: %s", slavePath, goErr(errno));
+  close(console);
   if (ioctl(0, TIOCSCTTY, 0) != 0) childFail("ioctl TIOCSCTTY: %s", goErr(errno));
 }
 
@@ -742,6 +756,77 @@ static void removeState(void) {
   unlink(p);
 }
 
+// `exec -d`: a process in a running container of ours, the way the exec helper makes one
+// (pier_exec.c's main: same plan, same namespace and cgroup joining, same finalizeProcess), but
+// detached as `runc exec -d` leaves it: its stdio is the monitor's (or a pty of the container,
+// whose master goes to the monitor), and once it exec'd, its pid is written and we exit; the
+// monitor, a subreaper, reaps it. The plan is process.plan beside the process.json given.
+static __attribute__((noreturn)) void runtimeExec(const char* process, const char* pidFile, int consoleSock) {
+  char planPath[PATH_MAX];
+  const char* slash = strrchr(process, '/');
+  snprintf(planPath, sizeof(planPath), "%.*s/process.plan", slash ? (int)(slash - process) : 1, slash ? process : ".");
+  planFd = open(planPath, O_RDONLY | O_CLOEXEC);
+  if (planFd < 0) rtDie("open %s: %s", planPath, goErr(errno));
+  readPlan(MODE_EXEC);
+  close(planFd);
+  readLastCap();
+  int pidfd = pidfdOpen(plan.pid);
+  if (pidfd < 0) rtDie("container is not running");
+  verifyInit(pidfd);
+  if (plan.seccompPath && !loadFilterFile(plan.seccompPath)) extractFilter();
+  int ep[2], gop[2];
+  if (pipe2(ep, O_CLOEXEC) != 0 || pipe2(gop, O_CLOEXEC) != 0) rtDie("pipe: %s", goErr(errno));
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) rtDie("prctl dumpable: %s", goErr(errno));
+  // Opened on the host's side: from here on this process sees the container's files. (A file,
+  // not a directory: nothing of the host's tree can be reached through it; the child closes it.)
+  int pidFd = open(pidFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (pidFd < 0) rtDie("open pid file %s: %s", pidFile, goErr(errno));
+  enterContainerNamespaces(pidfd);
+  if (setns(pidfd, CLONE_NEWPID) != 0) rtDie("setns pid: %s", goErr(errno));
+  close(pidfd);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) rtDie("fork: %s", goErr(errno));
+  if (pid == 0) {
+    close(pidFd);
+    close(joinerIn);
+    close(joinerOut);
+    close(gop[1]);
+    close(ep[0]);
+    errFd = ep[1];
+    if (consoleSock >= 0) {
+      char slavePath[64];
+      sendPty(consoleSock, slavePath, sizeof(slavePath));
+      ttyExec = true;
+    }
+    child(gop[0]);
+  }
+  close(gop[0]);
+  if (consoleSock >= 0) close(consoleSock);
+  if (!moveIntoCgroups(pid, gop[1])) _exit(1);
+  close(ep[1]);
+  char msg[4096];
+  if (execFailure(ep[0], msg, sizeof(msg)) > 0) {
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    rtDie("exec failed: unable to start container process: %s", msg);
+  }
+  // The monitor reads it once we have exited: one write is whole by then.
+  char pidText[16];
+  int pl = snprintf(pidText, sizeof(pidText), "%d", pid);
+  if (write(pidFd, pidText, (size_t)pl) != pl || close(pidFd) != 0) rtDie("write pid file %s: %s", pidFile, goErr(errno));
+  _exit(0);
+}
+
+static int connectConsole(const char* consolePath) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(consolePath) >= sizeof(sa.sun_path)) rtDie("console socket path too long");
+  strcpy(sa.sun_path, consolePath);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect(sock, (struct sockaddr*)&sa, sizeof(sa)) != 0) rtDie("connect to the console socket: %s", goErr(errno));
+  return sock;
+}
+
 static bool validId(const char* id) {
   if (!*id || strlen(id) > 128) return false;
   for (const char* p = id; *p; p++)
@@ -752,19 +837,30 @@ static bool validId(const char* id) {
 static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   reexecFromMemfd(argv);
   signal(SIGPIPE, SIG_IGN);
-  const char *root = NULL, *bundle = NULL, *pidFile = NULL, *consolePath = NULL, *id = NULL;
+  const char *root = NULL, *bundle = NULL, *pidFile = NULL, *consolePath = NULL, *id = NULL, *process = NULL;
   int preserve = 0;
-  bool create = false;
+  bool create = false, exec = false;
   for (int i = 2; i < argc; i++) {
     const char* a = argv[i];
     if (!strncmp(a, "--root=", 7)) root = a + 7;
-    else if (!strcmp(a, "create")) create = true;
+    else if (!strcmp(a, "create") && !exec) create = true;
+    else if (!strcmp(a, "exec") && !create) exec = true;
+    else if (!strcmp(a, "-d") && exec) continue;
+    else if (!strcmp(a, "--process") && exec && i + 1 < argc) process = argv[++i];
     else if (!strcmp(a, "--bundle") && i + 1 < argc) bundle = argv[++i];
     else if (!strcmp(a, "--pid-file") && i + 1 < argc) pidFile = argv[++i];
     else if (!strcmp(a, "--console-socket") && i + 1 < argc) consolePath = argv[++i];
     else if (!strcmp(a, "--preserve-fds") && i + 1 < argc) preserve = atoi(argv[++i]);
-    else if (a[0] != '-' && create && !id) id = a;
+    else if (a[0] != '-' && (create || exec) && !id) id = a;
     else rtDie("pier runtime: unsupported argument %s", a);
+  }
+  if (exec) {
+    if (!process || !pidFile || !id || !validId(id)) rtDie("pier runtime: usage: exec -d --pid-file FILE --process FILE [--console-socket PATH] ID");
+    if (preserve) rtDie("pier runtime: exec takes no --preserve-fds");
+    int consoleSock = -1;
+    if (consolePath) consoleSock = connectConsole(consolePath);
+    ctlFd = 2;
+    runtimeExec(process, pidFile, consoleSock);
   }
   if (!create || !root || !bundle || !pidFile || !id) rtDie("pier runtime: usage: --root=DIR create --bundle DIR --pid-file FILE [--console-socket PATH] [--preserve-fds N] ID");
   if (!validId(id)) rtDie("invalid container id %s", id);
@@ -792,14 +888,7 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   fifoFd = open(fifoPath, O_PATH | O_CLOEXEC);
   if (fifoFd < 0) rtDie("open %s: %s", fifoPath, goErr(errno));
 
-  int consoleSock = -1;
-  if (consolePath) {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(consolePath) >= sizeof(sa.sun_path)) rtDie("console socket path too long");
-    strcpy(sa.sun_path, consolePath);
-    consoleSock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (consoleSock < 0 || connect(consoleSock, (struct sockaddr*)&sa, sizeof(sa)) != 0) rtDie("connect to the console socket: %s", goErr(errno));
-  }
+  int consoleSock = consolePath ? connectConsole(consolePath) : -1;
   int nsFds[4];
   for (int i = 0; i < rt.njoinNs; i++) {
     nsFds[i] = open(rt.joinNs[i].value, O_RDONLY | O_CLOEXEC);

@@ -154,7 +154,7 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
         const ps = await exec(DOCKER, ["ps", "-aq"], env).catch(() => undefined);
         const ids = ps?.stdout.split("\n").filter(Boolean) ?? [];
         if (ids.length) await exec(DOCKER, ["rm", "-f", "-v", ...ids], env).catch(() => {});
-        if (child.exitCode === null) {
+        if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((r) => child.once("exit", r));
           child.kill("SIGTERM");
           await exited;

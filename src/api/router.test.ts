@@ -4,10 +4,10 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
-import { silentLogger } from "../lib/index.js";
+import { createLogger, silentLogger } from "../lib/index.js";
 import { conflict, notFound } from "../errdefs/index.js";
 import { Router } from "./router.js";
-import { sendJSON, boolParam, filtersParam } from "./http.js";
+import { sendJSON, boolParam, filtersParam, jsonReply } from "./http.js";
 
 function request(sock: string, method: string, p: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -60,6 +60,47 @@ describe("router", () => {
     assert.equal(nf.status, 404);
     assert.equal(JSON.parse(nf.body).message, "No such thing: x");
     assert.equal((await request(sock, "POST", "/things/y/fail")).status, 409);
+  });
+});
+
+describe("fast routes", () => {
+  const lines: string[] = [];
+  const r = new Router(createLogger("debug", (l) => lines.push(l)));
+  r.onFast("GET", "/things/:id/json", ({ params, version }) => {
+    if (params.id === "x") throw notFound("No such thing: x");
+    return jsonReply(200, { id: params.id, version });
+  });
+  let server: http.Server;
+  let sock: string;
+  before(async () => {
+    server = http.createServer((req, res) => void r.handle(req, res));
+    sock = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), "pier-router-")), "s.sock");
+    await new Promise<void>((res) => server.listen(sock, res));
+  });
+  after(() => server.close());
+
+  it("answer the same through node:http and through answerFast, errors included", async () => {
+    for (const url of ["/v1.41/things/a%2Fb/json", "/things/x/json"]) {
+      const reply = r.answerFast("GET", url)!;
+      const viaHttp = await request(sock, "GET", url);
+      assert.deepEqual({ status: viaHttp.status, body: viaHttp.body }, { status: reply.status, body: String(reply.body) });
+    }
+    assert.deepEqual(JSON.parse(String(r.answerFast("GET", "/v1.41/things/a%2Fb/json")!.body)), { id: "a/b", version: 1.41 });
+    assert.equal(r.answerFast("GET", "/things/x/json")!.status, 404);
+  });
+
+  it("leave what is not a fast route, or a bad version, to node:http", () => {
+    assert.equal(r.answerFast("GET", "/nope"), undefined);
+    assert.equal(r.answerFast("HEAD", "/things/a/json"), undefined);
+    assert.equal(r.answerFast("GET", "/v1.99/things/a/json"), undefined);
+  });
+
+  it("log one debug line per request on both paths", async () => {
+    lines.length = 0;
+    r.answerFast("GET", "/things/fast/json");
+    await request(sock, "GET", "/things/slow/json");
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; url: string; status: number });
+    assert.deepEqual(logged.map((l) => [l.msg, l.url, l.status]), [["request", "/things/fast/json", 200], ["request", "/things/slow/json", 200]]);
   });
 });
 

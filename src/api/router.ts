@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import { PierError, invalidParameter } from "../errdefs/index.js";
 import type { Logger } from "../lib/index.js";
 import { messageOf, statusOf } from "./errors.js";
-import { sendJSON } from "./http.js";
+import { jsonReply, sendJSON, writeReply, type Reply } from "./http.js";
 import { RouteTable } from "./routetable.js";
 
 export const API_VERSION = "1.45";
@@ -30,7 +30,26 @@ export interface HijackCtx {
   upgrade: boolean;
 }
 
+/** What a fast route sees: no request or response object, only what the URL says. */
+export interface FastCtx {
+  method: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  version: number;
+}
+
 export type Handler = (ctx: Ctx) => Promise<void> | void;
+/**
+ * A route that answers at once with a whole Reply. node:http requests reach it through
+ * `handle` (which writes the Reply), and the fast path (fast-http.ts) through `answerFast`,
+ * so the route's logic exists once and both paths send the same bytes.
+ */
+export type FastHandler = (ctx: FastCtx) => Reply;
+/** One of the two kinds of route. */
+interface Route {
+  handler?: Handler;
+  fast?: FastHandler;
+}
 export type HijackHandler = (ctx: HijackCtx) => Promise<void> | void;
 type Method = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
 
@@ -48,13 +67,19 @@ const NO_QUERY = new URLSearchParams();
  * Paths may carry a /vX.Y prefix; unknown versions get Docker's 400 message.
  */
 export class Router {
-  private readonly routes = new RouteTable<Handler>();
+  private readonly routes = new RouteTable<Route>();
   private readonly hijacks = new RouteTable<HijackHandler>();
 
   constructor(private readonly log: Logger) {}
 
   on(method: Method | Method[], path: string, handler: Handler): this {
-    for (const m of Array.isArray(method) ? method : [method]) this.routes.add(m, path, handler);
+    for (const m of Array.isArray(method) ? method : [method]) this.routes.add(m, path, { handler });
+    return this;
+  }
+
+  /** A route whose answer is a Reply computed synchronously from the URL alone (see FastHandler). */
+  onFast(method: Method | Method[], path: string, fast: FastHandler): this {
+    for (const m of Array.isArray(method) ? method : [method]) this.routes.add(m, path, { fast });
     return this;
   }
 
@@ -97,14 +122,44 @@ export class Router {
         return;
       }
       const params = decodeParams(found.params);
-      await found.handler({ req, res, params, query, version });
+      const route = found.handler;
+      if (route.fast) writeReply(res, route.fast({ method: req.method!, params, query, version }));
+      else await route.handler!({ req, res, params, query, version });
     } catch (err) {
       this.fail(res, err, req);
     } finally {
-      if (this.log.enabled("debug")) {
-        this.log.debug("request", { method: req.method, url: req.url, status: res.statusCode, ms: performance.now() - started });
-      }
+      if (this.log.enabled("debug")) this.logRequest(req.method, req.url, res.statusCode, started);
     }
+  }
+
+  /**
+   * The fast path's way in: the Reply of a fast route for this GET/HEAD, errors included as
+   * node:http would send them; undefined when the request is not for a fast route (or its URL
+   * does not parse: bad versions and unknown paths), so that node:http serves it as ever.
+   */
+  answerFast(method: string, url: string): Reply | undefined {
+    const started = this.log.enabled("debug") ? performance.now() : 0;
+    let parsed;
+    try {
+      parsed = this.parse(url);
+    } catch {
+      return undefined;
+    }
+    const found = this.routes.find(method, parsed.path);
+    const fast = found?.handler.fast;
+    if (!fast) return undefined;
+    let reply: Reply;
+    try {
+      reply = fast({ method, params: decodeParams(found.params), query: parsed.query, version: parsed.version });
+    } catch (err) {
+      reply = this.errorReply(err, method, url);
+    }
+    if (this.log.enabled("debug")) this.logRequest(method, url, reply.status, started);
+    return reply;
+  }
+
+  private logRequest(method: string | undefined, url: string | undefined, status: number, started: number): void {
+    this.log.debug("request", { method, url, status, ms: performance.now() - started });
   }
 
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upgrade = true): Promise<boolean> {
@@ -134,22 +189,25 @@ export class Router {
     }
   }
 
-  private fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
+  /** The answer to a request that failed before its response began (logged when it is ours, 5xx). */
+  private errorReply(err: unknown, method: string | undefined, url: string | undefined): Reply {
     const status = statusOf(err);
-    if (status >= 500) this.log.error("request failed", { method: req.method, url: req.url, err: messageOf(err), stack: (err as Error)?.stack });
+    if (status >= 500) this.log.error("request failed", { method, url, err: messageOf(err), stack: (err as Error)?.stack });
+    // 304 (start/stop of a container already so) has neither body nor Content-Length.
+    return status === 304 ? { status, headers: [] } : jsonReply(status, { message: messageOf(err) });
+  }
+
+  private fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
     if (res.headersSent) {
+      const status = statusOf(err);
+      if (status >= 500) this.log.error("request failed", { method: req.method, url: req.url, err: messageOf(err), stack: (err as Error)?.stack });
       // The response had begun (a stream): errors go inside it, as Docker does.
       if (!res.writableEnded) {
         res.end(JSON.stringify({ error: messageOf(err), errorDetail: { message: messageOf(err) } }) + "\n");
       }
       return;
     }
-    if (status === 304) {
-      res.writeHead(304);
-      res.end();
-      return;
-    }
-    sendJSON(res, status, { message: messageOf(err) });
+    writeReply(res, this.errorReply(err, req.method, req.url));
   }
 }
 

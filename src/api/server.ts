@@ -1,4 +1,6 @@
 import * as http from "node:http";
+import type * as net from "node:net";
+import { FastHttpServer } from "./fast-http.js";
 import type { Logger } from "../lib/index.js";
 import { API_VERSION, Router } from "./router.js";
 import type { Services } from "./services.js";
@@ -39,14 +41,18 @@ export function buildRouter(s: Services, log: Logger): Router {
   return r;
 }
 
+/** Docker's headers, first on every answer of both paths, as one flat list. */
+function dockerHeaders(s: Services): string[] {
+  return ["Api-Version", API_VERSION, "Server", `Pier/${s.info.version} (linux)`, "Ostype", "linux", "Docker-Experimental", "false"];
+}
+
 /**
  * A response that carries Docker's headers (Api-Version, Server, Ostype, Docker-Experimental)
  * on every answer. They go in as one flat list with the route's own headers when the route
  * sets none by itself, the path Node writes without storing each header: setting four
  * headers per request took a fifth of /_ping's cost.
  */
-function dockerResponseClass(serverHeader: string): typeof http.ServerResponse<http.IncomingMessage> {
-  const docker = ["Api-Version", API_VERSION, "Server", serverHeader, "Ostype", "linux", "Docker-Experimental", "false"];
+function dockerResponseClass(docker: readonly string[]): typeof http.ServerResponse<http.IncomingMessage> {
   return class DockerResponse extends http.ServerResponse<http.IncomingMessage> {
     private headersSetOneByOne = false;
 
@@ -70,10 +76,25 @@ function dockerResponseClass(serverHeader: string): typeof http.ServerResponse<h
   };
 }
 
-/** The HTTP server behind the unix socket: Docker's headers on every answer, no idle cut-off. */
-export function createApiServer(s: Services, log: Logger): http.Server {
+/** What the daemon listens with; closeAllConnections ends every client's connection. */
+export type ApiListener = net.Server & { closeAllConnections(): void };
+
+export interface ApiServerOptions {
+  /** Answer simple GETs of the hot routes before node:http (fast-http.ts); default true. */
+  fastPath?: boolean;
+  /** Called on every request (both paths) and upgrade: the daemon's idle timer. */
+  onActivity?: () => void;
+}
+
+/**
+ * The HTTP server behind the unix socket: Docker's headers on every answer, no idle cut-off.
+ * With the fast path (the default) the listener is a FastHttpServer that hands node:http
+ * every connection whose requests are not all simple GETs of fast routes.
+ */
+export function createApiServer(s: Services, log: Logger, opts: ApiServerOptions = {}): ApiListener {
   const router = buildRouter(s, log);
-  const ServerResponse = dockerResponseClass(`Pier/${s.info.version} (linux)`);
+  const docker = dockerHeaders(s);
+  const ServerResponse = dockerResponseClass(docker);
   const server = http.createServer({ ServerResponse }, (req, res) => {
     if (req.method === "POST" && router.findHijack(req.url ?? "")) {
       // An old client that hijacks without asking to upgrade: answer 200 and go raw.
@@ -93,5 +114,10 @@ export function createApiServer(s: Services, log: Logger): http.Server {
   server.headersTimeout = 0;
   server.requestTimeout = 0;
   server.timeout = 0;
-  return server;
+  if (opts.onActivity) {
+    server.on("request", opts.onActivity);
+    server.on("upgrade", opts.onActivity);
+  }
+  if (opts.fastPath === false) return server;
+  return new FastHttpServer(server, { answer: (method, url) => router.answerFast(method, url), commonHeaders: docker, onRequest: opts.onActivity });
 }

@@ -19,6 +19,8 @@ export interface DaemonInfo {
   monitorPath: string;
   monitorVersion: string;
   initPath?: string;
+  /** Containers' default logging driver (daemon.json log-driver, pierd --log-driver). */
+  loggingDriver: string;
   kernelVersion: string;
   operatingSystem: string;
   cgroupVersion: "1" | "2";

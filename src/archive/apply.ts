@@ -1,15 +1,13 @@
 import * as fs from "node:fs";
 import { promises as fsp, type Stats } from "node:fs";
-import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import type tar from "tar-stream";
+import type { Readable } from "node:stream";
 import { invalidParameter, isENOENT, notImplemented } from "../errdefs/index.js";
-import { secureJoin } from "../lib/index.js";
+import { childPath, parentOfClean, resolveClean, secureJoin, splitClean } from "../lib/index.js";
 import { lsetxattr, mknod } from "../sys/index.js";
 import { decompressStream } from "./compress.js";
-import { XATTR_PREFIX, paxToXattr, patchTarStreamPax, tarStream } from "./pax.js";
+import { XATTR_PREFIX, paxToXattr } from "./pax.js";
+import { readTar, type TarEntry, type TarHeader } from "./tar-reader.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const WHITEOUT_META_PREFIX = ".wh..wh.";
@@ -71,28 +69,24 @@ const isRoot = process.getuid?.() === 0;
  * entry (or an earlier layer) is followed as if dest were "/". Hardlink targets likewise.
  */
 export async function applyLayer(input: Readable, dest: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  patchTarStreamPax();
-  const st: State = { dest: path.resolve(dest), whiteouts: opts.whiteouts ?? "overlay", unpacked: new Set(), dirTimes: [], parents: new Map(), fresh: new Set(), size: 0 };
+  const st: State = { dest: resolveClean(dest), whiteouts: opts.whiteouts ?? "overlay", unpacked: new Set(), dirTimes: [], parents: new Map(), fresh: new Set(), size: 0 };
   if (opts.emptyDest) st.fresh.add(st.dest);
   const hash = createHash("sha256");
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  const extract = tarStream().extract();
-  // The extractor consumes the whole stream, zero blocks after the end marker included, so the
+  const plain = await decompressStream(input);
+  // The reader consumes the whole stream, zero blocks after the end marker included, so the
   // digest covers exactly the bytes the image's diff_ids were computed over.
-  const piping = pipeline(await decompressStream(input), hasher, extract);
-  piping.catch(() => {}); // awaited below; an error also ends the loop
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const chunk of plain as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
   try {
-    for await (const entry of extract) await applyEntry(entry, st);
+    for await (const entry of readTar(hashed())) await applyEntry(entry, st);
   } catch (err) {
     input.destroy();
     throw err;
   }
-  await piping;
   for (const [dir, mtime] of st.dirTimes.reverse()) {
     try {
       fs.lutimesSync(dir, mtime, mtime);
@@ -123,17 +117,12 @@ async function drain(entry: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of entry);
 }
 
-/**
- * Not stream.pipeline: it takes tar-stream's (streamx) entries for Node streams and waits
- * forever for the events of an entry that was already destroyed by a truncated input.
- * Written chunk by chunk (≤ 64 KiB into the page cache), synchronously (see above).
- */
-async function writeFile(target: string, entry: Entry, hdr: tar.Header): Promise<boolean> {
+/** Written chunk by chunk (≤ 64 KiB into the page cache), synchronously (see above). */
+async function writeFile(target: string, entry: TarEntry, hdr: TarHeader): Promise<boolean> {
   // "wx" is O_CREAT|O_EXCL: never through a symlink, never onto something that reappeared.
   const fd = fs.openSync(target, "wx", 0o600);
   try {
-    for await (const chunk of entry) {
-      const buf = chunk as Buffer;
+    for await (const buf of entry) {
       for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
     }
     // Without xattrs, the attributes are set through the open file (no path lookups);
@@ -145,7 +134,7 @@ async function writeFile(target: string, entry: Entry, hdr: tar.Header): Promise
       if (isRoot || (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
     }
     fs.fchmodSync(fd, hdr.mode & 0o7777);
-    const mtime = hdr.mtime ?? new Date(0);
+    const mtime = hdr.mtime;
     fs.futimesSync(fd, mtime, mtime);
     return true;
   } finally {
@@ -153,8 +142,8 @@ async function writeFile(target: string, entry: Entry, hdr: tar.Header): Promise
   }
 }
 
-function hasXattrs(hdr: tar.Header): boolean {
-  for (const key of Object.keys((hdr.pax ?? {}) as Record<string, string>)) if (key.startsWith(XATTR_PREFIX)) return true;
+function hasXattrs(hdr: TarHeader): boolean {
+  for (const key of Object.keys(hdr.pax ?? {})) if (key.startsWith(XATTR_PREFIX)) return true;
   return false;
 }
 
@@ -176,7 +165,7 @@ async function parentDir(st: State, dirRel: string, name: string): Promise<strin
   const parentSt = lstatOrUndefined(parent);
   if (!parentSt) {
     const first = fs.mkdirSync(parent, { recursive: true, mode: 0o755 });
-    if (first !== undefined) for (let p = parent; p.length >= first.length; p = path.dirname(p)) st.fresh.add(p);
+    if (first !== undefined) for (let p = parent; p.length >= first.length; p = parentOfClean(p)) st.fresh.add(p);
     markUnpacked(st, parent);
   } else if (!parentSt.isDirectory()) {
     throw invalidParameter(`tar entry ${JSON.stringify(name)}: parent is not a directory`);
@@ -186,25 +175,24 @@ async function parentDir(st: State, dirRel: string, name: string): Promise<strin
 }
 
 function markUnpacked(st: State, p: string): void {
-  for (; p.length > st.dest.length && !st.unpacked.has(p); p = path.dirname(p)) st.unpacked.add(p);
+  for (; p.length > st.dest.length && !st.unpacked.has(p); p = parentOfClean(p)) st.unpacked.add(p);
 }
 
-type Entry = AsyncIterable<unknown> & { header: tar.Header };
-
-async function applyEntry(entry: Entry, st: State): Promise<void> {
+async function applyEntry(entry: TarEntry, st: State): Promise<void> {
   const hdr = entry.header;
   const rel = cleanName(hdr.name);
-  const base = path.posix.basename(rel);
   if (rel === "") return drain(entry); // the root itself: its attributes are not the layer's to set
-
-  const parent = await parentDir(st, path.posix.dirname(rel), hdr.name);
+  // Paths here are built by concatenation (lib/pathutil.ts): rel is clean, so its last
+  // component is too, and parents come back from secureJoin clean and absolute.
+  const [dirRel, base] = splitClean(rel);
+  const parent = await parentDir(st, dirRel, hdr.name);
 
   if (base.startsWith(WHITEOUT_PREFIX)) {
     await drain(entry);
     return applyWhiteout(st, parent, base, hdr);
   }
 
-  const target = path.join(parent, base);
+  const target = childPath(parent, base);
   // In a directory this apply made, only what it already unpacked can be there.
   const existing = st.fresh.has(parent) && !st.unpacked.has(target) ? undefined : lstatOrUndefined(target);
   // Like Docker's applier: anything but a directory over a directory replaces what is there.
@@ -226,9 +214,10 @@ async function applyEntry(entry: Entry, st: State): Promise<void> {
       break;
     }
     case "link": {
-      const linkRel = cleanName(hdr.linkname ?? "");
+      const linkRel = cleanName(hdr.linkname);
       if (linkRel === "") throw invalidParameter(`hardlink ${JSON.stringify(hdr.name)} has no target`);
-      const source = path.join(await secureJoin(st.dest, path.posix.dirname(linkRel)), path.posix.basename(linkRel));
+      const [linkDir, linkBase] = splitClean(linkRel);
+      const source = childPath(await secureJoin(st.dest, linkDir), linkBase);
       const sourceSt = lstatOrUndefined(source);
       if (!sourceSt || sourceSt.isDirectory()) {
         throw invalidParameter(`hardlink ${JSON.stringify(hdr.name)} -> ${JSON.stringify(hdr.linkname)}: no such file in the layer`);
@@ -239,26 +228,26 @@ async function applyEntry(entry: Entry, st: State): Promise<void> {
     }
     case "symlink":
       // The target is only text; whatever it says is resolved inside the root when used.
-      fs.symlinkSync(hdr.linkname ?? "", target);
+      fs.symlinkSync(hdr.linkname, target);
       break;
     case "character-device":
     case "block-device":
     case "fifo":
-      mknod(target, hdr.mode & 0o7777, hdr.type === "fifo" ? "p" : hdr.type === "block-device" ? "b" : "c", hdr.devmajor ?? 0, hdr.devminor ?? 0);
+      mknod(target, hdr.mode & 0o7777, hdr.type === "fifo" ? "p" : hdr.type === "block-device" ? "b" : "c", hdr.devmajor, hdr.devminor);
       break;
     default:
-      throw notImplemented(`tar entry ${JSON.stringify(hdr.name)}: unsupported type ${String(hdr.type)}`);
+      throw notImplemented(`tar entry ${JSON.stringify(hdr.name)}: unsupported type ${JSON.stringify(hdr.typeflag)}`);
   }
   await drain(entry);
   await setAttributes(target, hdr, st);
 }
 
-async function setAttributes(target: string, hdr: tar.Header, st: State): Promise<void> {
+async function setAttributes(target: string, hdr: TarHeader, st: State): Promise<void> {
   const isLink = hdr.type === "symlink";
   lchown(target, hdr.uid, hdr.gid);
   // After chown, which clears setuid/setgid. There is no lchmod; a symlink's mode means nothing.
   if (!isLink) fs.chmodSync(target, hdr.mode & 0o7777);
-  for (const [key, value] of Object.entries((hdr.pax ?? {}) as Record<string, string>)) {
+  for (const [key, value] of Object.entries(hdr.pax ?? {})) {
     if (!key.startsWith(XATTR_PREFIX)) continue;
     const name = key.slice(XATTR_PREFIX.length);
     // overlay's own markers come only from whiteout entries, never from a layer's xattrs.
@@ -272,12 +261,12 @@ async function setAttributes(target: string, hdr: tar.Header, st: State): Promis
       if (code !== "ENOTSUP" && code !== "EPERM" && code !== "EOPNOTSUPP") throw err;
     }
   }
-  const mtime = hdr.mtime ?? new Date(0);
+  const mtime = hdr.mtime;
   if (hdr.type === "directory") st.dirTimes.push([target, mtime]);
   else fs.lutimesSync(target, mtime, mtime);
 }
 
-async function applyWhiteout(st: State, parent: string, base: string, hdr: tar.Header): Promise<void> {
+async function applyWhiteout(st: State, parent: string, base: string, hdr: TarHeader): Promise<void> {
   if (base === WHITEOUT_OPAQUE) {
     if (st.whiteouts === "overlay") lsetxattr(parent, OVERLAY_OPAQUE_XATTR, Buffer.from("y"));
     else await removeOpaque(st, parent);
@@ -286,7 +275,7 @@ async function applyWhiteout(st: State, parent: string, base: string, hdr: tar.H
   if (base.startsWith(WHITEOUT_META_PREFIX)) return; // AUFS bookkeeping (.wh..wh.plnk …): not content
   const name = base.slice(WHITEOUT_PREFIX.length);
   if (name === "" || name === "." || name === "..") throw invalidParameter(`invalid whiteout ${JSON.stringify(hdr.name)}`);
-  const target = path.join(parent, name);
+  const target = childPath(parent, name);
   if (lstatOrUndefined(target)) await remove(st, target);
   if (st.whiteouts === "delete") return;
   mknod(target, 0o600, "c", 0, 0);
@@ -312,7 +301,7 @@ async function removeOpaque(st: State, dir: string): Promise<void> {
     throw err;
   }
   for (const name of names) {
-    const p = path.join(dir, name);
+    const p = childPath(dir, name);
     if (!st.unpacked.has(p)) await remove(st, p);
     else if (fs.lstatSync(p).isDirectory()) await removeOpaque(st, p);
   }

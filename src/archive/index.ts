@@ -7,3 +7,5 @@ export type { TarOptions } from "./pack.js";
 export { createGunzip, decompressStream, detectCompression } from "./compress.js";
 export type { Compression } from "./compress.js";
 export { tarStream } from "./pax.js";
+export { readTar } from "./tar-reader.js";
+export type { TarEntry, TarEntryType, TarHeader } from "./tar-reader.js";

@@ -9,7 +9,9 @@ import * as path from "node:path";
 // byte); every other record stays UTF-8 as before. Readers turn a value into bytes with
 // Buffer.from(v, "latin1"), writers do the reverse with buf.toString("latin1").
 //
-// tar-stream's extract.js and pack.js call these through the shared `headers` module object,
+// Pier's own tar reader (tar-reader.ts) calls decodePax directly. For the tar-stream users
+// left (the writers, the builder's context and `docker cp`), extract.js and pack.js call these
+// through the shared `headers` module object,
 // so replacing its exports is enough; the module is not in the package's "exports" map, hence
 // the resolved path. Other tar-stream users in the process only gain from the change.
 
@@ -23,7 +25,7 @@ export function paxToXattr(value: string): Buffer {
   return Buffer.from(value, "latin1");
 }
 
-function decodePax(buf: Buffer): Record<string, string> {
+export function decodePax(buf: Buffer): Record<string, string> {
   const result: Record<string, string> = {};
   while (buf.length > 0) {
     const sp = buf.indexOf(0x20);

@@ -82,7 +82,8 @@ export function registerVolume(program: Command, cli: CliContext): Command {
       };
       const vol = await cli.client.post<VolumeSummary>("/volumes/create", undefined, {
         Driver: opts.driver,
-        DriverOpts: toMap(opts.opt),
+        // Left out when there are none, as docker's CLI does (omitempty): inspect then shows Options null.
+        DriverOpts: opts.opt?.length ? toMap(opts.opt) : undefined,
         Labels: toMap(opts.label),
         Name: nameArg ?? opts.name ?? "",
       });

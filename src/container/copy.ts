@@ -121,7 +121,7 @@ export class ContainerFiles {
 
   /** HEAD /containers/{id}/archive. */
   async stat(ref: string, p: string): Promise<PathStat> {
-    const { c, rootfs, release } = await this.containers.acquireRootfs(ref);
+    const { c, rootfs, release } = await this.containers.acquireRootfs(ref, { volumes: true });
     try {
       const h = new Helper({ op: "stat", root: rootfs, mounts: helperMounts(c), parentMountNs: parentMountNs(), path: p }, { stdin: false, stdout: false });
       const m = await firstAnswer(h);
@@ -135,7 +135,7 @@ export class ContainerFiles {
 
   /** GET /containers/{id}/archive: the stat, then the tar (which releases everything when it ends). */
   async archive(ref: string, p: string): Promise<{ stat: PathStat; tar: Readable }> {
-    const { c, rootfs, release } = await this.containers.acquireRootfs(ref);
+    const { c, rootfs, release } = await this.containers.acquireRootfs(ref, { volumes: true });
     let h: Helper | undefined;
     try {
       h = new Helper({ op: "get", root: rootfs, mounts: helperMounts(c), parentMountNs: parentMountNs(), path: p }, { stdin: false, stdout: true });
@@ -156,7 +156,7 @@ export class ContainerFiles {
 
   /** PUT /containers/{id}/archive: unpack a (decompressed) tar into a directory of the container. */
   async extract(ref: string, p: string, input: Readable, opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean }): Promise<void> {
-    const { c, rootfs, release } = await this.containers.acquireRootfs(ref);
+    const { c, rootfs, release } = await this.containers.acquireRootfs(ref, { volumes: true });
     try {
       const h = new Helper(
         {

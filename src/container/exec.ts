@@ -6,7 +6,7 @@ import { frame, newID, secureJoin, writeFileReplace, type Logger } from "../lib/
 import type { Process, Spec } from "../oci/index.js";
 import { availableCapabilities, getAdditionalGroups, getExecUser } from "../runtime/index.js";
 import {
-  capabilityMasks, containerCgroups, nsExecHelper, openStartShim, rlimitNumber, RuntimeCreateError, sealedCopy, seccompFlagsMask, startMonitorExec, startNsExec,
+  capabilityMasks, containerCgroups, encodeNsExecPlan, nsExecHelper, openStartShim, rlimitNumber, RuntimeCreateError, sealedCopy, seccompFlagsMask, startMonitorExec, startNsExec,
   type CgroupDir, type StartShimChannel, type NsExecOutcome, type NsExecPlan, type NsExecProcess,
 } from "../sys/index.js";
 import { AttachBridge, connectAttachSocket, onceEnded, parseDetachKeys, resizeMonitorTty } from "./attach.js";
@@ -35,6 +35,8 @@ export interface ExecHost {
 export interface ContainerAttach {
   socket: Duplex;
   pending?: Buffer;
+  /** Forward the client's stdin (default); false for an output-only attach (a container with no log). */
+  stdin?: boolean;
   stdout: boolean;
   stderr: boolean;
   /** The detach keys asked for ("" or undefined: ctrl-p,ctrl-q); only a tty detaches. */
@@ -130,7 +132,7 @@ export class ExecManager {
     const c = this.host.get(ref);
     const cmd = req.Cmd ?? [];
     if (!Array.isArray(cmd) || cmd.length === 0) throw invalidParameter("No exec command specified");
-    this.checkRunning(c);
+    this.checkRunning(c, ref);
     if (req.DetachKeys) parseDetachKeys(req.DetachKeys);
     const linkedEnv = this.host.linkedEnv(c);
     let resolveStarted!: () => void;
@@ -203,9 +205,10 @@ export class ExecManager {
     return ids.length ? ids : null;
   }
 
-  private checkRunning(c: ContainerRecord): void {
+  /** moby's getActiveContainer: the paused message names the container as the client did. */
+  private checkRunning(c: ContainerRecord, ref = c.Id): void {
     if (!c.State.Running) throw conflict(`container ${c.Id} is not running`);
-    if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
+    if (c.State.Paused) throw conflict(`Container ${ref} is paused, unpause the container before exec`);
     if (c.State.Restarting) throw conflict(`Container ${c.Id} is restarting, wait until the container is running`);
   }
 
@@ -474,24 +477,28 @@ export class ExecManager {
   // ------------------------------------------------------------------ the monitor (tty)
 
   private async runWithMonitor(ex: ExecInstance, c: ContainerRecord, client: ExecClient | undefined): Promise<void> {
-    // `runc exec` needs runc's state, which a container made by the builtin runtime
-    // (PIER_RUNTIME=builtin) does not have; its tty execs are not done another way yet.
-    if (existsSync(path.join(this.o.execRoot, "builtin", c.Id, "state.json"))) {
-      throw new ExecStartError(`cannot exec in container ${c.Id.slice(0, 12)}: exec with a tty is not supported yet for containers created by the builtin runtime (PIER_RUNTIME=builtin)`, 126);
-    }
     const spec = await this.containerSpec(c);
     const proc = await this.execProcess(ex, c, spec);
+    // `runc exec` needs runc's state, which a container made by the builtin runtime
+    // (PIER_RUNTIME=builtin) does not have: the builtin runtime's `exec -d` runs it instead,
+    // from the exec helper's plan (process.plan beside process.json).
+    const builtinRoot = path.join(this.o.execRoot, "builtin");
+    const builtinPlan = existsSync(path.join(builtinRoot, c.Id, "state.json")) ? await this.helperPlan(ex, c, spec) : undefined;
+    if (existsSync(path.join(builtinRoot, c.Id, "state.json")) && !builtinPlan) {
+      throw new ExecStartError(`cannot exec in container ${c.Id.slice(0, 12)}: this process cannot be run by the builtin runtime`, 126);
+    }
     // runc's copy of a shimmed container's config has no seccomp profile: its execs go through
     // the shim too, with the filter the container's init has.
     let shimmed: ShimmedProcess | undefined;
     const filter = path.join(this.bundle(c.Id), "exec-seccomp.bpf");
-    if (this.specs.get(c.Id)?.shimmed) {
+    if (this.specs.get(c.Id)?.shimmed && !builtinPlan) {
       shimmed = shimProcess(proc, spec);
       if (!shimmed || !nsExecHelper() || !existsSync(filter)) throw new ExecStartError(`cannot exec in container ${c.Id.slice(0, 12)}: its seccomp filter cannot be applied to this process`, 126);
     }
     const dir = path.join(this.o.execRoot, "exec", ex.id);
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFileReplace(path.join(dir, "process.json"), JSON.stringify(shimmed ? shimmed.runcProcess : proc));
+    if (builtinPlan) await writeFileReplace(path.join(dir, "process.plan"), encodeNsExecPlan(builtinPlan));
     // A sealed copy: the shim's fd 5 must not lead a process of the container to a file.
     const filterFd = shimmed ? sealedCopy(filter) : undefined;
     let shim: StartShimChannel | undefined;
@@ -507,8 +514,9 @@ export class ExecManager {
     try {
       session = startMonitorExec({
         monitorPath: this.o.monitorPath,
-        runtimePath: this.o.runtimePath,
+        runtimePath: builtinPlan ? nsExecHelper()! : this.o.runtimePath,
         runtimeRoot: path.join(this.o.execRoot, "runc"),
+        runtimeArgs: builtinPlan ? ["--runtime", `--root=${builtinRoot}`] : undefined,
         containerId: c.Id,
         execId: ex.id,
         name: c.Name.slice(1),
@@ -676,7 +684,7 @@ export class ExecManager {
     const join = (dir: string) => {
       bridge = new AttachBridge(client, connectAttachSocket(dir), {
         raw: tty,
-        stdin: true,
+        stdin: a.stdin ?? true,
         stdout: a.stdout,
         stderr: a.stderr,
         // Docker closes the container's stdin at the client's EOF only for StdinOnce without a tty;

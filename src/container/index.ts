@@ -2,6 +2,7 @@ export * from "./record.js";
 export * from "./service.js";
 export * from "./views.js";
 export * from "./logfile.js";
+export { attachBypassesLog, checkDaemonLogConfig, DEFAULT_LOG_CONFIG, type LogConfig } from "./logconfig.js";
 export { ExecManager, ExecStartError, execEnv, replaceOrAppendEnv } from "./exec.js";
 export { HEALTH_STATUSES } from "./health.js";
 export type { ExecConfigRequest, ExecClient, ContainerAttach } from "./exec.js";

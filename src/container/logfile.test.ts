@@ -4,7 +4,7 @@ import { promises as fsp } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Demuxer } from "../lib/index.js";
-import { LogEncoder, dockerTimestamp, parseRecords, readLog, type LogRecord } from "./logfile.js";
+import { LogEncoder, LogFollower, dockerTimestamp, logEnd, parseRecords, readLog, streamLog, type LogRecord } from "./logfile.js";
 
 const LOG = [
   "2026-11-22T01:45:25.100000000+00:00 stdout F one",
@@ -125,5 +125,66 @@ describe("k8s-file logs, fast path", () => {
     assert.deepEqual(demux(Buffer.concat(out)), expected);
     const onlyOut = new LogEncoder({ stdout: true, stderr: false, timestamps: false, tty: true });
     assert.equal(onlyOut.encode(recs).toString(), expected.filter(([s]) => s === 1).map(([, l]) => l).join(""));
+  });
+});
+
+describe("rotated logs", () => {
+  const rec = (i: number) => `2026-11-22T01:45:${String(10 + i).padStart(2, "0")}.000000000+00:00 stdout F line-${i}\n`;
+  /** What the monitor does at max-size with max-file 3: drop F.2, F.1 → F.2, F → F.1, a new F. */
+  async function rotate(file: string): Promise<void> {
+    await fsp.rm(`${file}.2`, { force: true });
+    await fsp.rename(`${file}.1`, `${file}.2`).catch(() => {});
+    await fsp.rename(file, `${file}.1`);
+    await fsp.writeFile(file, "");
+  }
+  const texts = (recs: LogRecord[]) => recs.map((r) => r.text.toString());
+
+  it("reads the rotated files oldest first, then the current one, with tail and since across them", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-logrot-"));
+    const file = path.join(dir, "c-json.log");
+    try {
+      await fsp.writeFile(`${file}.2`, rec(0) + rec(1));
+      await fsp.writeFile(`${file}.1`, rec(2) + rec(3));
+      await fsp.writeFile(file, rec(4));
+      const o = { stdout: true, stderr: true, timestamps: false, tty: false };
+      const all = await readLog(file, o);
+      assert.deepEqual(texts(all.records), ["line-0", "line-1", "line-2", "line-3", "line-4"]);
+      assert.equal(all.offset.offset, rec(4).length);
+      assert.deepEqual(texts((await readLog(file, { ...o, tail: 3 })).records), ["line-2", "line-3", "line-4"]);
+      assert.deepEqual(texts((await readLog(file, { ...o, sinceNs: BigInt(Date.parse("2026-11-22T01:45:11Z")) * 1_000_000n })).records), ["line-1", "line-2", "line-3", "line-4"]);
+      const enc = new LogEncoder(o);
+      const chunks: Buffer[] = [];
+      const end = await streamLog(file, o, enc, async (b) => void chunks.push(b));
+      assert.equal(Buffer.concat(chunks).length, 5 * 8 + "line-0\n".length * 5);
+      assert.equal(end.offset, rec(4).length);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a follower goes on into the next file at each rotation, even from a position in a rotated file", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-logrot-"));
+    const file = path.join(dir, "c-json.log");
+    try {
+      await fsp.writeFile(file, rec(0));
+      const start = await logEnd(file);
+      await fsp.appendFile(file, rec(1));
+      await rotate(file); // the follower starts after this: its position is in F.1 now
+      const seen: string[] = [];
+      const f = new LogFollower(file, start, (recs) => seen.push(...texts(recs)));
+      f.start();
+      await f.kick();
+      await fsp.appendFile(file, rec(2));
+      await f.kick();
+      await rotate(file);
+      await fsp.appendFile(file, rec(3));
+      await f.kick();
+      await fsp.appendFile(`${file}.1`, ""); // nothing: the renamed file gets no more
+      await fsp.appendFile(file, rec(4));
+      await f.stop();
+      assert.deepEqual(seen, ["line-1", "line-2", "line-3", "line-4"]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,6 @@
 import { promises as fsp, watch, type FSWatcher } from "node:fs";
+import * as nodePath from "node:path";
+import { parseRFC3339Ns } from "../lib/index.js";
 
 /**
  * The monitor's k8s-file log (pier-monitor's or conmon's): one line per record,
@@ -18,6 +20,9 @@ export interface LogRecord {
 export interface LogReadOptions {
   sinceMs?: number;
   untilMs?: number;
+  /** The same bounds to the nanosecond (what the CLI sends): lines of one millisecond told apart. */
+  sinceNs?: bigint;
+  untilNs?: bigint;
   stdout: boolean;
   stderr: boolean;
   timestamps: boolean;
@@ -86,6 +91,9 @@ export class K8sRecord implements LogRecord {
   }
   get timeMs(): number {
     return (this.ms ??= parseTimeMs(this.time));
+  }
+  get timeNs(): bigint {
+    return parseRFC3339Ns(this.time);
   }
   get text(): Buffer {
     return this.src.subarray(this.textStart, this.textEnd);
@@ -260,61 +268,123 @@ const textLength = (t: Buffer | K8sRecord) => (t instanceof K8sRecord ? t.textEn
 const copyText = (t: Buffer | K8sRecord, out: Buffer, off: number) => (t instanceof K8sRecord ? t.src.copy(out, off, t.textStart, t.textEnd) : t.copy(out, off));
 
 export function inWindow(r: LogRecord, o: LogReadOptions): boolean {
+  if (o.sinceNs !== undefined || o.untilNs !== undefined) {
+    const ns = r instanceof K8sRecord ? r.timeNs : parseRFC3339Ns(r.time);
+    if (o.sinceNs !== undefined && ns < o.sinceNs) return false;
+    if (o.untilNs !== undefined && ns > o.untilNs) return false;
+  }
   if (o.sinceMs !== undefined && r.timeMs < o.sinceMs) return false;
   if (o.untilMs !== undefined && r.timeMs > o.untilMs) return false;
   return true;
 }
 
-/**
- * Stream a log file through an encoder chunk by chunk, so the client starts reading while the
- * rest is parsed (a whole-file read would make it wait). Not for `tail`, which needs the end
- * first. Returns the offset after the last complete record. `write` returns false when the
- * client is not keeping up; the stream then waits for `drain`.
- */
-export async function streamLog(path: string, o: LogReadOptions, enc: LogEncoder, write: (b: Buffer) => Promise<void>): Promise<number> {
-  let fh;
-  try {
-    fh = await fsp.open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw err;
-  }
-  const windowed = o.sinceMs !== undefined || o.untilMs !== undefined;
-  let offset = 0;
-  let rest: Buffer = EMPTY;
-  try {
-    for (;;) {
-      const buf = Buffer.allocUnsafe(512 * 1024);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-      const recs: LogRecord[] = [];
-      rest = parseRecords(data, recs);
-      offset += data.length - rest.length;
-      const sel = windowed ? recs.filter((r) => inWindow(r, o)) : recs;
-      if (sel.length) await write(enc.encode(sel));
-    }
-  } finally {
-    await fh.close();
-  }
-  return offset;
+/** Whether since/until are asked for at all. */
+export function isWindowed(o: LogReadOptions): boolean {
+  return o.sinceMs !== undefined || o.untilMs !== undefined || o.sinceNs !== undefined || o.untilNs !== undefined;
 }
 
-/** Read a whole log file (or what exists of it) into records, honouring since/until/tail. */
-export async function readLog(path: string, o: LogReadOptions): Promise<{ records: LogRecord[]; offset: number }> {
-  let data: Buffer;
-  try {
-    data = await fsp.readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { records: [], offset: 0 };
-    throw err;
+/** Where a reader stopped: the file (by inode, which a rotation's rename keeps) and the offset in it. */
+export interface LogPosition {
+  ino?: number;
+  offset: number;
+}
+
+/** The most rotated files looked for (dockerd takes any max-file; beyond this is not sensible). */
+const MAX_ROTATED = 1000;
+
+/**
+ * The log and its rotated files (`<log>.1` newest … `<log>.N` oldest), open, oldest first. Opened
+ * newest first: a rotation between two opens then shows a file twice (skipped by inode) rather
+ * than hiding one, and an open fd keeps its file's content whatever is renamed or removed after.
+ */
+async function openLogFiles(path: string): Promise<{ fh: fsp.FileHandle; ino: number }[]> {
+  const out: { fh: fsp.FileHandle; ino: number }[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i <= MAX_ROTATED; i++) {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(i === 0 ? path : `${path}.${i}`, "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        if (i === 0) continue; // no current file (rotating right now, or never started)
+        break;
+      }
+      for (const f of out) await f.fh.close();
+      throw err;
+    }
+    const { ino } = await fh.stat();
+    if (seen.has(ino)) {
+      await fh.close();
+      continue;
+    }
+    seen.add(ino);
+    out.push({ fh, ino });
   }
+  return out.reverse();
+}
+
+/**
+ * Stream a log (its rotated files first, oldest first) through an encoder chunk by chunk, so the
+ * client starts reading while the rest is parsed (a whole-file read would make it wait). Not for
+ * `tail`, which needs the end first. Returns where the last complete record ended. `write`
+ * returns false when the client is not keeping up; the stream then waits for `drain`.
+ */
+export async function streamLog(path: string, o: LogReadOptions, enc: LogEncoder, write: (b: Buffer) => Promise<void>): Promise<LogPosition> {
+  const files = await openLogFiles(path);
+  const windowed = isWindowed(o);
+  const pos: LogPosition = { offset: 0 };
+  try {
+    for (const { fh, ino } of files) {
+      // A record never spans two files: the monitor rotates between records.
+      let rest: Buffer = EMPTY;
+      pos.ino = ino;
+      pos.offset = 0;
+      for (;;) {
+        const buf = Buffer.allocUnsafe(512 * 1024);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+        const recs: LogRecord[] = [];
+        rest = parseRecords(data, recs);
+        pos.offset += data.length - rest.length;
+        const sel = windowed ? recs.filter((r) => inWindow(r, o)) : recs;
+        if (sel.length) await write(enc.encode(sel));
+      }
+    }
+  } finally {
+    for (const { fh } of files) await fh.close();
+  }
+  return pos;
+}
+
+/** Read a whole log (rotated files first) into records, honouring since/until/tail. */
+export async function readLog(path: string, o: LogReadOptions): Promise<{ records: LogRecord[]; offset: LogPosition }> {
+  const files = await openLogFiles(path);
   const all: LogRecord[] = [];
-  const rest = parseRecords(data, all);
-  const offset = data.length - rest.length;
-  let records = o.sinceMs !== undefined || o.untilMs !== undefined ? all.filter((r) => inWindow(r, o)) : all;
+  const pos: LogPosition = { offset: 0 };
+  try {
+    for (const { fh, ino } of files) {
+      const data = await fh.readFile();
+      const rest = parseRecords(data, all);
+      pos.ino = ino;
+      pos.offset = data.length - rest.length;
+    }
+  } finally {
+    for (const { fh } of files) await fh.close();
+  }
+  let records = isWindowed(o) ? all.filter((r) => inWindow(r, o)) : all;
   if (o.tail !== undefined) records = tailRecords(records, o.tail);
-  return { records, offset };
+  return { records, offset: pos };
+}
+
+/** Where the log ends now: a reader starting here gets only what is written from now on. */
+export async function logEnd(path: string): Promise<LogPosition> {
+  try {
+    const st = await fsp.stat(path);
+    return { ino: st.ino, offset: st.size };
+  } catch {
+    return { offset: 0 };
+  }
 }
 
 /**
@@ -346,67 +416,125 @@ function tailRecords(records: LogRecord[], n: number): LogRecord[] {
 }
 
 /**
- * Follows a log file from an offset, calling onRecords as the monitor appends. stop() reads what
- * is left once more (so nothing written before the exit is lost) and ends.
+ * Follows a log from a position, calling onRecords as the monitor appends, across rotations: when
+ * `<log>` is a new file, the one being read is finished (the monitor writes no more to it once it
+ * renamed it) and reading goes on with the next newer file. stop() reads what is left once more
+ * (so nothing written before the exit is lost) and ends.
  */
 export class LogFollower {
   private watcher: FSWatcher | undefined;
-  private offset: number;
+  private pos: LogPosition;
+  private fh: fsp.FileHandle | undefined;
   private rest: Buffer = Buffer.alloc(0);
   private reading: Promise<void> = Promise.resolve();
   private closed = false;
   private pollTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly path: string, offset: number, private readonly onRecords: (r: LogRecord[]) => void) {
-    this.offset = offset;
+  constructor(private readonly path: string, from: LogPosition | number, private readonly onRecords: (r: LogRecord[]) => void) {
+    this.pos = typeof from === "number" ? { offset: from } : { ...from };
   }
 
   start(): void {
+    // The directory is watched, not the file: a rotation renames the file, and a watch on it
+    // would follow the old one. The directory exists from create on; the log from the start.
+    const dir = nodePath.dirname(this.path);
+    const base = nodePath.basename(this.path);
     try {
-      this.watcher = watch(this.path, () => this.kick());
+      this.watcher = watch(dir, (_event, name) => {
+        if (!name || name.startsWith(base)) void this.kick();
+      });
     } catch {
-      // The file does not exist yet (the container has not started): look again shortly.
-      // The monitor creates it when the container starts; fs.watch cannot watch a missing file.
-      this.pollTimer = setInterval(() => {
-        try {
-          this.watcher = watch(this.path, () => this.kick());
-          clearInterval(this.pollTimer);
-          this.pollTimer = undefined;
-          this.kick();
-        } catch {
-          /* still missing */
-        }
-      }, 20);
+      // No directory yet: look again shortly.
+      this.pollTimer = setInterval(() => void this.kick(), 50);
     }
-    this.kick();
+    void this.kick();
   }
 
   kick(): Promise<void> {
-    this.reading = this.reading.then(() => this.readMore());
+    this.reading = this.reading.then(() => this.readMore()).catch(() => {});
     return this.reading;
   }
 
   private async readMore(): Promise<void> {
     if (this.closed) return;
-    let fh;
-    try {
-      fh = await fsp.open(this.path, "r");
-    } catch {
-      return;
-    }
-    try {
-      for (;;) {
-        const buf = Buffer.allocUnsafe(256 * 1024);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
-        if (bytesRead === 0) break;
-        this.offset += bytesRead;
-        const data = this.rest.length ? Buffer.concat([this.rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-        const recs: LogRecord[] = [];
-        this.rest = parseRecords(data, recs);
-        if (recs.length) this.onRecords(recs);
+    if (!this.fh && !(await this.openAt())) return;
+    for (;;) {
+      await this.drain();
+      // Has the monitor started a new file? Then ours is complete: read its last bytes (written
+      // before the rename) and go on with the next one.
+      const cur = await fsp.stat(this.path).catch(() => undefined);
+      if (!cur) return;
+      const mine = await this.fh!.stat();
+      if (cur.ino === mine.ino && cur.size >= this.pos.offset) return;
+      if (cur.ino === mine.ino) {
+        // Same inode but shorter: started afresh in place (an inode number reused at once).
+        this.pos.offset = 0;
+        this.rest = EMPTY;
+        continue;
       }
-    } finally {
-      await fh.close();
+      await this.drain();
+      const next = await this.successor(mine.ino);
+      await this.fh!.close();
+      this.fh = undefined;
+      this.rest = EMPTY;
+      this.pos = { offset: 0 };
+      const fh = await fsp.open(next, "r").catch(() => undefined);
+      if (!fh) return;
+      this.fh = fh;
+      this.pos.ino = (await fh.stat()).ino;
+    }
+  }
+
+  /** Open the file the position names: the current one, or a rotated one it was renamed to. */
+  private async openAt(): Promise<boolean> {
+    let fh: fsp.FileHandle | undefined;
+    if (this.pos.ino !== undefined) {
+      for (let i = 0; i <= MAX_ROTATED && !fh; i++) {
+        const name = i === 0 ? this.path : `${this.path}.${i}`;
+        const st = await fsp.stat(name).catch(() => undefined);
+        if (!st) {
+          if (i === 0) continue;
+          break;
+        }
+        if (st.ino === this.pos.ino) fh = await fsp.open(name, "r").catch(() => undefined);
+      }
+      if (!fh) this.pos = { offset: 0 }; // that file is gone: go on with the current one
+    }
+    fh ??= await fsp.open(this.path, "r").catch(() => undefined);
+    if (!fh) return false;
+    this.fh = fh;
+    const st = await fh.stat();
+    if (this.pos.ino === undefined) this.pos.ino = st.ino;
+    if (this.pos.ino === st.ino && st.size < this.pos.offset) this.pos.offset = 0;
+    if (this.pollTimer && this.watcher === undefined) {
+      // The directory exists now: watch it instead of polling.
+      clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
+      this.start();
+    }
+    return true;
+  }
+
+  /** The file after the one with inode `ino`: `<log>.(j-1)` when it is `<log>.j`, else `<log>`. */
+  private async successor(ino: number): Promise<string> {
+    for (let j = 1; j <= MAX_ROTATED; j++) {
+      const st = await fsp.stat(`${this.path}.${j}`).catch(() => undefined);
+      if (!st) break;
+      if (st.ino === ino) return j === 1 ? this.path : `${this.path}.${j - 1}`;
+    }
+    return this.path;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(256 * 1024);
+      const { bytesRead } = await this.fh!.read(buf, 0, buf.length, this.pos.offset);
+      if (bytesRead === 0) return;
+      this.pos.offset += bytesRead;
+      const data = this.rest.length ? Buffer.concat([this.rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const recs: LogRecord[] = [];
+      this.rest = parseRecords(data, recs);
+      if (recs.length && !this.closed) this.onRecords(recs);
     }
   }
 
@@ -420,5 +548,9 @@ export class LogFollower {
     this.closed = true;
     this.watcher?.close();
     if (this.pollTimer) clearInterval(this.pollTimer);
+    const fh = this.fh;
+    this.fh = undefined;
+    // A read in flight finishes first; the handle is closed after it.
+    void this.reading.then(() => fh?.close()).catch(() => {});
   }
 }

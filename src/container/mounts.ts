@@ -1,13 +1,14 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { invalidParameter } from "../errdefs/index.js";
+import { invalidParameter, PierError } from "../errdefs/index.js";
+import type { VolumeService } from "../volume/index.js";
 import type { HostConfig, MountPoint } from "./record.js";
 
 /** A mount as the engine plans it at create time; volumes are named, not yet created. */
 export interface PlannedMount {
   point: MountPoint;
   /** For volumes: create on demand; anonymous ones are removed with `rm -v`. */
-  volume?: { name: string; anonymous: boolean; noCopy: boolean; labels?: Record<string, string> };
+  volume?: { name: string; anonymous: boolean; noCopy: boolean; labels?: Record<string, string>; driverOpts?: Record<string, string> };
   /** For binds from HostConfig.Binds, a missing source directory is created (Docker does). */
   createSource?: boolean;
 }
@@ -116,9 +117,11 @@ async function parseMountObject(m: NonNullable<HostConfig["Mounts"]>[number]): P
     }
     case "volume": {
       const name = m.Source ?? "";
+      // --mount volume-opt=…: the options of a volume this mount creates (an existing one keeps its own).
+      const driverOpts = (m.VolumeOptions as { DriverConfig?: { Options?: Record<string, string> | null } } | undefined)?.DriverConfig?.Options ?? undefined;
       return {
         point: { Type: "volume", Name: name, Source: "", Destination: destination, Driver: "local", Mode: "z", RW: rw, Propagation: "" },
-        volume: { name, anonymous: name === "", noCopy: !!m.VolumeOptions?.NoCopy, labels: m.VolumeOptions?.Labels },
+        volume: { name, anonymous: name === "", noCopy: !!m.VolumeOptions?.NoCopy, labels: m.VolumeOptions?.Labels, driverOpts },
       };
     }
     case "tmpfs": {
@@ -128,4 +131,38 @@ async function parseMountObject(m: NonNullable<HostConfig["Mounts"]>[number]): P
     default:
       throw invalidParameter(`invalid mount config for type "${m.Type}": mount type unknown`);
   }
+}
+
+/** A volume's device could not be mounted at start: dockerd's words, and the exit code 128 it records. */
+export class VolumeMountError extends PierError {
+  constructor(message: string) {
+    super("System", message);
+  }
+}
+
+/**
+ * At start, each named volume of the container is mounted for it (a volume with options gets
+ * its device on _data; the first user mounts, the others share), as moby's MountPoint.Setup.
+ * On a failure the volumes taken so far are released again. `holder` is the container's ID,
+ * or a name of its own for a file copy that holds the volumes only while it runs.
+ */
+export async function mountContainerVolumes(volumes: VolumeService, c: { Id: string; Mounts: MountPoint[] }, holder = c.Id): Promise<void> {
+  for (const m of c.Mounts) {
+    if (m.Type !== "volume" || !m.Name) continue;
+    try {
+      await volumes.mount(m.Name, holder);
+    } catch (err) {
+      await unmountContainerVolumes(volumes, c, holder).catch(() => {});
+      throw new VolumeMountError(`error while mounting volume '${m.Source}': ${(err as Error).message}`);
+    }
+  }
+}
+
+/** When the container stops (or its start fails): its holds go; the last user unmounts. */
+export async function unmountContainerVolumes(volumes: VolumeService, c: { Id: string; Mounts: MountPoint[] }, holder = c.Id): Promise<void> {
+  let first: unknown;
+  for (const m of c.Mounts) {
+    if (m.Type === "volume" && m.Name) await volumes.unmount(m.Name, holder).catch((err) => (first ??= err));
+  }
+  if (first !== undefined) throw first;
 }

@@ -59,6 +59,8 @@ describe("restore phases", () => {
       hasEnded: async (c) => ended.has(c.Id),
       settleExit: async (id) => void calls.push(`settle ${id}`),
       resume: (c) => void calls.push(`resume ${c.Id}`),
+      holdVolumes: (c) => void calls.push(`hold ${c.Id}`),
+      releaseUnheldVolumes: async () => void calls.push("sweep"),
       endPendingRestart: async (id) => void calls.push(`end-restart ${id}`),
       finishRemoval: async (id) => void calls.push(`finish-removal ${id}`),
       start: async (id) => void calls.push(`start ${id}`),
@@ -79,7 +81,11 @@ describe("restore phases", () => {
     ];
     const { h, calls } = host(recs, new Set(["b"]));
     await settleContainers(h);
-    assert.deepEqual(calls.sort(), ["end-restart w", "finish-removal r", "resume a", "settle b"]);
+    // Every container recorded as running holds its volumes before any exit is settled (a
+    // settled exit releases them); the unheld ones are unmounted last.
+    assert.deepEqual(calls.slice(0, 3), ["hold a", "hold b", "hold p"]);
+    assert.equal(calls.at(-1), "sweep");
+    assert.deepEqual(calls.slice(3, -1).sort(), ["end-restart w", "finish-removal r", "resume a", "settle b"]);
   });
 
   it("starts what the policies bring back, then removes --rm leftovers; a failure is logged", async () => {

@@ -16,6 +16,10 @@ export interface RestoreHost {
   settleExit(id: string): Promise<void>;
   /** A container found running: its health checks begin again (moby's restore does). */
   resume(c: ContainerRecord): void;
+  /** A container recorded as running holds its volumes' mounts again (moby's LiveRestoreVolume). */
+  holdVolumes(c: ContainerRecord): void;
+  /** Unmount the volumes no container holds any more. */
+  releaseUnheldVolumes(): Promise<void>;
   /** A restart that was pending when pierd went away ends; phase two decides again. */
   endPendingRestart(id: string): Promise<void>;
   /** Finish a removal that a crash interrupted. */
@@ -35,12 +39,16 @@ const PARALLEL = 16;
  * line with what really runs. Nothing is started or removed by policy yet.
  */
 export async function settleContainers(host: RestoreHost): Promise<void> {
+  // Before any exit is settled (settling one releases its holds); synchronous, so no exit
+  // event from the watcher can come first.
+  for (const c of host.all()) if (c.State.Running) host.holdVolumes(c);
   await eachLimited(host.all(), async (c) => {
     if (c.State.Status === "removing") return host.finishRemoval(c.Id);
     if (!c.State.Running) return c.State.Restarting ? host.endPendingRestart(c.Id) : undefined;
     if (await host.hasEnded(c)) return host.settleExit(c.Id);
     if (!c.State.Paused) host.resume(c);
   }, (c, err) => host.warn("cannot restore container", { id: c.Id, err: String(err) }));
+  await host.releaseUnheldVolumes().catch((err) => host.warn("cannot unmount unused volumes", { err: String(err) }));
 }
 
 /**

@@ -10,13 +10,14 @@ import { publishVolumeEvents } from "./volume-events.js";
 import type { ImageConfig } from "../oci/index.js";
 import { BuiltinRuntime, encodePlanItems, monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type ContainerRuntime, type StartShimChannel } from "../sys/index.js";
 import { builtinPlan } from "./builtin-runtime.js";
-import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, type HostConfigInput } from "../runtime/index.js";
+import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, defaultCgroupnsMode, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
 import type { NetworkService, EndpointSettingsInput } from "../network/index.js";
 import { resolvConfText, rewriteInPlace, updateHostsEntry, writeEtcFiles } from "./etcfiles.js";
 import { linkEnv, linkHostsLine, liveLinks, resolveLinks, type LinkRecord, type LiveLink } from "./links.js";
 import { validateCreateRequest } from "./validate.js";
-import { planMounts, type PlannedMount } from "./mounts.js";
+import { DEFAULT_LOG_CONFIG, effectiveLogConfig, logPolicy, validateLogConfig, type LogConfig } from "./logconfig.js";
+import { mountContainerVolumes, planMounts, unmountContainerVolumes, VolumeMountError, type PlannedMount } from "./mounts.js";
 import { updateContainer, type UpdateRequest } from "./resources.js";
 import { initialState, ZERO_TIME, type ContainerConfig, type ContainerRecord, type HostConfig, type MountPoint } from "./record.js";
 import type { Mount as OCIMount } from "../oci/index.js";
@@ -51,6 +52,8 @@ export interface ContainerServiceOptions {
   monitorPath: string;
   initPath?: string;
   defaultUlimits?: { Name: string; Soft: number; Hard: number }[];
+  /** The daemon's default LogConfig (daemon.json log-driver/log-opts); json-file without options if unset. */
+  logConfig?: LogConfig;
   images: ImageProvider;
   rootfs: RootfsProvider;
   volumes: VolumeService;
@@ -161,6 +164,10 @@ export class ContainerService {
       hasEnded: async (c) => (await this.exitFileCode(c.Id)) !== undefined || !pidAlive(c.State.Pid),
       settleExit: (id) => this.handleExit(id, { restore: true }),
       resume: (c) => this.health.init(c),
+      holdVolumes: (c) => {
+        for (const m of c.Mounts) if (m.Type === "volume" && m.Name) this.o.volumes.adopt(m.Name, c.Id);
+      },
+      releaseUnheldVolumes: () => this.o.volumes.sweepUnheld(),
       endPendingRestart: (id) => this.withLock(id, async () => {
         const c = this.records.get(id);
         if (c && !c.State.Running && this.cancelRestart(c)) await this.records.put(id, c);
@@ -233,6 +240,9 @@ export class ContainerService {
       while (this.names.has(name));
     }
     const warnings = validateHostConfig(hc);
+    // The effective LogConfig is what inspect shows: the daemon's driver and options filled in.
+    hc.LogConfig = effectiveLogConfig(hc.LogConfig, this.o.logConfig ?? DEFAULT_LOG_CONFIG);
+    validateLogConfig(hc.LogConfig);
 
     const image = this.o.images.resolve(config.Image);
     const imgConf = this.o.images.imageConfig(image.id).config ?? {};
@@ -240,7 +250,7 @@ export class ContainerService {
     const entrypoint = merged.Entrypoint ?? [];
     const cmd = merged.Cmd ?? [];
     const argv = [...entrypoint, ...cmd];
-    if (argv.length === 0) throw invalidParameter("no command specified");
+    if (argv.length === 0) throw invalidParameter("No command specified");
 
     const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
     if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
@@ -353,13 +363,13 @@ export class ContainerService {
     for (const p of planned) {
       const point = { ...p.point };
       if (p.volume) {
-        const existed = p.volume.name !== "" && this.o.volumes.get(p.volume.name) !== undefined;
-        const v = await this.o.volumes.create({ Name: p.volume.name || undefined, Labels: p.volume.labels, anonymous: p.volume.anonymous });
+        const v = await this.o.volumes.create({ Name: p.volume.name || undefined, Labels: p.volume.labels, DriverOpts: p.volume.driverOpts, anonymous: p.volume.anonymous });
         if (p.volume.anonymous) rec.anonymousVolumes.push(v.Name);
         point.Name = v.Name;
         point.Source = v.Mountpoint;
-        // Remember whether the image's content should be copied in at first start.
-        (point as MountPoint & { copyUp?: boolean }).copyUp = !p.volume.noCopy && !existed;
+        // The image's content is copied in at first start unless nocopy; an existing volume too,
+        // when it is empty then (dockerd copies into any empty volume at create).
+        (point as MountPoint & { copyUp?: boolean }).copyUp = !p.volume.noCopy;
       } else if (p.createSource) {
         // Only a missing source is created; an existing file or directory is bound as it is.
         const exists = await fsp.lstat(point.Source).then(() => true, (e) => { if (isENOENT(e)) return false; throw e; });
@@ -403,6 +413,8 @@ export class ContainerService {
     let shim: StartShimChannel | undefined;
     const startedBefore = c.State.StartedAt;
     try {
+      // Option values are read as the logger starts, as dockerd does: a bad one fails the start.
+      const logging = logPolicy(c.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
       await this.released(c.Id);
       // Synchronous: a few metadata calls on the exec root (/run: tmpfs on most hosts) cost less than their
       // thread-pool round trips, and this is the start path of every container.
@@ -452,6 +464,7 @@ export class ContainerService {
       });
       mark("mounted+etc");
       await this.copyUpVolumes(c, rootfs);
+      await mountContainerVolumes(this.o.volumes, c);
       const user = await resolveUser(rootfs, c.Config.User ?? "", (hc.GroupAdd as string[] | null) ?? []);
       const spec = buildSpec({
         id: c.Id,
@@ -510,7 +523,9 @@ export class ContainerService {
           bundle,
           runDir: bundle,
           exitDir: this.exitDir,
-          logPath: c.LogPath,
+          logPath: logging.driver === "none" ? undefined : c.LogPath,
+          logMaxSize: logging.maxSize,
+          logMaxFiles: logging.maxFiles,
           tty: !!c.Config.Tty,
           stdin: !!c.Config.OpenStdin,
           stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,
@@ -563,13 +578,16 @@ export class ContainerService {
       await this.builtin.delete(c.Id).catch(() => {});
       await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
+      await unmountContainerVolumes(this.o.volumes, c).catch(() => {});
       const message = err instanceof Error ? err.message : String(err);
-      const code = exitCodeForStartError(message);
+      // moby records 128 for a volume that would not mount, whatever the errno says.
+      const code = err instanceof VolumeMountError ? 128 : exitCodeForStartError(message);
       c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? "created" : "exited", Running: false, Pid: 0, ExitCode: code, Error: message };
       if (c.State.Status === "exited") c.State.FinishedAt = nowRFC3339();
       await this.records.put(c.Id, c).catch(() => {});
-      // A start that failed ends a `run`'s wait with the engine's exit code.
-      this.notifyWaiters(c.Id, "next-exit", code, message);
+      // The process never ran, so it never exited: as with dockerd, a next-exit wait goes on
+      // waiting (answering it made the docker CLI log "Error waiting for container: …" after
+      // the start's own error). A --rm container's wait ends when it is removed.
       if (c.HostConfig.AutoRemove) void this.remove(c.Id, { force: true, removeVolumes: true }).catch(() => {});
       throw err;
     }
@@ -579,7 +597,9 @@ export class ContainerService {
     const out: OCIMount[] = [];
     for (const m of c.Mounts) {
       if (m.Type === "tmpfs") {
-        out.push({ destination: m.Destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", m.RW ? "rw" : "ro"] });
+        // A --mount type=tmpfs: Docker's tmpfs defaults (noexec too), then its size and mode.
+        const req = (c.HostConfig.Mounts ?? []).find((x) => x.Type === "tmpfs" && path.posix.normalize(x.Target).replace(/(.)\/$/, "$1") === m.Destination);
+        out.push(tmpfsMount(m.Destination, tmpfsMountData(req?.TmpfsOptions, !m.RW)));
         continue;
       }
       const opts = ["rbind", m.RW ? "rw" : "ro"];
@@ -589,7 +609,12 @@ export class ContainerService {
     return out;
   }
 
-  /** A new named or anonymous volume gets the image's content at its path, once. */
+  /**
+   * A new named or anonymous volume gets the image's content at its path, once. dockerd copies
+   * at create under a hold of its own: a volume with options is mounted just for the copy and
+   * unmounted after it unless another container holds it (so a bind volume's host directory
+   * keeps the content, a tmpfs volume nobody uses loses it, as with dockerd).
+   */
   private async copyUpVolumes(c: ContainerRecord, rootfs: string): Promise<void> {
     let changed = false;
     for (const m of c.Mounts as (MountPoint & { copyUp?: boolean })[]) {
@@ -599,9 +624,18 @@ export class ContainerService {
       const src = await secureJoin(rootfs, m.Destination);
       const st = await fsp.stat(src).catch(() => undefined);
       if (!st?.isDirectory()) continue;
-      const entries = await fsp.readdir(m.Source);
-      if (entries.length > 0) continue;
-      await run("cp", ["-a", "--", `${src}/.`, `${m.Source}/`]);
+      const holder = `copy-up:${c.Id}`;
+      try {
+        await this.o.volumes.mount(m.Name!, holder);
+      } catch (err) {
+        throw new VolumeMountError(`error while mounting volume '${m.Source}': ${(err as Error).message}`);
+      }
+      try {
+        const entries = await fsp.readdir(m.Source);
+        if (entries.length === 0) await run("cp", ["-a", "--", `${src}/.`, `${m.Source}/`]);
+      } finally {
+        await this.o.volumes.unmount(m.Name!, holder);
+      }
     }
     if (changed) await this.records.put(c.Id, c);
   }
@@ -675,7 +709,9 @@ export class ContainerService {
       publishVolumeEvents(this.o.events, c, "unmount");
       for (const l of this.exitListeners.get(id) ?? []) l();
       this.notifyWaiters(id, "next-exit", code, "");
-      // Released at once in what the API shows; the host objects go in the background.
+      // The container's volume holds go now (a --rm removal next must find them free; the
+      // last holder unmounts, a few syscalls); the other host objects go in the background.
+      await unmountContainerVolumes(this.o.volumes, c).catch((e) => this.o.log.warn("volume unmount failed", { id, err: e }));
       this.releaseHostObjects(id, exitFile);
       // Decided with the exit, under the lock, as moby's monitor does: a stop that comes
       // later finds the container "restarting" and cancels the restart.
@@ -971,11 +1007,14 @@ export class ContainerService {
   async rename(ref: string, newName: string): Promise<void> {
     const c = this.get(ref);
     if (!newName) throw invalidParameter("Neither old nor new names may be empty");
-    if (!VALID_NAME.test(newName)) throw invalidParameter(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    // moby's order and words: canonical name, same-name check, then reserveName's checks
+    // wrapped as "Error when allocating new name: …" (compose scripts match on that prefix).
     const name = newName.startsWith("/") ? newName : `/${newName}`;
     if (name === c.Name) throw invalidParameter(`Renaming a container with the same name as its current name`);
+    const allocating = "Error when allocating new name: ";
+    if (!VALID_NAME.test(name.slice(1))) throw invalidParameter(`${allocating}Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     const holder = this.names.get(name);
-    if (holder) throw conflict(`Conflict. The container name "${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    if (holder) throw conflict(`${allocating}Conflict. The container name "${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
     const old = c.Name;
     this.names.set(name, c.Id);
     this.names.delete(old);
@@ -1055,7 +1094,7 @@ export class ContainerService {
    * The container's root filesystem for a file operation (cp, export): mounted for the call
    * when the container is not running, unmounted by release() if it still is not.
    */
-  async acquireRootfs(ref: string): Promise<{ c: ContainerRecord; rootfs: string; release: () => Promise<void> }> {
+  async acquireRootfs(ref: string, opts: { volumes?: boolean } = {}): Promise<{ c: ContainerRecord; rootfs: string; release: () => Promise<void> }> {
     const id = this.get(ref).Id;
     return this.withLock(id, async () => {
       const c = this.get(id);
@@ -1063,11 +1102,23 @@ export class ContainerService {
       if (c.State.Dead) throw conflict(`container ${c.Id} is dead`);
       await this.released(id);
       const rootfs = await this.o.rootfs.mountContainer(c.Id, this.o.images.chainIDOf(c.Image));
+      // docker cp sees a volume's device as a run does: dockerd mounts the volumes for the
+      // copy (a stopped container's bind volume gets the files in its host directory).
+      const volumeHolder = opts.volumes ? `files:${newID()}` : undefined;
+      if (volumeHolder) {
+        try {
+          await mountContainerVolumes(this.o.volumes, c, volumeHolder);
+        } catch (err) {
+          if (!c.State.Running && !this.rootfsUsers.get(id)) await this.o.rootfs.unmountContainer(id).catch(() => {});
+          throw err;
+        }
+      }
       this.rootfsUsers.set(id, (this.rootfsUsers.get(id) ?? 0) + 1);
       let released = false;
       const release = async () => {
         if (released) return;
         released = true;
+        if (volumeHolder) await unmountContainerVolumes(this.o.volumes, c, volumeHolder).catch((e) => this.o.log.warn("volume unmount failed", { id, err: e }));
         await this.withLock(id, async () => {
           const n = (this.rootfsUsers.get(id) ?? 1) - 1;
           if (n > 0) return void this.rootfsUsers.set(id, n);
@@ -1118,12 +1169,14 @@ function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & objec
     const keys = new Set(c.Env.map((e) => e.split("=")[0]!));
     out.Env = [...c.Env, ...(img.Env ?? []).filter((e) => !keys.has(e.split("=")[0]!))];
   }
-  // An explicit entrypoint drops the image's Cmd unless Cmd is also given (Docker's rule).
+  // Docker's order: merge (an explicit entrypoint drops the image's Cmd unless Cmd is also
+  // given; an empty list keeps the image's Cmd but not its entrypoint), then reset [""] —
+  // what the CLI sends for `--entrypoint ""` — to no entrypoint. So `--entrypoint "" img`
+  // has no command at all, as with Docker, and `--entrypoint "" img echo hi` runs echo.
   if (c.Entrypoint && c.Entrypoint.length > 0) {
-    out.Entrypoint = c.Entrypoint;
+    out.Entrypoint = c.Entrypoint.length === 1 && c.Entrypoint[0] === "" ? null : c.Entrypoint;
     out.Cmd = c.Cmd && c.Cmd.length > 0 ? c.Cmd : [];
   } else if (c.Entrypoint && c.Entrypoint.length === 0 && Array.isArray(c.Entrypoint)) {
-    // `--entrypoint ""` clears the image's entrypoint.
     out.Entrypoint = null;
     out.Cmd = c.Cmd && c.Cmd.length > 0 ? c.Cmd : img.Cmd ?? [];
   } else {
@@ -1168,9 +1221,7 @@ function withHostConfigDefaults(hc: HostConfig): HostConfig {
     // With a memory limit and no swap limit, the swap limit is twice the memory.
     MemorySwap: memory > 0 && !hc.MemorySwap ? memory * 2 : ((hc.MemorySwap as number) ?? 0),
     IpcMode: (hc.IpcMode as string) || "private",
-    // Pier gives containers no cgroup namespace yet, which is what "host" means (Docker's
-    // default on cgroup v1).
-    CgroupnsMode: "host",
+    CgroupnsMode: (hc.CgroupnsMode as string) || defaultCgroupnsMode(),
     MaskedPaths: (hc.MaskedPaths as string[] | null | undefined) ?? (privileged ? null : [...DEFAULT_MASKED_PATHS]),
     ReadonlyPaths: (hc.ReadonlyPaths as string[] | null | undefined) ?? (privileged ? null : [...DEFAULT_READONLY_PATHS]),
     Runtime: (hc.Runtime as string) || "runc",

@@ -14,6 +14,11 @@ describe("create request types", () => {
       [{}, { RestartPolicy: { Name: 1 } }, /RestartPolicy\.Name of type string/],
       [{}, { Mounts: [{ Type: "bind", ReadOnly: "yes" }] }, /Mounts\[0\]\.ReadOnly of type bool/],
       [{}, { Mounts: {} }, /Mounts of type \[\]struct/],
+      [{ WorkingDir: "a/../b" }, {}, /^the working directory 'a\/\.\.\/b' is invalid, it needs to be an absolute path$/],
+      [{ StopSignal: "BOGUS" }, {}, /^Invalid signal: BOGUS$/],
+      [{ StopSignal: "0" }, {}, /^Invalid signal: 0$/],
+      [{ Env: ["A=1", "=foo"] }, {}, /^invalid environment variable: =foo$/],
+      [{ Env: [""] }, {}, /^invalid environment variable: $/],
     ];
     for (const [config, hc, re] of bad) {
       assert.throws(() => validateCreateRequest(config, hc), (err: Error & { kind?: string }) => err.kind === "InvalidParameter" && re.test(err.message), JSON.stringify([config, hc]));
@@ -25,6 +30,14 @@ describe("create request types", () => {
     validateCreateRequest(config, { Memory: 0, Binds: null });
     assert.deepEqual(config.Cmd, ["echo hi"]);
     assert.equal(config.Entrypoint, null);
+  });
+
+  it("accepts the stop signals and variables dockerd accepts", () => {
+    for (const StopSignal of ["SIGTERM", "term", "SIGRTMIN+3", "9", "99"]) validateCreateRequest({ StopSignal }, {});
+    validateCreateRequest({ Env: ["A", "A=", "A==b"] }, {});
+    const wd: Record<string, unknown> = { WorkingDir: "/a/../b//c/" };
+    validateCreateRequest(wd, {});
+    assert.equal(wd.WorkingDir, "/b/c");
   });
 });
 

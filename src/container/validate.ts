@@ -1,4 +1,6 @@
+import * as path from "node:path";
 import { invalidParameter } from "../errdefs/index.js";
+import { parseSignal } from "../sys/index.js";
 
 // The create request is decoded by Docker into Go structs: a value of the wrong JSON type is a
 // 400 ("invalid JSON: json: cannot unmarshal string into Go struct field … of type int64"),
@@ -124,4 +126,29 @@ function checkObject(v: unknown, fields: Record<string, Kind>, where: string): v
 export function validateCreateRequest(config: Record<string, unknown>, hostConfig: Record<string, unknown>): void {
   checkObject(config, CONFIG, "ContainerConfigWrapper");
   checkObject(hostConfig, HOST_CONFIG, "HostConfig.HostConfig");
+  checkWorkingDir(config);
+  const cgroupns = hostConfig.CgroupnsMode as string | undefined;
+  if (cgroupns && cgroupns !== "host" && cgroupns !== "private") throw invalidParameter(`invalid cgroup namespace mode: ${cgroupns}`);
+  checkStopSignal(config.StopSignal as string | undefined);
+  for (const e of (config.Env as string[] | null | undefined) ?? []) checkEnv(e);
+}
+
+/** moby's translateWorkingDir: absolute, then cleaned ("/a/../b/" is "/b"). */
+function checkWorkingDir(config: Record<string, unknown>): void {
+  const wd = config.WorkingDir as string | undefined;
+  if (!wd) return;
+  if (!wd.startsWith("/")) throw invalidParameter(`the working directory '${wd}' is invalid, it needs to be an absolute path`);
+  config.WorkingDir = path.posix.normalize(wd).replace(/(.)\/$/, "$1");
+}
+
+/** moby's signal.ParseSignal: any number but 0 (Go's Atoi), or a known name with or without SIG. */
+function checkStopSignal(sig: string | undefined): void {
+  if (!sig) return;
+  const ok = /^[+-]?\d+$/.test(sig) ? Number(sig) !== 0 : parseSignal(sig) !== undefined;
+  if (!ok) throw invalidParameter(`Invalid signal: ${sig}`);
+}
+
+/** moby's opts.ValidateEnv: a variable needs a name ("", "=x" are refused). */
+function checkEnv(e: string): void {
+  if (e.split("=", 1)[0] === "") throw invalidParameter(`invalid environment variable: ${e}`);
 }

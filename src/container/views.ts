@@ -20,6 +20,8 @@ export function inspectView(c: ContainerRecord, net: NetworkView, find: (id: str
   const { anonymousVolumes: _a, stoppedByUser: _s, links: _l, ...pub } = c;
   return {
     ...pub,
+    // dockerd names a log file only for json-file (local's is its own, none keeps none).
+    LogPath: c.HostConfig.LogConfig?.Type === "none" || c.HostConfig.LogConfig?.Type === "local" ? "" : c.LogPath,
     // As moby's inspect: rebuilt from the link index with today's names, null without links.
     HostConfig: { ...c.HostConfig, Links: linksView(c, find) },
     Mounts: c.Mounts.map(publicMount),

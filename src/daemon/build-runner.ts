@@ -14,6 +14,8 @@ export function containerBuildRunner(containers: ContainerService): BuildRunner 
         config: { Image: r.image, Cmd: r.cmd, Entrypoint: [], Env: r.env, WorkingDir: r.workdir, User: r.user, AttachStdout: true, AttachStderr: true },
         hostConfig: {
           NetworkMode: r.networkMode ?? "default",
+          // The step's output is read from its log: whatever the daemon's default driver, keep one.
+          LogConfig: { Type: "json-file", Config: {} },
           ...(r.extraHosts ? { ExtraHosts: r.extraHosts } : {}),
           ...(r.shmSize ? { ShmSize: r.shmSize } : {}),
           ...(r.memory ? { Memory: r.memory } : {}),

@@ -1,6 +1,7 @@
 import { promises as fsp } from "node:fs";
 import { invalidParameter } from "../errdefs/index.js";
 import { isLogLevel, type LogLevel } from "../lib/index.js";
+import { checkDaemonLogConfig, DEFAULT_LOG_CONFIG, type LogConfig } from "../container/index.js";
 
 export interface DaemonConfig {
   hosts: string[];
@@ -18,6 +19,8 @@ export interface DaemonConfig {
   configFile: string;
   /** Docker's networking options (flags and daemon.json keys of the same names). */
   network: NetworkConfig;
+  /** Containers' default logging driver and options (--log-driver/--log-opt, daemon.json log-driver/log-opts). */
+  logConfig: LogConfig;
 }
 
 export interface NetworkConfig {
@@ -46,6 +49,7 @@ export const DEFAULTS: DaemonConfig = {
   defaultUlimits: [],
   configFile: "/etc/pier/daemon.json",
   network: { iptables: true, ipForward: true, userlandProxy: true },
+  logConfig: DEFAULT_LOG_CONFIG,
 };
 
 const USAGE = `Usage:  pierd [OPTIONS]
@@ -63,6 +67,8 @@ Options:
       --monitor string          Path of the container monitor (default: Pier's own pier-monitor)
       --conmon string           Use conmon at this path as the container monitor (e.g. "conmon")
       --init-path string        Path of the init binary for --init (default: tini or catatonit on PATH)
+      --log-driver string       Default driver for container logs ("json-file"|"local"|"none") (default "json-file")
+      --log-opt map             Default log driver options for containers (default map[])
       --bip string              Specify network bridge IP
   -b, --bridge string           Attach containers to a network bridge ("none": no default bridge network)
       --default-address-pool pool-options
@@ -121,6 +127,8 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
   const ulimits: DaemonConfig["defaultUlimits"] = [];
   const net: Partial<NetworkConfig> = {};
   const pools: NonNullable<NetworkConfig["defaultAddressPools"]> = [];
+  let logDriver: string | undefined;
+  const logOpts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
     let value: string | undefined;
@@ -152,6 +160,14 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
       case "--monitor": case "--conmon": flags.monitorPath = next(); break;
       case "--init-path": flags.initPath = next(); break;
       case "--default-ulimit": ulimits.push(parseUlimit(next())); break;
+      case "--log-driver": logDriver = next(); break;
+      case "--log-opt": {
+        const kv = next();
+        const eq = kv.indexOf("=");
+        if (eq <= 0) throw invalidParameter(`invalid argument "${kv}" for "--log-opt" flag: invalid key value pair format: ${kv}`);
+        logOpts[kv.slice(0, eq)] = kv.slice(eq + 1);
+        break;
+      }
       case "--config-file": flags.configFile = next(); break;
       case "--bip": net.bip = checkBip(next()); break;
       case "-b": case "--bridge": net.bridge = next(); break;
@@ -196,6 +212,7 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
     if (typeof v !== "boolean") throw invalidParameter(`unable to configure the Pier daemon with file ${configFile}: ${key} must be true or false`);
     fileNet[field] = v;
   }
+  const logConfig = daemonLogConfig(file, configFile, logDriver, logOpts);
   const network: NetworkConfig = { ...DEFAULTS.network, ...fileNet, ...net, ...(pools.length ? { defaultAddressPools: pools } : {}) };
   if (network.bridge && network.bip) throw invalidParameter("You specified -b & --bip, mutually exclusive options. Please specify only one");
   if (network.bridge !== undefined && network.bridge !== "none" && !/^[a-zA-Z0-9_.-]{1,15}$/.test(network.bridge)) throw invalidParameter(`invalid bridge name "${network.bridge}"`);
@@ -204,10 +221,29 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
     ...fromFile,
     ...flags,
     network,
+    logConfig,
     hosts: hosts.length ? hosts : fromFile.hosts ?? DEFAULTS.hosts,
     defaultUlimits: ulimits.length ? ulimits : fromFile.defaultUlimits ?? [],
     configFile,
   };
+}
+
+/**
+ * The containers' default LogConfig: flags over daemon.json (log-driver, log-opts: a map of
+ * strings, as dockerd reads it), checked now so a default no container could use stops pierd.
+ */
+function daemonLogConfig(file: Record<string, unknown>, configFile: string, flagDriver: string | undefined, flagOpts: Record<string, string>): LogConfig {
+  const bad = (why: string) => invalidParameter(`unable to configure the Pier daemon with file ${configFile}: ${why}`);
+  const fileDriver = file["log-driver"];
+  if (fileDriver !== undefined && typeof fileDriver !== "string") throw bad("log-driver must be a string");
+  const fileOpts = file["log-opts"];
+  if (fileOpts !== undefined && (typeof fileOpts !== "object" || fileOpts === null || Array.isArray(fileOpts) || Object.values(fileOpts).some((v) => typeof v !== "string"))) {
+    throw bad("log-opts must be a map of strings");
+  }
+  const opts = Object.keys(flagOpts).length ? flagOpts : ((fileOpts as Record<string, string> | undefined) ?? {});
+  const lc: LogConfig = { Type: flagDriver || (fileDriver as string | undefined) || DEFAULT_LOG_CONFIG.Type, Config: { ...opts } };
+  checkDaemonLogConfig(lc);
+  return lc;
 }
 
 async function readDaemonJSON(file: string, required: boolean): Promise<Record<string, unknown>> {

@@ -2,7 +2,7 @@ import { promises as fsp, constants as fsc } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createApiServer, type DaemonInfo, type Services } from "../api/index.js";
+import { createApiServer, type ApiListener, type DaemonInfo, type Services } from "../api/index.js";
 import { ContainerService } from "../container/index.js";
 import { Builder } from "../builder/index.js";
 import { EventBus } from "../events/index.js";
@@ -86,6 +86,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     monitorPath,
     initPath,
     defaultUlimits: cfg.defaultUlimits,
+    logConfig: cfg.logConfig,
     images: {
       resolve: (ref) => images.resolve(ref),
       imageConfig: (id) => images.imageConfig(id),
@@ -126,6 +127,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     monitorPath,
     monitorVersion: (await versions)[1],
     initPath,
+    loggingDriver: cfg.logConfig.Type,
     kernelVersion: os.release(),
     operatingSystem: (await versions)[2],
     cgroupVersion: (await fsp.stat("/sys/fs/cgroup/cgroup.controllers").then(() => true, () => false)) ? "2" : "1",
@@ -150,11 +152,11 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     }),
   });
   events.subscribe(() => idleGC.touch());
-  const servers: import("node:http").Server[] = [];
+  const servers: ApiListener[] = [];
+  // PIER_API_FAST_PATH=0 serves every request through node:http alone (to compare the two).
+  const fastPath = process.env.PIER_API_FAST_PATH !== "0";
   for (const host of cfg.hosts) {
-    const server = createApiServer(services, log);
-    server.on("request", () => idleGC.touch());
-    server.on("upgrade", () => idleGC.touch());
+    const server = createApiServer(services, log, { fastPath, onActivity: () => idleGC.touch() });
     await listen(server, host);
     servers.push(server);
     log.info("API listening", { host });
@@ -212,7 +214,7 @@ async function isPierd(pid: number): Promise<boolean> {
   }
 }
 
-async function listen(server: import("node:http").Server, host: string): Promise<void> {
+async function listen(server: ApiListener, host: string): Promise<void> {
   if (!host.startsWith("unix://")) throw new Error(`unsupported host ${host}: only unix:// sockets are served (TCP needs mutual TLS, not supported yet)`);
   const sock = host.slice("unix://".length);
   await fsp.mkdir(path.dirname(sock), { recursive: true, mode: 0o711 });

@@ -1,6 +1,5 @@
 import type { Readable } from "node:stream";
-import type tar from "tar-stream";
-import { decompressStream, tarStream } from "../archive/index.js";
+import { decompressStream, readTar } from "../archive/index.js";
 import { ContentStore, isDigest } from "../content/index.js";
 import { invalidParameter } from "../errdefs/index.js";
 import type { StagedLayer } from "../snapshot/index.js";
@@ -98,20 +97,10 @@ export async function readImageArchive(
   staging?: StagingOptions,
 ): Promise<ArchiveIndex> {
   const index = new ArchiveIndex();
-  const plain = await decompressStream(input);
-  const extract = tarStream().extract();
-  let inputError: unknown;
-  const fail = (err: unknown) => {
-    inputError ??= err;
-    extract.destroy(err as Error);
-  };
-  plain.on("error", fail);
-  input.on("error", fail);
-  plain.pipe(extract);
   try {
-    for await (const source of extract) {
-      const h = source.header;
-      const entry = source as unknown as AsyncIterable<Uint8Array>;
+    const plain = await decompressStream(input);
+    for await (const entry of readTar(plain)) {
+      const h = entry.header;
       const name = archivePath(h.name);
       switch (h.type) {
         case "file":
@@ -141,7 +130,7 @@ export async function readImageArchive(
           break;
         }
         case "symlink": {
-          const target = h.linkname ?? "";
+          const target = h.linkname;
           const dir = name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : "";
           const resolved = target.startsWith("/") ? archivePath(target.slice(1) || ".") : archivePath(target, dir);
           index.links.set(name, resolved);
@@ -150,7 +139,7 @@ export async function readImageArchive(
           break;
         }
         case "link": {
-          index.links.set(name, archivePath(h.linkname ?? ""));
+          index.links.set(name, archivePath(h.linkname));
           index.files.delete(name);
           for await (const _ of entry) void _;
           break;
@@ -161,11 +150,9 @@ export async function readImageArchive(
       }
     }
   } catch (err) {
-    input.unpipe?.();
     input.destroy();
-    throw inputError ?? err;
+    throw err;
   }
-  if (inputError) throw inputError;
   return index;
 }
 

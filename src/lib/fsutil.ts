@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): Promise<void> {
   const durable = opts.durable ?? true;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = tempSibling(file);
   const fh = await fsp.open(tmp, "w", mode);
   try {
     await fh.writeFile(data);
@@ -34,7 +34,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
  * they sit on the start path of every container and exec.
  */
 export async function writeFileReplace(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = tempSibling(file);
   writeFileSync(tmp, data, { mode });
   try {
     renameSync(tmp, file);
@@ -42,6 +42,16 @@ export async function writeFileReplace(file: string, data: string | Uint8Array, 
     rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * A fresh temporary name next to `file` (a file path, no trailing "/"): ".NAME.<random>.tmp"
+ * in the same directory. Sliced, not path.join'ed: records and bundle files are written many
+ * times per container start, and join normalises the whole path each time (see pathutil.ts).
+ */
+export function tempSibling(file: string): string {
+  const i = file.lastIndexOf("/");
+  return `${file.slice(0, i + 1)}.${file.slice(i + 1)}.${randomBytes(6).toString("hex")}.tmp`;
 }
 
 export async function syncDir(dir: string): Promise<void> {

@@ -7,3 +7,5 @@ export * from "./names.js";
 export * from "./securejoin.js";
 export * from "./dockerignore.js";
 export * from "./ports.js";
+export * from "./units.js";
+export * from "./pathutil.js";

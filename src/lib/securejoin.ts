@@ -1,5 +1,5 @@
 import { promises as fsp } from "node:fs";
-import * as path from "node:path";
+import { childPath, resolveClean } from "./pathutil.js";
 
 const MAX_SYMLINKS = 255;
 
@@ -12,29 +12,33 @@ const MAX_SYMLINKS = 255;
  * the tree to change underneath it (cp, for one, re-checks with O_NOFOLLOW opens).
  */
 export async function secureJoin(root: string, unsafePath: string): Promise<string> {
-  root = path.resolve(root);
+  root = resolveClean(root);
   let remaining = unsafePath.split("/").filter((c) => c !== "" && c !== ".");
-  const resolved: string[] = [];
+  // The resolved components, as the paths they lead to: resolved[i] is root/c1/…/ci. Every
+  // component is clean (split on "/", never "", "." or ".."), so plain concatenation gives
+  // what path.join(root, …) would, without normalising the whole path again at each step.
+  const resolved: string[] = [root];
+  const top = () => resolved[resolved.length - 1]!;
   let links = 0;
   while (remaining.length > 0) {
     const comp = remaining.shift()!;
     if (comp === "..") {
-      resolved.pop();
+      if (resolved.length > 1) resolved.pop();
       continue;
     }
-    const candidate = path.join(root, ...resolved, comp);
+    const candidate = childPath(top(), comp);
     let st;
     try {
       st = await fsp.lstat(candidate);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") {
-        resolved.push(comp);
+        resolved.push(candidate);
         continue;
       }
       throw err;
     }
     if (!st.isSymbolicLink()) {
-      resolved.push(comp);
+      resolved.push(candidate);
       continue;
     }
     if (++links > MAX_SYMLINKS) {
@@ -44,10 +48,10 @@ export async function secureJoin(root: string, unsafePath: string): Promise<stri
     }
     const target = await fsp.readlink(candidate);
     const targetComps = target.split("/").filter((c) => c !== "" && c !== ".");
-    if (target.startsWith("/")) resolved.length = 0;
+    if (target.startsWith("/")) resolved.length = 1;
     remaining = [...targetComps, ...remaining];
   }
-  return path.join(root, ...resolved);
+  return top();
 }
 
 /** Lexical clean of a path from a tar entry or client: never starts with "/" or "..", "" for root. */

@@ -1,6 +1,8 @@
 import { promises as fsp } from "node:fs";
 import { iptablesRestore, iptablesSave } from "../sys/index.js";
 import type { Logger } from "../lib/index.js";
+import { ownerComment, selfOwner } from "./owner.js";
+import { chainSets, ownerState, removalText } from "./stale-chains.js";
 
 // Pier's iptables rules. Everything lives in chains whose names start with the instance's
 // prefix ("PIER" for the default pierd); the built-in chains only get one jump each. Every write
@@ -50,14 +52,18 @@ export function chainNames(prefix: string): Chains {
   };
 }
 
-/** The one jump per built-in chain, as iptables-save prints it (so it can be found again). */
-export function jumps(c: Chains): { table: "nat" | "filter"; chain: string; rule: string; first: boolean }[] {
+/**
+ * The one jump per built-in chain. `owner` (owner.ts) goes into each jump's comment, so another
+ * pierd can tell whether these chains belong to a process that still runs (stale-chains.ts).
+ */
+export function jumps(c: Chains, owner?: string): { table: "nat" | "filter"; chain: string; rule: string; first: boolean }[] {
+  const tag = owner ? `-m comment --comment "${owner}" ` : "";
   return [
-    { table: "nat", chain: "PREROUTING", rule: `-m addrtype --dst-type LOCAL -j ${c.dnat}`, first: false },
-    { table: "nat", chain: "OUTPUT", rule: `-m addrtype --dst-type LOCAL -j ${c.dnat}`, first: false },
-    { table: "nat", chain: "POSTROUTING", rule: `-j ${c.postrouting}`, first: false },
-    { table: "filter", chain: "FORWARD", rule: `-j ${c.forward}`, first: true },
-    { table: "filter", chain: "INPUT", rule: `-j ${c.input}`, first: true },
+    { table: "nat", chain: "PREROUTING", rule: `-m addrtype --dst-type LOCAL ${tag}-j ${c.dnat}`, first: false },
+    { table: "nat", chain: "OUTPUT", rule: `-m addrtype --dst-type LOCAL ${tag}-j ${c.dnat}`, first: false },
+    { table: "nat", chain: "POSTROUTING", rule: `${tag}-j ${c.postrouting}`, first: false },
+    { table: "filter", chain: "FORWARD", rule: `${tag}-j ${c.forward}`, first: true },
+    { table: "filter", chain: "INPUT", rule: `${tag}-j ${c.input}`, first: true },
   ];
 }
 
@@ -204,22 +210,62 @@ export class Firewall {
     return { ...this.mode, bridgeNetfilter: brnf.trim() === "1" };
   }
 
-  /** Put the jumps in place (removing duplicates and stale ones) and write the chains. */
+  /**
+   * Put the jumps in place (removing duplicates and stale ones, those of this prefix's previous
+   * owner included) and write the chains. Another pierd may remove that previous owner's jumps
+   * between our read and our write (sweepForeign): the write then fails as a whole and is made
+   * again from a fresh read.
+   */
   async install(): Promise<void> {
     if (!this.enabled) return;
-    const [nat, filter] = await Promise.all([iptablesSave("nat"), iptablesSave("filter")]);
-    const r = renderChains(this.chains, this.state(), await this.currentMode());
-    const natLines = [...r.nat];
-    const filterLines = [...r.filter];
-    for (const [saved, lines] of [[nat, natLines], [filter, filterLines]] as const) {
-      for (const j of findJumps(this.chains, saved)) lines.push(`-D ${j.chain} ${j.rule}`);
+    const owner = ownerComment(selfOwner());
+    for (let attempt = 1; ; attempt++) {
+      const [nat, filter] = await Promise.all([iptablesSave("nat"), iptablesSave("filter")]);
+      const r = renderChains(this.chains, this.state(), await this.currentMode());
+      const natLines = [...r.nat];
+      const filterLines = [...r.filter];
+      for (const [saved, lines] of [[nat, natLines], [filter, filterLines]] as const) {
+        for (const j of findJumps(this.chains, saved)) lines.push(`-D ${j.chain} ${j.rule}`);
+      }
+      for (const j of jumps(this.chains, owner)) {
+        const lines = j.table === "nat" ? natLines : filterLines;
+        lines.push(j.first ? `-I ${j.chain} 1 ${j.rule}` : `-A ${j.chain} ${j.rule}`);
+      }
+      try {
+        await iptablesRestore(table("nat", natLines) + table("filter", filterLines));
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
     }
-    for (const j of jumps(this.chains)) {
-      const lines = j.table === "nat" ? natLines : filterLines;
-      lines.push(j.first ? `-I ${j.chain} 1 ${j.rule}` : `-A ${j.chain} ${j.rule}`);
-    }
-    await iptablesRestore(table("nat", natLines) + table("filter", filterLines));
     this.installed = true;
+  }
+
+  /**
+   * Remove the chains of other pierds that are gone (stale-chains.ts), and return the source
+   * subnets named by the other pierds' chains that stay: a subnet to keep out of, whoever's
+   * bridge once had it.
+   */
+  async sweepForeign(): Promise<string[]> {
+    if (!this.enabled) return [];
+    for (let attempt = 1; ; attempt++) {
+      const [nat, filter] = await Promise.all([iptablesSave("nat"), iptablesSave("filter")]);
+      const sets = [...chainSets({ nat, filter }).values()].filter((s) => s.prefix !== this.chains.dnat);
+      const gone = sets.filter((s) => ownerState(s) === "gone");
+      const kept = sets.filter((s) => !gone.includes(s));
+      if (gone.length) {
+        try {
+          await iptablesRestore(removalText(gone));
+          this.log.info("removed the iptables chains of pierds that are gone", { prefixes: gone.map((s) => s.prefix) });
+        } catch (err) {
+          // Another pierd removed some of them first, or a rule changed: judge again.
+          if (attempt < 3) continue;
+          this.log.warn("cannot remove the chains of pierds that are gone", { prefixes: gone.map((s) => s.prefix), err: (err as Error).message });
+          kept.push(...gone);
+        }
+      }
+      return kept.flatMap((s) => s.sources);
+    }
   }
 
   /** Remove every jump and chain of ours (when nothing of Pier's runs any more). */

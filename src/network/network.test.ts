@@ -6,6 +6,8 @@ import { AddressPool } from "./ipam.js";
 import { DEFAULT_ADDRESS_POOLS, formatIPv4, formatPrefix, macForIP, overlaps, parseIPv4, parsePrefix, poolSubnets } from "./ipnet.js";
 import { portRequests, PortReservations } from "./ports.js";
 import { chainNames, findChains, findJumps, jumps, renderChains } from "./firewall.js";
+import { ownerAlive, ownerComment, parseOwner, selfOwner } from "./owner.js";
+import { chainSets, ownerState, prefixOf, removalText } from "./stale-chains.js";
 import { pickAndCreateBridgeScript } from "./sandbox.js";
 import { DnsServer, parseResolvConf, ptrToIP } from "./dns.js";
 import { silentLogger } from "../lib/index.js";
@@ -242,6 +244,80 @@ describe("firewall rules", () => {
     ]);
     assert.deepEqual(findChains(c, saved), ["PIER-ABC123"]);
     assert.equal(jumps(c).length, 5);
+  });
+});
+
+describe("other pierds' chains", () => {
+  const me = selfOwner();
+  const dead = { ...me, start: String(Number(me.start) + 1) };
+  const saved = (owner: string | undefined) => {
+    const c = owner ? `-m comment --comment "${owner}" ` : "";
+    return {
+      nat: [
+        "*nat",
+        ":POSTROUTING ACCEPT [0:0]",
+        ":DOCKER - [0:0]",
+        ":PIER - [0:0]",
+        ":PIER-POSTROUTING - [0:0]",
+        ":PIER-ABC123 - [0:0]",
+        ":PIER-ABC123-POSTROUTING - [0:0]",
+        `-A PREROUTING -m addrtype --dst-type LOCAL ${c}-j PIER-ABC123`,
+        "-A POSTROUTING -j PIER-POSTROUTING",
+        `-A POSTROUTING ${c}-j PIER-ABC123-POSTROUTING`,
+        "-A POSTROUTING -s 10.9.0.0/16 -j DOCKER",
+        "-A PIER-POSTROUTING -s 172.17.0.0/16 ! -o pier0 -j MASQUERADE",
+        "-A PIER-ABC123-POSTROUTING -s 172.20.0.0/16 ! -o pier0-abc123 -j MASQUERADE",
+        "-A PIER-ABC123-POSTROUTING -s 127.0.0.0/8 -o pier0-abc123 -j MASQUERADE",
+        "COMMIT",
+      ].join("\n"),
+      filter: ["*filter", ":PIER-ABC123-FORWARD - [0:0]", ":PIER-ABC123-ISOLATE-1 - [0:0]", `-A FORWARD ${c}-j PIER-ABC123-FORWARD`, "-A PIER-ABC123-FORWARD -j PIER-ABC123-ISOLATE-1", "COMMIT"].join("\n"),
+    };
+  };
+
+  it("names a process by pid, start time and pid namespace, and knows a dead one", () => {
+    assert.deepEqual(parseOwner(`-m comment --comment "${ownerComment(me)}" -j X`), me);
+    assert.equal(parseOwner("-j PIER-ABC123"), undefined);
+    assert.equal(ownerAlive(me), true);
+    assert.equal(ownerAlive(dead), false, "same pid, another start time: the pid was reused");
+    assert.equal(ownerAlive({ ...me, pidns: "1" }), undefined, "another pid namespace cannot be judged");
+    assert.match(jumps(chainNames("PIER-ABC123"), ownerComment(me))[0]!.rule, /--comment "pierd pid=\d+ start=\d+ pidns=\d+" -j PIER-ABC123$/);
+  });
+
+  it("groups chains by prefix with their jumps and subnets", () => {
+    assert.equal(prefixOf("PIER-ISOLATE-1"), "PIER");
+    assert.equal(prefixOf("PIER-ABC123-POSTROUTING"), "PIER-ABC123");
+    assert.equal(prefixOf("PIER-ABC123"), "PIER-ABC123");
+    assert.equal(prefixOf("DOCKER-USER"), undefined);
+    const sets = chainSets(saved(ownerComment(dead)));
+    assert.deepEqual([...sets.keys()].sort(), ["PIER", "PIER-ABC123"]);
+    const s = sets.get("PIER-ABC123")!;
+    assert.equal(s.chains.length, 4);
+    assert.deepEqual(s.jumps.map((j) => j.chain), ["PREROUTING", "POSTROUTING", "FORWARD"]);
+    assert.deepEqual(s.sources, ["172.20.0.0/16"]);
+    assert.deepEqual(sets.get("PIER")!.sources, ["172.17.0.0/16"]);
+  });
+
+  it("calls a set gone only when every jump names an owner that no longer runs", () => {
+    assert.equal(ownerState(chainSets(saved(ownerComment(dead))).get("PIER-ABC123")!), "gone");
+    assert.equal(ownerState(chainSets(saved(ownerComment(me))).get("PIER-ABC123")!), "live");
+    assert.equal(ownerState(chainSets(saved(undefined)).get("PIER-ABC123")!), "unknown", "an older pierd's: no owner");
+    assert.equal(ownerState(chainSets(saved(ownerComment({ ...dead, pidns: "1" }))).get("PIER-ABC123")!), "unknown");
+    const jumpless = chainSets(saved(ownerComment(dead))).get("PIER-ABC123")!;
+    assert.equal(ownerState({ ...jumpless, jumps: [] }), "unknown");
+  });
+
+  it("removes a set's jumps and chains in one restore per table", () => {
+    const text = removalText([chainSets(saved(ownerComment(dead))).get("PIER-ABC123")!]);
+    const c = ownerComment(dead);
+    assert.equal(
+      text,
+      "*nat\n:PIER-ABC123 - [0:0]\n:PIER-ABC123-POSTROUTING - [0:0]\n" +
+        `-D PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "${c}" -j PIER-ABC123\n-D POSTROUTING -m comment --comment "${c}" -j PIER-ABC123-POSTROUTING\n` +
+        "-X PIER-ABC123\n-X PIER-ABC123-POSTROUTING\nCOMMIT\n" +
+        "*filter\n:PIER-ABC123-FORWARD - [0:0]\n:PIER-ABC123-ISOLATE-1 - [0:0]\n" +
+        `-D FORWARD -m comment --comment "${c}" -j PIER-ABC123-FORWARD\n` +
+        "-X PIER-ABC123-FORWARD\n-X PIER-ABC123-ISOLATE-1\nCOMMIT\n",
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import { promises as fsp, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
-import { conflict, forbidden, invalidParameter, notFound, systemError } from "../errdefs/index.js";
+import { conflict, forbidden, invalidParameter, isKind, notFound, systemError } from "../errdefs/index.js";
 import { newID, rfc3339Nano, silentLogger, type Logger } from "../lib/index.js";
 import { connectLinks, createNetns, deleteLinks, ipLinks, ipRoutes, ipv4Addresses, netScript, setSysctl, setupSandbox, teardownSandbox } from "../sys/index.js";
 import { DnsServer, parseResolvConf, type Upstream } from "./dns.js";
@@ -73,6 +73,9 @@ interface ContainerNet {
   mode: string;
   configs: EndpointConfig[];
   sandbox?: Sandbox;
+  /** The network named by the mode did not exist at create: it is looked up again at start. */
+  unresolved?: boolean;
+  endpointsConfig?: Record<string, EndpointSettingsInput | null> | null;
 }
 
 export interface NetworkServiceOptions {
@@ -265,7 +268,10 @@ export class NetworkService {
     this.hostReady ??= (async () => {
       // Written first: whatever is made from here on is found again after a crash.
       await fsp.writeFile(this.hostMarker, "");
-      await this.ensureBridges([...this.records.values()].filter((n) => n.Driver === "bridge"));
+      // Chains of pierds killed before they could remove them would meet our subnets (see
+      // stale-chains.ts): gone before our bridges are made.
+      const foreign = await this.foreignSubnets();
+      await this.ensureBridges([...this.records.values()].filter((n) => n.Driver === "bridge"), foreign);
       await this.firewall.install();
       for (const n of this.records.values()) if (this.isUserBridge(n)) await this.startDNS(n);
     })().catch((err) => {
@@ -407,15 +413,18 @@ export class NetworkService {
     this.pools.set(n.Id, new AddressPool(parsePrefix(c.Subnet), ip(c.Gateway), c.IPRange ? parsePrefix(c.IPRange) : undefined));
   }
 
-  /** Make the bridges of these networks; a network without a subnet gets one from the pools. */
-  private async ensureBridges(nets: NetworkRecord[]): Promise<void> {
+  /**
+   * Make the bridges of these networks; a network without a subnet gets one from the pools.
+   * `foreign`: what foreignSubnets() just gave (else asked again when a subnet is picked).
+   */
+  private async ensureBridges(nets: NetworkRecord[], foreign?: Prefix[]): Promise<void> {
     let script = "";
     for (const n of nets) {
       const c = n.IPAM.Config?.[0];
       if (c?.Subnet && c.Gateway) {
         script += bridgeScript({ name: this.bridgeOf(n), cidr: `${c.Gateway}/${parsePrefix(c.Subnet).bits}`, mtu: this.mtuOf(n) });
       } else {
-        await this.allocateSubnet(n);
+        await this.allocateSubnet(n, foreign);
       }
     }
     if (script) await netScript(script);
@@ -425,14 +434,36 @@ export class NetworkService {
   }
 
   /**
-   * The first pool subnet that neither another of our networks nor a host route uses; the route
-   * check and the bridge creation happen together under a machine-wide lock.
+   * Remove the chains of other pierds that are gone, and return the subnets the other pierds'
+   * remaining chains name (firewall.ts sweepForeign). A failure to read them costs only this
+   * protection: it is logged, never fatal.
    */
-  private async allocateSubnet(n: NetworkRecord): Promise<void> {
+  private async foreignSubnets(): Promise<Prefix[]> {
+    const named = await this.firewall.sweepForeign().catch((e) => {
+      this.log.warn("cannot read other pierds' iptables chains", { err: e });
+      return [] as string[];
+    });
+    return named.flatMap((s) => {
+      try {
+        return [parsePrefix(s.includes("/") ? s : `${s}/32`)];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /**
+   * The first pool subnet that neither another of our networks, nor a host route, nor another
+   * pierd's rules use; the route check and the bridge creation happen together under a
+   * machine-wide lock. (Another pierd's rules outside the lock: a live pierd's subnet has its
+   * bridge's route, and a dead one's rules do not change.)
+   */
+  private async allocateSubnet(n: NetworkRecord, foreign?: Prefix[]): Promise<void> {
     const ours = [...this.records.values()].filter((x) => x.Id !== n.Id).flatMap((x) => (x.IPAM.Config ?? []).filter((c) => c.Subnet).map((c) => parsePrefix(c.Subnet!)));
+    const avoid = [...ours, ...(foreign ?? (await this.foreignSubnets()))];
     const candidates: Prefix[] = [];
     for (const p of poolSubnets(this.o.defaultAddressPools ?? DEFAULT_ADDRESS_POOLS)) {
-      if (ours.some((o) => overlaps(o, p))) continue;
+      if (avoid.some((o) => overlaps(o, p))) continue;
       candidates.push(p);
     }
     const bridge = this.bridgeOf(n);
@@ -738,8 +769,27 @@ export class NetworkService {
 
   /** At container create: which networks it will join, checked now so a bad name fails create. */
   async configure(id: string, o: ConfigureOptions): Promise<void> {
-    const st = this.makeState(id, o);
+    let st: ContainerNet;
+    try {
+      st = this.makeState(id, o);
+    } catch (err) {
+      // dockerd creates a container whose network does not exist (yet) and fails its start
+      // with 404 "network … not found". A 404 at create would also make the docker CLI think
+      // the image is missing and try to pull it.
+      const mode = o.networkMode && o.networkMode !== "default" ? o.networkMode : "bridge";
+      if (!isKind(err, "NotFound") || !this.isMissingNetwork(mode)) throw err;
+      st = { id, name: o.name, mode, configs: [], unresolved: true, endpointsConfig: o.endpointsConfig ?? null };
+    }
     await this.containers.put(id, st);
+  }
+
+  private isMissingNetwork(ref: string): boolean {
+    try {
+      this.find(ref);
+      return false;
+    } catch (err) {
+      return isKind(err, "NotFound");
+    }
   }
 
   private makeState(id: string, o: ConfigureOptions): ContainerNet {
@@ -808,6 +858,11 @@ export class NetworkService {
       }
       if (st.sandbox) await this.teardown(st);
       st.name = o.name;
+      if (st.unresolved) {
+        // Its network may have been made since the create; if not, this is the start's 404.
+        st = this.makeState(id, { name: o.name, networkMode: st.mode, endpointsConfig: st.endpointsConfig ?? null });
+        await this.containers.put(id, st);
+      }
       if (st.mode === "bridge" && (this.noDefaultBridge ? st.configs.length > 0 : st.configs.some((c) => !this.records.get(c.networkId)))) {
         // The default bridge was disabled or made anew (pierd --bridge) since the container was created.
         st = this.makeState(id, { name: o.name, networkMode: "bridge" });

@@ -21,6 +21,8 @@ import { defaultSeccompProfile, hostGoArch, kernelRunsX32, parseSeccompProfile, 
 /** The Docker API's HostConfig fields that affect the spec (all optional, as clients send them). */
 export interface HostConfigInput {
   Privileged?: boolean;
+  /** "private": a cgroup namespace of its own; "host" (or unset: the caller fills the default) none. */
+  CgroupnsMode?: string;
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
   SecurityOpt?: string[] | null;
@@ -262,6 +264,9 @@ interface CgroupFeatures {
   memsAvailable?: string;
 }
 
+/** dockerd's default-cgroupns-mode: a private cgroup namespace on cgroup v2 hosts, the host's on v1. */
+export const defaultCgroupnsMode = memo((): "host" | "private" => (exists("/sys/fs/cgroup/cgroup.controllers") ? "private" : "host"));
+
 const cgroupFeatures = memo((): CgroupFeatures => {
   const root = "/sys/fs/cgroup";
   if (exists(path.join(root, "cgroup.controllers"))) {
@@ -486,6 +491,21 @@ export function mergeTmpfsOptions(options: string[]): string[] {
     }
   }
   return out;
+}
+
+/**
+ * A tmpfs from HostConfig.Mounts as tmpfs data (moby's ConvertTmpfsOptions): "ro", the mode in
+ * octal, the size with the largest suffix that divides it evenly.
+ */
+export function tmpfsMountData(opts: { SizeBytes?: number; Mode?: number } | undefined, readOnly: boolean): string {
+  const raw: string[] = readOnly ? ["ro"] : [];
+  if (opts?.Mode) raw.push(`mode=${opts.Mode.toString(8)}`);
+  if (opts?.SizeBytes) {
+    const size = opts.SizeBytes;
+    const unit = ([["g", 2 ** 30], ["m", 2 ** 20], ["k", 2 ** 10]] as const).find(([, d]) => size % d === 0);
+    raw.push(unit ? `size=${size / unit[1]}${unit[0]}` : `size=${size}`);
+  }
+  return raw.join(",");
 }
 
 /** A HostConfig.Tmpfs entry as an OCI mount (Docker's defaults noexec,nosuid,nodev,rprivate, then the user's). */
@@ -1096,6 +1116,7 @@ export function buildSpec(opts: SpecOptions): Spec {
     setNamespace(namespaces, { type: "pid", path: opts.namespacePaths.pid });
   }
   if (utsHost) removeNamespace(namespaces, "uts");
+  if (hc.CgroupnsMode === "private") namespaces.push({ type: "cgroup" });
   linux.namespaces = namespaces;
 
   validateSysctls(sysctl, {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { promises as fsp, existsSync, lstatSync, readFileSync } from "node:fs";
+import { promises as fsp, existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
 import * as path from "node:path";
 import * as os from "node:os";
 import { createHash } from "node:crypto";
@@ -109,8 +109,11 @@ test("layers, a container's merged view, its writes and its diff", async (t) => 
   const merged = await sn.mountContainer("c1", r3.chainID);
   assert.equal(await sn.mountContainer("c1", r3.chainID), merged); // idempotent
   assert.equal(mountCount(merged), 1);
-  assert.deepEqual((await fsp.readdir(merged)).sort(), ["bin", "data", "etc", "var"]);
-  assert.deepEqual(await fsp.readdir(path.join(merged, "etc")), ["keep"]);
+  // The image's files under the init layer's (Docker's "-init" layer: mount points, /.dockerenv, /etc/mtab).
+  assert.deepEqual((await fsp.readdir(merged)).sort(), [".dockerenv", "bin", "data", "dev", "etc", "proc", "sys", "var"]);
+  assert.deepEqual((await fsp.readdir(path.join(merged, "etc"))).sort(), ["hostname", "hosts", "keep", "mtab", "resolv.conf"]);
+  assert.equal(readlinkSync(path.join(merged, "etc/mtab")), "/proc/mounts");
+  assert.deepEqual((await fsp.readdir(path.join(merged, "dev"))).sort(), ["console", "pts", "shm"]);
   assert.deepEqual(await fsp.readdir(path.join(merged, "var/cache")), ["new"]);
   await assert.rejects(sn.mountContainer("c1", r2.chainID), (e) => isKind(e, "Conflict"));
 
@@ -129,7 +132,7 @@ test("layers, a container's merged view, its writes and its diff", async (t) => 
   // The diff applies as a layer on top and gives the same view.
   const r4 = await sn.applyLayer(r3.chainID, sn.diffContainer("c1"));
   const m2 = await sn.mountContainer("c2", r4.chainID);
-  assert.deepEqual((await fsp.readdir(path.join(m2, "etc"))).sort(), ["new.conf"]);
+  assert.deepEqual((await fsp.readdir(path.join(m2, "etc"))).sort(), ["hostname", "hosts", "mtab", "new.conf", "resolv.conf"]);
   assert.deepEqual(await fsp.readdir(path.join(m2, "data")), ["g"]);
 
   await sn.unmountContainer("c1");
@@ -194,10 +197,10 @@ test("an image of 70 layers mounts, even under a long data root; scratch mounts 
   assert.equal(readFileSync(path.join(merged, "top"), "utf8"), "69");
   assert.equal(readFileSync(path.join(merged, "f1"), "utf8"), "1");
   assert.ok(!existsSync(path.join(merged, "f0")));
-  assert.equal((await fsp.readdir(merged)).length, 70); // f1..f69 + top
+  assert.equal((await fsp.readdir(merged)).length, 75); // f1..f69 + top + the init layer's .dockerenv, dev, etc, proc, sys
 
   const scratch = await sn.mountContainer("scratch", undefined);
-  assert.deepEqual(await fsp.readdir(scratch), []);
+  assert.deepEqual((await fsp.readdir(scratch)).sort(), [".dockerenv", "dev", "etc", "proc", "sys"]);
   await fsp.writeFile(path.join(scratch, "hello"), "hi");
   assert.deepEqual(await listTar(sn.diffContainer("scratch")), ["hello"]);
   await sn.removeContainer("scratch");

@@ -6,6 +6,7 @@
 //   <root>/containers/<id>/{upper,work,merged}, container.json { chainID }
 //   <root>/tmp/                            applies and removals in progress; emptied at init
 //   <root>/empty/                          the lower dir of a container on "scratch"
+//   <root>/init/                           Docker's init layer, the top lower dir of every container
 //
 // The short links exist because overlay's mount options must fit in one page (4096 bytes):
 // lowerdirs are given as "l/<26 chars>" relative to <root> (mounted with sys.mountAt), so an
@@ -24,6 +25,9 @@ import { conflict, invalidParameter, isENOENT, notFound } from "../errdefs/index
 import { readJSONIfExists, syncDir, writeFileAtomic, writeFileReplace } from "../lib/index.js";
 import { MNT_DETACH, mountAt, umount2 } from "../sys/index.js";
 import { applyLayer, diffOverlay } from "../archive/index.js";
+
+/** Beside <root>/init once it is complete. */
+const INIT_LAYER_DONE = "init.done";
 
 interface LayerMeta {
   chainID: string;
@@ -63,6 +67,28 @@ export class Snapshotter {
     this.root = path.resolve(root);
   }
 
+  /**
+   * What dockerd puts in every container's "-init" layer (daemon/initlayer), whatever the image
+   * holds at those paths: mount points (/proc, /sys, /dev/pts, /dev/shm, /dev/console and the
+   * /etc files pierd binds), /.dockerenv (tools test it to know they run in a container) and
+   * /etc/mtab -> /proc/mounts. The same for all containers, so one read-only dir serves them as
+   * the top lower dir; made in tmp/ and renamed, so a crash never leaves half of it.
+   */
+  private async makeInitLayer(): Promise<void> {
+    const dir = path.join(this.root, "init");
+    const done = path.join(this.root, INIT_LAYER_DONE);
+    if (fs.existsSync(done) && fs.existsSync(path.join(dir, ".dockerenv"))) return;
+    const tmp = path.join(this.tmpDir(), `init-${randomBytes(4).toString("hex")}`);
+    for (const d of ["dev/pts", "dev/shm", "proc", "sys", "etc"]) await fsp.mkdir(path.join(tmp, d), { recursive: true, mode: 0o755 });
+    for (const f of [".dockerenv", "etc/resolv.conf", "etc/hosts", "etc/hostname", "dev/console"]) await fsp.writeFile(path.join(tmp, f), "", { mode: 0o755 });
+    await fsp.symlink("/proc/mounts", path.join(tmp, "etc/mtab"));
+    await fsp.chmod(tmp, 0o755);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rename(tmp, dir);
+    // The marker lives outside the layer's tree: a file inside would show in every container.
+    await fsp.writeFile(done, "");
+  }
+
   /** OCI ChainID: the layer's diffID at the bottom, sha256("<parent chain> <diffID>") above it. */
   static chainID(parent: string | undefined, diffID: string): string {
     if (!parent) return diffID;
@@ -73,6 +99,7 @@ export class Snapshotter {
     for (const d of ["layers", "l", "containers", "tmp", "empty"]) await fsp.mkdir(path.join(this.root, d), { recursive: true, mode: 0o700 });
     // Half-done applies and removals of a crashed daemon.
     for (const name of await fsp.readdir(this.tmpDir())) await fsp.rm(path.join(this.tmpDir(), name), { recursive: true, force: true });
+    await this.makeInitLayer();
     this.layers.clear();
     for (const hex of await fsp.readdir(path.join(this.root, "layers"))) {
       const dir = path.join(this.root, "layers", hex);
@@ -235,7 +262,7 @@ export class Snapshotter {
       return merged;
     }
 
-    const lowers = chainID === undefined ? ["empty"] : this.ancestry(chainID).map((id) => `l/${this.meta(id).shortID}`);
+    const lowers = ["init", ...(chainID === undefined ? ["empty"] : this.ancestry(chainID).map((id) => `l/${this.meta(id).shortID}`))];
     const rel = path.relative(this.root, dir);
     // index/redirect_dir/metacopy off: the upper dir must stay a plain diff that diffOverlay can
     // read (a renamed lower dir then copies up, as with Docker's overlay2 naive diff checks).

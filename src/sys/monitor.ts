@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { systemError } from "../errdefs/index.js";
+import { notImplemented, systemError } from "../errdefs/index.js";
 import { builtProgram } from "./built.js";
 import { spawnProcess } from "./spawn.js";
 
@@ -31,7 +31,12 @@ export interface MonitorOptions {
   /** Directory the monitor keeps for this container: pidfile, attach socket, ctl fifo, oom marker. */
   runDir: string;
   exitDir: string;
-  logPath: string;
+  /** The k8s-file log; undefined keeps none (Docker's none driver). */
+  logPath: string | undefined;
+  /** Rotate the log when it has reached this many bytes (json-file/local max-size). */
+  logMaxSize?: number;
+  /** Files kept at rotation, the current one included (max-file); 1: the log starts afresh. */
+  logMaxFiles?: number;
   tty: boolean;
   stdin: boolean;
   /**
@@ -107,8 +112,9 @@ function spawnMonitor(monitorPath: string, args: string[], cwd: string, withAtta
  */
 export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   const args = [
-    ...commonArgs({ containerId: o.id, uuid: o.id, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, runtimeArgs: o.runtimeArgs, bundle: o.bundle, pidFile: `${o.runDir}/pidfile`, dir: o.runDir, log: `k8s-file:${o.logPath}`, logLevel: o.logLevel }),
+    ...commonArgs({ containerId: o.id, uuid: o.id, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, runtimeArgs: o.runtimeArgs, bundle: o.bundle, pidFile: `${o.runDir}/pidfile`, dir: o.runDir, log: o.logPath === undefined ? "none:" : `k8s-file:${o.logPath}`, logLevel: o.logLevel }),
     "--exit-dir", o.exitDir,
+    ...rotationArgs(o),
   ];
   if (o.tty) args.push("-t");
   if (o.stdin) args.push("-i");
@@ -149,6 +155,20 @@ export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
   });
 }
 
+/**
+ * Log rotation flags. `--log-size-max` is conmon's: at that size conmon starts its log afresh
+ * (a max-file of 1); keeping older files (`--log-max-files`, renamed `<log>.1` … as dockerd
+ * does) is pier-monitor's alone, so conmon is refused that rather than silently dropping them.
+ */
+function rotationArgs(o: MonitorOptions): string[] {
+  if (o.logPath === undefined || o.logMaxSize === undefined) return [];
+  const files = o.logMaxFiles ?? 1;
+  if (files > 1 && monitorName(o.monitorPath) === "conmon") {
+    throw notImplemented(`failed to initialize logging driver: max-file ${files} needs pier-monitor: conmon cannot keep rotated log files`);
+  }
+  return ["--log-size-max", String(o.logMaxSize), ...(files > 1 ? ["--log-max-files", String(files)] : [])];
+}
+
 /** runc logs as logrus text (time="…" level=error msg="…"); keep just the message. */
 export function cleanRuntimeMessage(raw: string): string {
   const lines = raw.trim().split("\n");
@@ -169,6 +189,8 @@ export interface MonitorExecOptions {
   monitorPath: string;
   runtimePath: string;
   runtimeRoot: string;
+  /** The runtime's global arguments; default `--root=<runtimeRoot>` (runc's). */
+  runtimeArgs?: string[];
   containerId: string;
   execId: string;
   name: string;
@@ -203,7 +225,7 @@ export interface MonitorExec {
  */
 export function startMonitorExec(o: MonitorExecOptions): MonitorExec {
   const args = [
-    ...commonArgs({ containerId: o.containerId, uuid: o.execId, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, bundle: o.dir, pidFile: `${o.dir}/pid`, dir: o.dir, log: `none:${o.dir}/log`, logLevel: o.logLevel }),
+    ...commonArgs({ containerId: o.containerId, uuid: o.execId, name: o.name, runtimePath: o.runtimePath, runtimeRoot: o.runtimeRoot, runtimeArgs: o.runtimeArgs, bundle: o.dir, pidFile: `${o.dir}/pid`, dir: o.dir, log: `none:${o.dir}/log`, logLevel: o.logLevel }),
     "-e",
     "--exec-attach",
     "--exec-process-spec", `${o.dir}/process.json`,

@@ -142,7 +142,8 @@ export function encodePlanItems(items: string[]): Buffer {
   return Buffer.from(items.map((i) => `${i}\0`).join("") + "\0");
 }
 
-function encodePlan(p: NsExecPlan): Buffer {
+/** The helper's plan for an exec: what it reads on fd 3, or (builtin runtime) from process.plan. */
+export function encodeNsExecPlan(p: NsExecPlan): Buffer {
   const items: string[] = [
     `pid=${p.initPid}`,
     `cgroupcheck=${p.cgroupCheck}`,
@@ -206,7 +207,7 @@ export function startNsExec(helper: string, plan: NsExecPlan, stdio: { stdin: bo
       resolve(outcome ?? { kind: "fallback", message: `exec helper ended (${signal ?? `status ${code}`}) without a result` });
     });
   });
-  ctl.end(encodePlan(plan));
+  ctl.end(encodeNsExecPlan(plan));
   return {
     pid,
     running,

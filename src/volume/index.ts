@@ -2,8 +2,11 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { RecordStore } from "../metadata/index.js";
 import type { EventBus } from "../events/index.js";
-import { conflict, invalidParameter, notFound } from "../errdefs/index.js";
+import { conflict, invalidParameter, notFound, systemError } from "../errdefs/index.js";
 import { newID, rfc3339Nano } from "../lib/index.js";
+import { ActiveMounts, mountPoints } from "./active-mounts.js";
+import { mountLocalVolume, unmountLocalVolume } from "./local-mount.js";
+import { mountSpecOf, validateLocalOptions } from "./local-options.js";
 
 /** A volume as the API shows it (Volume in the Engine API spec). */
 export interface Volume {
@@ -21,9 +24,14 @@ export interface Volume {
 const VALID_VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
 
-/** Named local volumes: a directory `<root>/<name>/_data`, as Docker's local driver lays them out. */
+/**
+ * Named local volumes: a directory `<root>/<name>/_data`, as Docker's local driver lays them out.
+ * A volume made with options (type, device, o) has that device mounted on its _data while a
+ * container uses it (mount/unmount, counted per holder).
+ */
 export class VolumeService {
   private readonly records: RecordStore<Volume>;
+  private readonly active = new ActiveMounts();
   constructor(private readonly root: string, private readonly events: EventBus) {
     this.records = new RecordStore<Volume>(path.join(root, "_meta"));
   }
@@ -31,6 +39,12 @@ export class VolumeService {
   async init(): Promise<void> {
     await fsp.mkdir(this.root, { recursive: true, mode: 0o701 });
     await this.records.load();
+    // Mounts that outlived pierd: the containers restored next hold them again (adopt), the
+    // rest are unmounted by sweepUnheld() once the restore is done.
+    const mounted = mountPoints();
+    for (const v of this.records.values()) {
+      if (mountSpecOf(v.Options) && mounted.has(v.Mountpoint)) this.active.markMounted(v.Name);
+    }
   }
 
   get(name: string): Volume | undefined {
@@ -58,10 +72,13 @@ export class VolumeService {
       );
     }
     const existing = this.records.get(name);
-    if (existing) return existing; // Docker: creating an existing volume returns it.
-    const driverOpts = opts.DriverOpts ?? {};
-    for (const key of Object.keys(driverOpts)) {
-      if (!["type", "device", "o", "size"].includes(key)) throw invalidParameter(`invalid option key: "${key}"`);
+    if (existing) return existing; // Docker: creating an existing volume returns it, whatever the options.
+    if (opts.DriverOpts) {
+      try {
+        validateLocalOptions(opts.DriverOpts);
+      } catch (err) {
+        throw invalidParameter(`create ${name}: ${(err as Error).message}`);
+      }
     }
     const dir = path.join(this.root, name);
     await fsp.mkdir(path.join(dir, "_data"), { recursive: true, mode: 0o755 });
@@ -74,7 +91,8 @@ export class VolumeService {
       CreatedAt: rfc3339Nano(Date.now()).replace(/\.\d+Z$/, "Z"),
       Labels: labels,
       Scope: "local",
-      Options: Object.keys(driverOpts).length ? driverOpts : null,
+      // As given: dockerd shows {} for an empty map and null when none was sent.
+      Options: opts.DriverOpts ? { ...opts.DriverOpts } : null,
       anonymous: !!opts.anonymous,
     };
     await this.records.put(name, v);
@@ -90,9 +108,63 @@ export class VolumeService {
       throw notFound(`get ${name}: no such volume`);
     }
     if (usedBy.length > 0) throw conflict(`remove ${name}: volume is in use - [${usedBy.join(", ")}]`);
+    if (this.active.count(name) > 0) throw systemError(`remove ${name}: volume has active mounts`);
+    // Never delete through a mount: a bind volume's _data is the user's host directory.
+    if (mountSpecOf(v.Options)) unmountLocalVolume(v.Mountpoint);
+    if (mountPoints().has(v.Mountpoint)) throw systemError(`remove ${name}: volume data is still mounted at ${v.Mountpoint}`);
+    this.active.forget(name);
     await this.records.delete(name);
     await fsp.rm(path.join(this.root, name), { recursive: true, force: true });
     this.events.publish({ Type: "volume", Action: "destroy", ID: name, Attributes: { driver: "local" } });
+  }
+
+  /**
+   * A container (or a copy-up: any `holder` name) starts using the volume: the first one mounts
+   * its device on _data, as moby's local driver. Returns where the data is. A volume without
+   * options is a plain directory and needs nothing.
+   */
+  async mount(name: string, holder: string): Promise<string> {
+    const v = this.inspect(name);
+    const spec = mountSpecOf(v.Options);
+    if (!spec) return v.Mountpoint;
+    await this.active.acquire(name, holder, async () => {
+      try {
+        await mountLocalVolume(spec, v.Mountpoint);
+      } catch (err) {
+        throw systemError((err as Error).message, err);
+      }
+    });
+    return v.Mountpoint;
+  }
+
+  /** The holder is done with the volume; the last one out unmounts it. */
+  async unmount(name: string, holder: string): Promise<void> {
+    const v = this.records.get(name);
+    if (!v || !mountSpecOf(v.Options)) return;
+    await this.active.release(name, holder, () => unmountLocalVolume(v.Mountpoint));
+  }
+
+  /**
+   * Live restore: a container found running after a pierd restart holds its volume again, its
+   * mount being still in place (moby's LiveRestoreVolume).
+   */
+  adopt(name: string, holder: string): void {
+    const v = this.records.get(name);
+    if (!v || !mountSpecOf(v.Options)) return;
+    this.active.adopt(name, holder);
+  }
+
+  /** After the restore: unmount what no container holds (its containers ended while pierd was away). */
+  async sweepUnheld(): Promise<void> {
+    await this.active.sweep((name) => {
+      const v = this.records.get(name);
+      if (v) unmountLocalVolume(v.Mountpoint);
+    });
+  }
+
+  /** How many holders the volume's mount has (0 for a volume without options). */
+  activeMounts(name: string): number {
+    return this.active.count(name);
   }
 
   /** Size of a volume's data, for /system/df. */

@@ -119,6 +119,13 @@ describe("bad input", () => {
     }
     const ren = await raw("POST", `/containers/${id}/rename?name=bad%20name`);
     assert.equal(ren.status, 400);
+    assert.equal(ren.message, "Error when allocating new name: Invalid container name (/bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    const other = await create({ Image: "busybox", HostConfig: withNet() }, "other");
+    const otherId = JSON.parse(other.body).Id;
+    const taken = await raw("POST", `/containers/${otherId}/rename?name=taken`);
+    assert.equal(taken.status, 409);
+    assert.equal(taken.message, `Error when allocating new name: Conflict. The container name "/taken" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    assert.equal((await raw("DELETE", `/containers/${otherId}`)).status, 204);
     await assertClean(afterFirst);
     assert.equal((await raw("DELETE", `/containers/${id}`)).status, 204);
   });
@@ -186,6 +193,9 @@ describe("bad input", () => {
       [{ Image: "busybox", Labels: [1] }, {}, /cannot unmarshal array into Go struct field .*Labels of type map\[string\]string/],
       [{ Image: "busybox", HostConfig: { Memory: "lots" } }, {}, /cannot unmarshal string into Go struct field .*Memory of type int64/],
       [{ Image: "busybox", HostConfig: { Binds: "/a:/b" } }, {}, /cannot unmarshal string into Go struct field .*Binds of type \[\]string/],
+      [{ Image: "busybox", StopSignal: "BOGUS" }, {}, /^Invalid signal: BOGUS$/],
+      [{ Image: "busybox", WorkingDir: "rel" }, {}, /^the working directory 'rel' is invalid, it needs to be an absolute path$/],
+      [{ Image: "busybox", Env: ["=foo"] }, {}, /^invalid environment variable: =foo$/],
       ['{"Image": "busybox"}', { "Content-Type": "text/xml" }, /(Content-Type specified|unsupported Content-Type header) \(text\/xml\):? must be 'application\/json'/],
     ];
     for (const [body, headers, message] of cases) {

@@ -106,9 +106,11 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     for (const f of ["ping_group_range", "ip_unprivileged_port_start"]) writeFileSync(path.join(vol, "s", "sys", "net", "ipv4", f), "");
     symlinkSync("/t/p/self", path.join(vol, "s", "self"));
     const args = ["--network", "none", "-v", `${vol}:/v`];
+    // (Pier's init layer now shadows an image's /proc and /sys with plain directories, as
+    // Docker's does; the runtime must not depend on it: runc 1.1.5 refuses such a mount point.)
     const a = await inContainer(runc, [...args, "hostile:proclink"], KERNEL_FS);
-    assert.equal(a.ok, false, `runc refuses it: ${a.ok && a.out}`);
-    assert.match((a as { err: string }).err, /filesystem \\?"proc\\?" must be mounted on ordinary directory/);
+    if (a.ok) assert.doesNotMatch(a.out, /^\/t\//m);
+    else assert.match(a.err, /filesystem \\?"proc\\?" must be mounted on ordinary directory/);
     // With the default profile (its first container is runc's, the next the builtin runtime's)
     // and without one.
     for (const opts of [[], [], ["--security-opt", "seccomp=unconfined"]]) {

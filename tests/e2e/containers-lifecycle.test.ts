@@ -2,6 +2,7 @@
 // kill, wait, rename, rm, prune; ps and its filters; inspect; logs; the run options that shape a
 // container (labels, env files, init, read-only, tmpfs, volumes, binds, networks, resources,
 // users); and live restore across a pierd crash. Each check is what a user would look at.
+import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, statSync } from "node:fs";
@@ -160,6 +161,9 @@ describe("container lifecycle", () => {
     assert.ok(out.includes(stoppedID) && out.includes(createdID), out);
     assert.ok(!out.includes(running));
     assert.equal((await ok(["ps", "-a", "--filter", "label=suite=prune", "--format", "{{.Names}}"])).stdout, "prune-running\n");
+    const badUntil = await docker(["container", "prune", "-f", "--filter", "until=bogus"]);
+    assert.equal(badUntil.code, 1);
+    assert.match(badUntil.stderr, /failed to parse value as time or duration: "bogus"/);
     await ok(["rm", "-f", "prune-running"]);
   });
 
@@ -369,6 +373,52 @@ describe("container lifecycle", () => {
     assert.match(r.stdout, /shm-ok/);
     const sized = await sh(["--tmpfs", "/x:size=1m"], "df -k /x | tail -1");
     assert.match(sized.stdout, /^tmpfs\s+1024\s+0\s+1024\s+0% \/x$/m);
+  });
+
+  it("has Docker's init layer: /.dockerenv and /etc/mtab in the container, in export, not in diff", async () => {
+    const r = await sh([], "stat -c '%n %s %a' /.dockerenv; readlink /etc/mtab");
+    assert.equal(r.stdout, "/.dockerenv 0 755\n/proc/mounts\n");
+    await ok(["run", ...net, "--name", "initlayer", "busybox", "touch", "/made"]);
+    assert.equal((await ok(["diff", "initlayer"])).stdout, "A /made\n");
+    const tarFile = path.join(tmp, "initlayer.tar");
+    await ok(["export", "-o", tarFile, "initlayer"]);
+    const names = execFileSync("tar", ["-tf", tarFile], { encoding: "utf8" }).split("\n");
+    for (const n of [".dockerenv", "etc/mtab", "dev/console", "dev/pts/", "dev/shm/", "made"]) assert.ok(names.includes(n), `${n} in the export`);
+    await ok(["rm", "initlayer"]);
+  });
+
+  it("gives a cgroup namespace of its own with --cgroupns private, to the process and its execs", async () => {
+    const own = await sh(["--cgroupns", "private"], "cat /proc/self/cgroup");
+    assert.equal(own.code, 0, own.stderr);
+    const lines = own.stdout.trim().split("\n");
+    assert.ok(lines.length > 0 && lines.every((l) => l.endsWith(":/")), own.stdout);
+    const host = await sh(["--cgroupns", "host"], "cat /proc/self/cgroup");
+    assert.ok(host.stdout.trim().split("\n").some((l) => !l.endsWith(":/")), host.stdout);
+    await ok(["run", "-d", ...net, "--name", "cgns", "--cgroupns", "private", "busybox", "sleep", "60"]);
+    const exec = await ok(["exec", "cgns", "cat", "/proc/self/cgroup"]);
+    assert.ok(exec.stdout.trim().split("\n").every((l) => l.endsWith(":/")), exec.stdout);
+    assert.equal((await ok(["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", "cgns"])).stdout.trim(), "private");
+    await ok(["rm", "-f", "cgns"]);
+    // The default is dockerd's: private on a cgroup v2 host, the host's on v1.
+    await ok(["create", ...net, "--name", "cgdefault", "busybox"]);
+    const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
+    assert.equal((await ok(["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", "cgdefault"])).stdout.trim(), v2 ? "private" : "host");
+    await ok(["rm", "cgdefault"]);
+    // (the docker CLI checks the flag itself; the API answers 400)
+    const bad = await apiRequest(e, "POST", "/containers/create", { Image: "busybox", HostConfig: { CgroupnsMode: "bogus" } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json().message, "invalid cgroup namespace mode: bogus");
+  });
+
+  it("mounts --mount type=tmpfs with Docker's defaults, its size, mode and read-only", async () => {
+    const opts = async (mount: string) => {
+      const r = await sh(["--mount", mount], "grep ' /t ' /proc/mounts | cut -d' ' -f4; stat -c %a /t");
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim().split("\n");
+    };
+    assert.deepEqual(await opts("type=tmpfs,target=/t"), ["rw,nosuid,nodev,noexec,relatime", "1777"]);
+    assert.deepEqual(await opts("type=tmpfs,target=/t/,tmpfs-size=1m,tmpfs-mode=1770"), ["rw,nosuid,nodev,noexec,relatime,size=1024k,mode=1770", "1770"]);
+    assert.deepEqual(await opts("type=tmpfs,target=/t,tmpfs-size=100000,readonly"), ["ro,nosuid,nodev,noexec,relatime,size=100k", "1777"]);
   });
 
   it("creates named volumes on demand, fills them from the image once, and binds host paths", async () => {

@@ -290,7 +290,13 @@ describe("docker exec", () => {
           outs.push(r.stdout);
           await eng.docker(["rm", "-f", name]);
         }
-        assert.equal(outs[0], outs[1], `the same process for ${cfg.run.join(" ")} / ${cfg.exec.join(" ")}`);
+        // runc 1.1's exec sets the rlimits by prlimit from outside while its Go init starts,
+        // and Go raises the soft NOFILE limit to the hard one at start: runc's side reads
+        // 100 or 200 depending on who wins. The container's limit (what the helper gives) is
+        // checked by itself, and the line is left out of the comparison.
+        const nofile = /^Max open files .*\n/m;
+        if (cfg.run.includes("nofile=100:200")) assert.match(outs[0]!, /^Max open files\s+100\s+200\s+files/m);
+        assert.equal(outs[0]!.replace(nofile, ""), outs[1]!.replace(nofile, ""), `the same process for ${cfg.run.join(" ")} / ${cfg.exec.join(" ")}`);
       }
     } finally {
       await runcEngine.stop();

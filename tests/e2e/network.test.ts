@@ -326,6 +326,20 @@ describe("networking", () => {
     assert.deepEqual(names, ["bridge", "host", "none"]);
   });
 
+  it("creates a container on a network that does not exist yet; its start needs the network", async (t) => {
+    if (skipUnlessWired(t)) return;
+    // dockerd looks the network up at start: a 404 at create would send the CLI pulling the image.
+    const early = await docker(["run", "--name", "early", "--network", "latenet", "busybox", "echo", "hi"]);
+    assert.equal(early.code, 125, early.stderr);
+    assert.match(early.stderr, /network latenet not found/);
+    assert.doesNotMatch(early.stderr, /Unable to find image|Error waiting for container/);
+    assert.equal(await ok(["inspect", "-f", "{{.State.Status}}", "early"]), "created");
+    await ok(["network", "create", "latenet"]);
+    assert.equal(await ok(["start", "-a", "early"]), "hi");
+    await ok(["rm", "early"]);
+    await ok(["network", "rm", "latenet"]);
+  });
+
   it("shares a network namespace with --network container:", async (t) => {
     if (skipUnlessWired(t)) return;
     await web("owner", "owner-ok");

@@ -181,6 +181,9 @@ describe("top, stats, pause and update", () => {
     res = await api(e, "POST", "/containers/obs/start");
     assert.equal(res.status, 409);
     assert.match(res.json().message, /cannot start a paused container, try unpause instead/);
+    const ex = await e.docker(["exec", "obs", "true"]);
+    assert.equal(ex.code, 1);
+    assert.match(ex.stderr, /Container obs is paused, unpause the container before exec/);
     const rm = await e.docker(["rm", "obs"]);
     assert.match(rm.stderr, /container is paused: unpause and then stop the container before removing or force remove/);
     assert.equal((await e.pier(["unpause", "obs"])).code, 0);

@@ -84,6 +84,12 @@ describe("docker run", () => {
     assert.equal(r.stdout, "bar /tmp 65534:65534\n");
     const ep = await e.docker(["run", "--rm", "--entrypoint", "echo", "busybox", "a", "b"]);
     assert.equal(ep.stdout, "a b\n");
+    // `--entrypoint ""` drops the image's entrypoint and its Cmd: the arguments are the command.
+    const reset = await e.docker(["run", "--rm", "--entrypoint", "", "busybox", "echo", "hi"]);
+    assert.equal(reset.stdout, "hi\n");
+    const nothing = await e.docker(["run", "--rm", "--entrypoint", "", "busybox"]);
+    assert.equal(nothing.code, 125);
+    assert.match(nothing.stderr, /No command specified/);
     const badUser = await e.docker(["run", "--rm", "-u", "nosuchuser", "busybox", "true"]);
     assert.notEqual(badUser.code, 0);
     assert.match(badUser.stderr, /unable to find user nosuchuser/);

@@ -35,7 +35,7 @@ export function containerFilter(f: Record<string, string[]>, s: Services): (c: C
   });
   const untilMs = f.until?.map((u) => {
     const t = parseTimestamp(u);
-    if (t === undefined) throw invalidParameter(`invalid filter 'until=${u}'`);
+    if (t === undefined) throw invalidParameter(`failed to parse value as time or duration: ${JSON.stringify(u)}`);
     return t;
   });
   const exited = f.exited?.map((e) => {
