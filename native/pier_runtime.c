@@ -269,7 +269,8 @@ static int openInRoot(int rootFd, const char* unsafe, bool create, bool file) {
     bool last = !end;
     if (end) *end = '\0';
     if (last && file) {
-      int f = openat2In(dir, p, O_CREAT | O_WRONLY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+      // O_EXCL: a file that appeared meanwhile (a fifo, a device) is never opened.
+      int f = openat2In(dir, p, O_CREAT | O_EXCL | O_WRONLY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
       if (f < 0 && errno != EEXIST) {
         e = errno;
         close(dir);
@@ -304,21 +305,90 @@ static int rootFd = -1;
 
 static bool isBind(const struct rtMount* m) { return !strcmp(m->type, "bind"); }
 
+// runc refuses a procfs or sysfs whose mount point is not a plain directory of the image
+// (mountToRootfs: "must be mounted on ordinary directory"). Reached through a symlink of the
+// image, it would be mounted where the link led at this moment, while every later "/proc/..."
+// or "/sys/..." of the config (masked and read-only paths, sysctls: resolved after pivot_root)
+// may lead elsewhere once a later mount covers the link, e.g. a volume: the container would
+// get a procfs with nothing masked and /proc/sys writable. Stricter than runc's lstat of the
+// last component: no symlink anywhere on the way.
+static void requirePlainDirectory(const struct rtMount* m) {
+  if (strcmp(m->type, "proc") && strcmp(m->type, "sysfs")) return;
+  int fd = openat2In(rootFd, m->dest[1] ? m->dest + 1 : ".", O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0 && errno == ENOENT) return;  // made below, as directories, none a symlink
+  struct stat st;
+  bool plain = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  int e = errno;
+  if (fd >= 0) close(fd);
+  if (!plain && fd < 0 && e != ELOOP) childFail("error during container init: error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(e));
+  if (!plain) childFail("error during container init: error mounting \"%s\" to rootfs at \"%s\": filesystem \"%s\" must be mounted on ordinary directory", m->source, m->dest, m->type);
+}
+
+// runc's checkProcMount: nothing but proc is mounted on /proc or inside it. pierd hands such
+// configs to runc, so here the mount point got there through a symlink of the image (a volume
+// on "/data" -> "/proc/sys" would hide the real /proc/sys, its read-only bind and sysctls).
+static void refuseInsideProc(const struct rtMount* m) {
+  if (!strcmp(m->type, "proc")) return;
+  char resolved[PATH_MAX];
+  int e = secureJoin(rootFd, m->dest, resolved, sizeof(resolved));
+  if (e) childFail("error during container init: error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(e));
+  if (!strcmp(resolved, "/proc") || !strncmp(resolved, "/proc/", 6))
+    childFail("error during container init: \"%s%s\" cannot be mounted because it is inside /proc", rt.rootfs, resolved);
+}
+
+// The mount an fd is on (its /proc/self/fdinfo's mnt_id), or -1.
+static long mountIdOf(int fd) {
+  char p[64], buf[512];
+  snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+  int f = open(p, O_RDONLY | O_CLOEXEC);
+  ssize_t n = f >= 0 ? read(f, buf, sizeof(buf) - 1) : -1;
+  if (f >= 0) close(f);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char* id = strstr(buf, "mnt_id:");
+  return id ? strtol(id + 7, NULL, 10) : -1;
+}
+
+// The mount just made on `under` (the mount point's fd), opened again by its path for the
+// steps that need the mount itself (the read-only remount, propagation). The path is resolved
+// a second time: if it was swapped meanwhile (a volume shared with another container), it
+// could lead to another mount of the container, which would get the flags instead while this
+// one stays writable. So it must be a mount other than the mount point's, and for a bind, of
+// the very directory or file that was bound (`source`).
+static int reopenMounted(const struct rtMount* m, int under, const struct stat* source) {
+  int again = openInRoot(rootFd, m->dest, false, false);
+  if (again < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
+  struct stat st;
+  long was = mountIdOf(under), now = mountIdOf(again);
+  bool same = was >= 0 && now >= 0 && was != now && fstat(again, &st) == 0 && (!source || (st.st_dev == source->st_dev && st.st_ino == source->st_ino));
+  if (!same) childFail("error mounting \"%s\" to rootfs at \"%s\": the mount point changed while it was mounted", m->source, m->dest);
+  return again;
+}
+
 // One mount of the config, as runc's mountToRootfs does it for the kinds pierd emits.
 static void mountOne(const struct rtMount* m) {
+  requirePlainDirectory(m);
+  refuseInsideProc(m);
   int fd = openInRoot(rootFd, m->dest, true, m->file);
   if (fd < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": mkdir %s: %s", m->source, m->dest, m->dest, goErr(errno));
   char target[64];
   fdPath(fd, target, sizeof(target));
-  if (isBind(m)) {
-    if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) != 0)
+  struct stat source;
+  bool bind = isBind(m);
+  if (bind) {
+    // The source as it is bound: opened once (a host path), bound through its fd.
+    int src = open(m->source, O_PATH | O_CLOEXEC);
+    if (src < 0 || fstat(src, &source) != 0) childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
+    char from[64];
+    fdPath(src, from, sizeof(from));
+    if (mount(from, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) != 0)
       childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
+    close(src);
     // Flags a bind mount cannot take at once (ro, nosuid, …): a remount of it, as runc does.
     unsigned long extra = m->flags & ~(unsigned long)(MS_REC | MS_REMOUNT | MS_BIND);
     if (extra) {
       // The mount point is now the bind mount's root: open it again to reach that mount.
-      int again = openInRoot(rootFd, m->dest, false, false);
-      if (again < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
+      int again = reopenMounted(m, fd, &source);
       char t2[64];
       fdPath(again, t2, sizeof(t2));
       if (mount(m->source, t2, NULL, m->flags | MS_REMOUNT | MS_BIND, NULL) != 0)
@@ -329,15 +399,15 @@ static void mountOne(const struct rtMount* m) {
     if (mount(m->source, target, m->type, m->flags, m->data[0] ? m->data : NULL) != 0)
       childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
   }
-  close(fd);
   if (m->nprop) {
-    int again = openInRoot(rootFd, m->dest, false, false);
-    if (again < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
-    fdPath(again, target, sizeof(target));
+    int again = reopenMounted(m, fd, bind ? &source : NULL);
+    char t2[64];
+    fdPath(again, t2, sizeof(t2));
     for (int i = 0; i < m->nprop; i++)
-      if (mount(NULL, target, NULL, m->prop[i], NULL) != 0) childFail("change mount propagation of %s: %s", m->dest, goErr(errno));
+      if (mount(NULL, t2, NULL, m->prop[i], NULL) != 0) childFail("change mount propagation of %s: %s", m->dest, goErr(errno));
     close(again);
   }
+  close(fd);
 }
 
 static void makeDevice(const struct rtDevice* d) {
@@ -399,6 +469,11 @@ static void sendPty(int consoleSock, char* slavePath, size_t slaveLen) {
   snprintf(slavePath, slaveLen, "/dev/pts/%d", n);
   int slave = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) childFail("open %s: %s", slavePath, goErr(errno));
+  // The slave is checked to be the pty's: its fd, not its path, is what the console bind
+  // (setupConsole) and stdio get (/dev may lead into a volume another container changes).
+  struct stat st;
+  if (fstat(slave, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) < 136 || major(st.st_rdev) > 143 || minor(st.st_rdev) != (unsigned)n)
+    childFail("%s is not the pty's slave", slavePath);
   // runc sends the pty's name with it, as the message's data.
   struct msghdr msg = {0};
   struct iovec iov = {.iov_base = slavePath, .iov_len = strlen(slavePath)};
@@ -424,10 +499,23 @@ static void sendPty(int consoleSock, char* slavePath, size_t slaveLen) {
 static void setupConsole(int consoleSock) {
   char slavePath[64];
   sendPty(consoleSock, slavePath, sizeof(slavePath));
-  int c = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+  // The bind goes from the slave's fd (stdin now, checked in sendPty) to /dev/console's, never
+  // from the paths again: /dev may lead into a volume that another container changes
+  // meanwhile, and a "pts/N" swapped for a link to /proc/sys/kernel/core_pattern would be bound
+  // writable (the read-only /proc/sys comes later) on /dev/console (runc's CVE-2025-52565).
+  // O_EXCL: one that is there (a fifo the image's /dev leads to) is never opened for writing,
+  // which would wait for a reader for ever; it is checked below instead.
+  int c = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (c < 0 && errno != EEXIST) childFail("create /dev/console: %s", goErr(errno));
   if (c >= 0) close(c);
-  if (mount(slavePath, "/dev/console", NULL, MS_BIND, NULL) != 0) childFail("bind %s on /dev/console: %s", slavePath, goErr(errno));
+  int console = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (console < 0) childFail("open /dev/console: %s", goErr(errno));
+  struct stat st;
+  if (fstat(console, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) childFail("/dev/console is neither a file nor a device");
+  char to[64];
+  fdPath(console, to, sizeof(to));
+  if (mount("/proc/self/fd/0", to, NULL, MS_BIND, NULL) != 0) childFail("bind %s on /dev/console: %s", slavePath, goErr(errno));
+  close(console);
   if (ioctl(0, TIOCSCTTY, 0) != 0) childFail("ioctl TIOCSCTTY: %s", goErr(errno));
 }
 
@@ -466,9 +554,24 @@ static void readonlyPath(const char* p) {
   if (mount(p, p, NULL, flags | MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) != 0) childFail("readonly path %s: %s", p, goErr(errno));
 }
 
+// The masks' source, opened once: "/dev/null" after pivot_root goes wherever the image's /dev
+// leads, e.g. into a volume whose "null" links to another file, which every masked path would
+// then become (runc checks it the same way since CVE-2025-31133). It must be the null device.
+static int nullFd = -1;
+
+static void openNullDevice(void) {
+  nullFd = open("/dev/null", O_PATH | O_CLOEXEC);
+  if (nullFd < 0) childFail("open /dev/null: %s", goErr(errno));
+  struct stat st;
+  if (fstat(nullFd, &st) != 0) childFail("stat /dev/null: %s", goErr(errno));
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) childFail("/dev/null is not the null device: refusing to mask paths with it");
+}
+
 // runc's maskPath: /dev/null bound on a file, an empty read-only tmpfs on a directory.
 static void maskPath(const char* p) {
-  if (mount("/dev/null", p, NULL, MS_BIND, NULL) == 0) return;
+  char null[64];
+  fdPath(nullFd, null, sizeof(null));
+  if (mount(null, p, NULL, MS_BIND, NULL) == 0) return;
   if (errno == ENOENT) return;
   if (errno == ENOTDIR) {
     if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) != 0) childFail("mask %s: %s", p, goErr(errno));
@@ -582,7 +685,9 @@ static __attribute__((noreturn)) void containerInit(int goFd, int consoleSock, c
     writeProcFile(p, rt.sysctls[i].value);
   }
   for (int i = 0; i < rt.nreadonly; i++) readonlyPath(rt.readonly[i]);
+  if (rt.nmasked) openNullDevice();
   for (int i = 0; i < rt.nmasked; i++) maskPath(rt.masked[i]);
+  if (nullFd >= 0) close(nullFd);
   for (int i = 0; i < plan.nrlimits; i++) {
     struct rlimit rl = {plan.rlimits[i].soft, plan.rlimits[i].hard};
     if (setrlimit(plan.rlimits[i].resource, &rl) != 0) childFail("error setting rlimit type %d: %s", plan.rlimits[i].resource, goErr(errno));
