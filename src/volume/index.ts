@@ -63,9 +63,10 @@ export class VolumeService {
 
   async create(opts: { Name?: string; Driver?: string; DriverOpts?: Record<string, string> | null; Labels?: Record<string, string> | null; anonymous?: boolean }): Promise<Volume> {
     const driver = opts.Driver || "local";
-    if (driver !== "local") throw notFound(`plugin "${driver}" not found`);
     const anonymous = opts.anonymous || !opts.Name;
     const name = opts.Name || newID();
+    // moby's store wraps the driver lookup as an OpErr: "create <name>: …" (a generated name too).
+    if (driver !== "local") throw notFound(`create ${name}: error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     if (!VALID_VOLUME_NAME.test(name)) {
       throw invalidParameter(
         `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,

@@ -42,6 +42,9 @@ describe("volumes, networks and system", () => {
     const bad = await e.docker(["volume", "create", "a/b"]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /includes invalid characters for a local volume name/);
+    const driver = await e.docker(["volume", "create", "--driver", "bogus", "withdriver"]);
+    assert.equal(driver.code, 1);
+    assert.match(driver.stderr, /create withdriver: error looking up volume plugin bogus: plugin "bogus" not found/);
   });
 
   it("prunes unused anonymous volumes", async () => {
