@@ -7,7 +7,7 @@ import { conflict, invalidParameter, isENOENT, notFound, notImplemented, notModi
 import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
-import type { ImageConfig } from "../oci/index.js";
+import { formatPlatform, parsePlatformSpecifier, platformMatches, type ImageConfig, type Platform } from "../oci/index.js";
 import { BuiltinRuntime, encodePlanItems, monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type ContainerRuntime, type StartShimChannel } from "../sys/index.js";
 import { builtinPlan } from "./builtin-runtime.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, defaultCgroupnsMode, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
@@ -68,6 +68,8 @@ export interface CreateRequest {
   hostConfig: HostConfig;
   /** NetworkingConfig.EndpointsConfig of the create request. */
   endpointsConfig?: Record<string, EndpointSettingsInput | null> | null;
+  /** The create's `platform` query (API 1.41+): the image must be of that platform. */
+  platform?: string;
 }
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
@@ -244,8 +246,15 @@ export class ContainerService {
     hc.LogConfig = effectiveLogConfig(hc.LogConfig, this.o.logConfig ?? DEFAULT_LOG_CONFIG);
     validateLogConfig(hc.LogConfig);
 
+    const want = req.platform ? parseWantedPlatform(req.platform) : undefined;
     const image = this.o.images.resolve(config.Image);
-    const imgConf = this.o.images.imageConfig(image.id).config ?? {};
+    const fullConf = this.o.images.imageConfig(image.id);
+    if (want) {
+      // dockerd's GetImage: a local image of another platform is "not found" (the CLI then pulls).
+      const have = { os: fullConf.os || "linux", architecture: fullConf.architecture || "", ...(fullConf.variant ? { variant: fullConf.variant } : {}) };
+      if (!platformMatches(want, have)) throw notFound(`image with reference ${config.Image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have)}`);
+    }
+    const imgConf = fullConf.config ?? {};
     const merged = mergeImageConfig(config, imgConf);
     const entrypoint = merged.Entrypoint ?? [];
     const cmd = merged.Cmd ?? [];
@@ -1166,6 +1175,14 @@ export class ContainerService {
     } finally {
       if (this.locks.get(id) === next) this.locks.delete(id);
     }
+  }
+}
+
+function parseWantedPlatform(spec: string): Platform {
+  try {
+    return parsePlatformSpecifier(spec);
+  } catch (err) {
+    throw invalidParameter((err as Error).message);
   }
 }
 

@@ -113,4 +113,14 @@ describe("docker run", () => {
     assert.equal(r.code, 125);
     assert.match(r.stderr, /No such image: no-such-image:1/);
   });
+
+  it("runs a local image only for its own platform (--platform)", async () => {
+    const arch = (await e.docker(["image", "inspect", "-f", "{{.Architecture}}", "busybox"])).stdout.trim();
+    const same = await e.docker(["run", "--rm", "--pull", "never", "--platform", `linux/${arch}`, "busybox", "echo", "ok"]);
+    assert.equal(same.stdout, "ok\n", same.stderr);
+    const other = arch === "arm64" ? "amd64" : "arm64";
+    const r = await e.docker(["run", "--rm", "--pull", "never", "--platform", `linux/${other}`, "busybox", "true"]);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, new RegExp(`image with reference busybox was found but does not match the specified platform: wanted linux/${other}, actual: linux/${arch}`));
+  });
 });

@@ -34,7 +34,7 @@ export function containerRoutes(r: Router, s: Services): void {
     // StartInterval came with API 1.44: older clients' values are dropped, as moby does.
     const health = config.Healthcheck as Record<string, unknown> | null | undefined;
     if (version < 1.44 && health && typeof health === "object") delete health.StartInterval;
-    const out = await s.containers.create({ name: query.get("name") ?? undefined, config: config as CreateRequest["config"], hostConfig: (HostConfig ?? {}) as CreateRequest["hostConfig"], endpointsConfig: (NetworkingConfig as { EndpointsConfig?: CreateRequest["endpointsConfig"] } | null)?.EndpointsConfig });
+    const out = await s.containers.create({ name: query.get("name") ?? undefined, config: config as CreateRequest["config"], hostConfig: (HostConfig ?? {}) as CreateRequest["hostConfig"], endpointsConfig: (NetworkingConfig as { EndpointsConfig?: CreateRequest["endpointsConfig"] } | null)?.EndpointsConfig, platform: (version >= 1.41 && query.get("platform")) || undefined });
     sendJSON(res, 201, out);
   });
 
