@@ -30,7 +30,8 @@ export interface Engine {
    * Kill pierd (SIGKILL unless told) and start it again on the same roots; `whileDown` runs
    * after it has exited and before it starts again; `daemonArgs` replaces the extra flags.
    */
-  restart?(signal?: NodeJS.Signals, whileDown?: () => Promise<void>, daemonArgs?: string[]): Promise<void>;
+  /** daemonArgs / daemonEnv, when given, replace the engine's from then on. */
+  restart?(signal?: NodeJS.Signals, whileDown?: () => Promise<void>, daemonArgs?: string[], daemonEnv?: Record<string, string>): Promise<void>;
 }
 
 function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -92,7 +93,8 @@ export function busyboxTar(): string {
  * published ports are then out of the host's reach. `netnsSetup`, with `privateNetwork`: shell
  * run in that namespace before pierd starts (e.g. to give it sysctls the host does not have).
  */
-export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[]; privateNetwork?: boolean; netnsSetup?: string } = {}): Promise<Engine> {
+/** daemonEnv: variables for this pierd only (e.g. PIER_RUNTIME=builtin), over the test's environment. */
+export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[]; privateNetwork?: boolean; netnsSetup?: string; daemonEnv?: Record<string, string> } = {}): Promise<Engine> {
   const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
   const external = process.env.PIER_TEST_DOCKER_HOST;
   let engine: Engine;
@@ -116,6 +118,7 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
     let child: ReturnType<typeof spawn>;
     let logs = "";
     let extraArgs = opts.daemonArgs ?? [];
+    let daemonEnv = opts.daemonEnv ?? {};
     const launch = async () => {
       // Started as a user starts it, so the V8 flags in its #! line apply.
       // PIER_TEST_MONITOR runs the suite on another monitor (e.g. "conmon").
@@ -127,6 +130,7 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
       const inNetns = opts.netnsSetup ? ["sh", "-c", `${opts.netnsSetup}\nexec "$0" "$@"`, pierd] : [pierd];
       child = spawn(opts.privateNetwork ? "unshare" : pierd, opts.privateNetwork ? ["--net", "--", ...inNetns, ...args] : args, {
         stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, ...daemonEnv },
       });
       child.stderr!.on("data", (d) => {
         logs += d.toString();
@@ -141,7 +145,7 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
       execRoot,
       docker: (args, o) => exec(DOCKER, args, { ...env, ...o?.env }, o?.input, o?.timeoutMs),
       pier: (args, o) => exec(process.execPath, [path.join(ROOT, "bin/pier.js"), ...args], env, o?.input, o?.timeoutMs),
-      restart: async (signal = "SIGKILL", whileDown, daemonArgs) => {
+      restart: async (signal = "SIGKILL", whileDown, daemonArgs, newEnv) => {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill(signal);
         await exited;
@@ -151,6 +155,7 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
         // ends): without it, only the new pierd can answer the wait for the socket.
         await fsp.rm(sock, { force: true });
         if (daemonArgs) extraArgs = daemonArgs;
+        if (newEnv) daemonEnv = newEnv;
         await launch();
       },
       stop: async () => {

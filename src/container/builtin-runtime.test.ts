@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
-import { buildSpec, type SpecOptions } from "../runtime/index.js";
+import type { SpecOptions } from "../runtime/index.js";
+import { fixtureSpec } from "./spec-fixture.js";
 import type { Spec } from "../oci/index.js";
 import { cgroupWritesForUpdate } from "../sys/index.js";
 import { builtinPlan } from "./builtin-runtime.js";
@@ -16,21 +17,7 @@ const v1Host = (() => {
 })();
 
 function spec(over: Partial<SpecOptions> = {}): Spec {
-  const s = buildSpec({
-    id: "c1",
-    rootfs: "/var/lib/pier/rootfs/c1",
-    args: ["/bin/sh", "-c", "true"],
-    env: ["PATH=/usr/bin:/bin"],
-    cwd: "/work",
-    user: { uid: 1000, gid: 1000, additionalGids: [1000, 10] },
-    tty: false,
-    hostname: "c1host",
-    hostConfig: {},
-    mounts: [],
-    network: { mode: "new" },
-    cgroupsPath: "/pier/c1",
-    ...over,
-  });
+  const s = fixtureSpec(over);
   // What pierd hands the builtin runtime: a config without a profile to compile.
   delete s.linux!.seccomp;
   return s;

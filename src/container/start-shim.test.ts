@@ -1,25 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { buildSpec, type SpecOptions } from "../runtime/index.js";
+import { fixtureSpec } from "./spec-fixture.js";
 import { shimProcess, shimSpec, START_SHIM_ANNOTATION } from "./start-shim.js";
 
-function spec(over: Partial<SpecOptions> = {}) {
-  return buildSpec({
-    id: "c1",
-    rootfs: "/var/lib/pier/rootfs/c1",
-    args: ["/bin/sh", "-c", "true"],
-    env: ["PATH=/usr/bin:/bin"],
-    cwd: "/work",
-    user: { uid: 1000, gid: 1000, additionalGids: [1000, 10] },
-    tty: false,
-    hostname: "c1host",
-    hostConfig: {},
-    mounts: [],
-    network: { mode: "new" },
-    cgroupsPath: "/pier/c1",
-    ...over,
-  });
-}
+const spec = fixtureSpec;
 
 const bit = (n: number) => 1n << BigInt(n);
 

@@ -24,12 +24,7 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
   let pristine: string;
   before(async () => {
     runc = await startEngine();
-    process.env.PIER_RUNTIME = "builtin";
-    try {
-      builtin = await startEngine();
-    } finally {
-      delete process.env.PIER_RUNTIME;
-    }
+    builtin = await startEngine({ daemonEnv: { PIER_RUNTIME: "builtin" } });
     work = mkdtempSync("/tmp/pier-rtsec-");
     // busybox's files, to be altered per case and imported into both engines.
     pristine = path.join(work, "busybox");

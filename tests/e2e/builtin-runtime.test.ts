@@ -52,12 +52,7 @@ describe("builtin runtime (PIER_RUNTIME=builtin) against runc", { skip: external
   let builtin: Engine;
   before(async () => {
     runc = await startEngine();
-    process.env.PIER_RUNTIME = "builtin";
-    try {
-      builtin = await startEngine();
-    } finally {
-      delete process.env.PIER_RUNTIME;
-    }
+    builtin = await startEngine({ daemonEnv: { PIER_RUNTIME: "builtin" } });
   });
   after(async () => {
     await runc?.stop();
@@ -224,16 +219,11 @@ describe("builtin runtime (PIER_RUNTIME=builtin) against runc", { skip: external
     // restart (kill of every process, a new create) and a pierd restart (state from disk)
     assert.equal((await e.docker(["restart", "-t", "1", id])).code, 0);
     // A pierd restarted without the switch still drives the containers the runtime made.
-    await e.restart!("SIGKILL");
+    await e.restart!("SIGKILL", undefined, undefined, {});
     assert.equal((await e.docker(["inspect", "-f", "{{.State.Running}}", id])).stdout.trim(), "true");
     assert.equal((await e.docker(["pause", id])).code, 0);
     assert.equal((await e.docker(["unpause", id])).code, 0);
-    process.env.PIER_RUNTIME = "builtin";
-    try {
-      await e.restart!("SIGTERM");
-    } finally {
-      delete process.env.PIER_RUNTIME;
-    }
+    await e.restart!("SIGTERM", undefined, undefined, { PIER_RUNTIME: "builtin" });
     // stop: sh as pid 1 ignores SIGTERM, so the kill follows
     assert.equal((await e.docker(["stop", "-t", "1", id])).code, 0);
     assert.equal((await e.docker(["inspect", "-f", "{{.State.ExitCode}}", id])).stdout.trim(), "137");

@@ -260,13 +260,7 @@ describe("docker exec", () => {
 
   it("sets a process up exactly as runc exec does (pier-exec helper vs conmon + runc)", { skip: external && "Pier's own mechanism" }, async () => {
     // A second engine that runs every exec through conmon and `runc exec`.
-    process.env.PIER_EXEC_HELPER = "0";
-    let runcEngine: Engine;
-    try {
-      runcEngine = await startEngine();
-    } finally {
-      delete process.env.PIER_EXEC_HELPER;
-    }
+    const runcEngine = await startEngine({ daemonEnv: { PIER_EXEC_HELPER: "0" } });
     try {
       const script = [
         "grep -vE '^(Name|Pid|PPid|Tgid|Ngid|NStgid|NSpid|NSpgid|NSsid|Vm|Rss|HugetlbPages|Threads|SigQ|voluntary_ctxt_switches|nonvoluntary_ctxt_switches|State|Kthread|Cpus_allowed|Mems_allowed)' /proc/self/status",
