@@ -728,7 +728,7 @@ void OnChildPoll(uv_poll_t* handle, int status, int events) {
 }
 
 // spawn(file, argv, envp, cwd | null, fds, setsid, onExit): pid.
-// Child fd i is fds[i] (-1: /dev/null, read-write); every other fd of ours is close-on-exec.
+// Child fd i is fds[i] (-1: /dev/null, read-write); every other fd is closed in the child.
 // Every signal is reset to its default (Node ignores SIGPIPE, and an ignored disposition
 // survives exec) and the signal mask emptied. setsid: a new session (Node's `detached`).
 // An exec failure (ENOENT, EACCES, a bad cwd) throws with that errno, and the child is gone.
@@ -789,6 +789,12 @@ napi_value Spawn(napi_env env, napi_callback_info info) {
   for (int i = 0; i < n && rc == 0; i++)
     rc = fds[i] < 0 ? posix_spawn_file_actions_addopen(&actions, i, "/dev/null", O_RDWR, 0)
                     : posix_spawn_file_actions_adddup2(&actions, fds[i], i);
+  // Then every other fd is closed before exec, not left to close-on-exec: an fd the daemon
+  // inherited without FD_CLOEXEC (from whoever started it) would otherwise reach every child,
+  // and the child drops its copies of the daemon's fds (its API socket among them) at once
+  // rather than when its exec is through (a child descheduled on a loaded machine, its parent
+  // killed meanwhile, kept the socket taking connections nobody answered).
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, n);
   if (rc == 0 && hasCwd) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   sigset_t all, none;
   sigfillset(&all);
@@ -941,6 +947,11 @@ napi_value MoveMount(napi_env env, napi_callback_info info) {
 // by a short-lived child that shares this process's memory (CLONE_VM|CLONE_VFORK, so the calling
 // thread waits for it) and does nothing but unshare + mount: the daemon itself never enters it.
 // The child's exit signal is 0, so libuv's SIGCHLD handling never sees it.
+// The child never execs, so close-on-exec does nothing for it: it starts with a copy of every
+// fd of the daemon (the API's listening socket among them) and, were the daemon killed while
+// the child waits in unshare (it can wait on the kernel's namespace lock for as long as other
+// namespaces take to be torn down), that copy would keep the socket taking connections that
+// nobody answers. Its first act is to close them all; it needs none.
 struct NetnsChild {
   const char* path;
   int err;
@@ -949,6 +960,7 @@ struct NetnsChild {
 
 static int NetnsChildMain(void* arg) {
   NetnsChild* c = static_cast<NetnsChild*>(arg);
+  syscall(SYS_close_range, 0U, ~0U, 0U);
   if (unshare(CLONE_NEWNET) != 0) {
     c->err = errno;
     c->step = "unshare";

@@ -56,20 +56,26 @@ function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: strin
   });
 }
 
+/** Until pierd answers a ping on `sock` (a socket that only takes the connection is not it). */
 function waitForSocket(sock: string, timeoutMs: number, child?: { exitCode: number | null }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
       if (child && child.exitCode !== null) return reject(new Error(`pierd exited with ${child.exitCode}`));
       const c = net.connect(sock);
-      c.once("connect", () => {
+      let answered = false;
+      c.once("connect", () => c.write("GET /_ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
+      c.once("data", () => {
+        answered = true;
         c.destroy();
         resolve();
       });
-      c.once("error", () => {
+      c.once("close", () => {
+        if (answered) return;
         if (Date.now() > deadline) reject(new Error(`pierd did not listen on ${sock}`));
         else setTimeout(attempt, 25);
       });
+      c.once("error", () => {});
     };
     attempt();
   });
@@ -94,7 +100,8 @@ export function busyboxTar(): string {
  * run in that namespace before pierd starts (e.g. to give it sysctls the host does not have).
  */
 /** daemonEnv: variables for this pierd only (e.g. PIER_RUNTIME=builtin), over the test's environment. */
-export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[]; privateNetwork?: boolean; netnsSetup?: string; daemonEnv?: Record<string, string> } = {}): Promise<Engine> {
+/** inheritFds: {pierd's fd: our fd}, what a launcher may leave open to pierd (its other fds from 3 stay closed). */
+export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string[]; privateNetwork?: boolean; netnsSetup?: string; daemonEnv?: Record<string, string>; inheritFds?: Record<number, number> } = {}): Promise<Engine> {
   const dockerConfig = mkdtempSync("/tmp/pier-test-dockercfg-");
   const external = process.env.PIER_TEST_DOCKER_HOST;
   let engine: Engine;
@@ -129,7 +136,7 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
       // and signals are pierd's.
       const inNetns = opts.netnsSetup ? ["sh", "-c", `${opts.netnsSetup}\nexec "$0" "$@"`, pierd] : [pierd];
       child = spawn(opts.privateNetwork ? "unshare" : pierd, opts.privateNetwork ? ["--net", "--", ...inNetns, ...args] : args, {
-        stdio: ["ignore", "ignore", "pipe"],
+        stdio: ["ignore", "ignore", "pipe", ...Array.from({ length: Math.max(2, ...Object.keys(opts.inheritFds ?? {}).map(Number)) - 2 }, (_, i) => opts.inheritFds?.[i + 3] ?? "ignore")],
         env: { ...process.env, ...daemonEnv },
       });
       child.stderr!.on("data", (d) => {
@@ -150,10 +157,6 @@ export async function startEngine(opts: { busybox?: boolean; daemonArgs?: string
         child.kill(signal);
         await exited;
         await whileDown?.();
-        // The old socket file can still take a connection for a moment (a child process the
-        // killed pierd was starting holds a copy of its listening socket until it execs or
-        // ends): without it, only the new pierd can answer the wait for the socket.
-        await fsp.rm(sock, { force: true });
         if (daemonArgs) extraArgs = daemonArgs;
         if (newEnv) daemonEnv = newEnv;
         await launch();

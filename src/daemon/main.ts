@@ -1,5 +1,4 @@
 import { promises as fsp, constants as fsc } from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createApiServer, type ApiListener, type DaemonInfo, type Services } from "../api/index.js";
@@ -7,6 +6,7 @@ import { ContainerService } from "../container/index.js";
 import { Builder } from "../builder/index.js";
 import { EventBus } from "../events/index.js";
 import { startIdleGC } from "./idle-gc.js";
+import { socketServed } from "./socket-owner.js";
 import { ContentStore } from "../content/index.js";
 import { ImageService } from "../image/index.js";
 import { NetworkService } from "../network/index.js";
@@ -218,7 +218,7 @@ async function listen(server: ApiListener, host: string): Promise<void> {
   if (!host.startsWith("unix://")) throw new Error(`unsupported host ${host}: only unix:// sockets are served (TCP needs mutual TLS, not supported yet)`);
   const sock = host.slice("unix://".length);
   await fsp.mkdir(path.dirname(sock), { recursive: true, mode: 0o711 });
-  if (await socketInUse(sock)) throw new Error(`${sock} is in use by another daemon`);
+  if (await socketServed(sock)) throw new Error(`${sock} is in use by another daemon`);
   await fsp.rm(sock, { force: true });
   // The socket is created 0660: the umask is set around bind so no moment exists in which
   // it is reachable by others.
@@ -236,17 +236,6 @@ async function listen(server: ApiListener, host: string): Promise<void> {
   }
   const docker = await groupID("docker");
   if (docker !== undefined) await fsp.chown(sock, 0, docker).catch(() => {});
-}
-
-function socketInUse(sock: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(sock);
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-  });
 }
 
 async function groupID(name: string): Promise<number | undefined> {

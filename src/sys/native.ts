@@ -232,7 +232,8 @@ export interface NativeSpawn {
   /** socketpair(2), AF_UNIX SOCK_STREAM, both ends close-on-exec: [parent end, child end]. */
   socketpair(): [number, number];
   /**
-   * posix_spawn(3): child fd i = fds[i] (-1: /dev/null), every signal default and unblocked,
+   * posix_spawn(3): child fd i = fds[i] (-1: /dev/null) and no other fd (not even one this
+   * process inherited without close-on-exec), every signal default and unblocked,
    * a new session when `setsid`. Throws the exec's errno (ENOENT, EACCES). `onExit` runs once
    * on the event loop after the child is reaped.
    */
