@@ -264,6 +264,8 @@ export class ContainerService {
     const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
     if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
     hc.NetworkMode = networkMode;
+    hc.PidMode = this.donorMode(hc.PidMode as string | undefined);
+    hc.IpcMode = this.donorMode(hc.IpcMode as string | undefined);
     const links = this.checkLinks(networkMode, (hc.Links as string[] | null | undefined) ?? []);
 
     const planned = await planMounts(hc, config.Volumes, imgConf.Volumes);
@@ -323,6 +325,49 @@ export class ContainerService {
     if (networkMode.startsWith("container:")) throw invalidParameter("conflicting options: container type network can't be used with links. This would result in undefined behavior");
     if (networkMode !== "bridge") return [];
     return resolveLinks(links, (ref) => this.find(ref));
+  }
+
+  /**
+   * PidMode/IpcMode "container:<ref>" as dockerd stores it at create: the donor's full ID (so a
+   * rename of the donor changes nothing). A donor that does not exist is a bad parameter (400).
+   */
+  private donorMode(mode: string | undefined): string | undefined {
+    if (!mode?.startsWith("container:")) return mode;
+    const ref = mode.slice("container:".length);
+    const donor = this.find(ref);
+    if (!donor) throw invalidParameter(`No such container: ${ref}`);
+    return `container:${donor.Id}`;
+  }
+
+  /**
+   * The namespaces a start joins for PidMode/IpcMode "container:<id>": the donor's, by its init's
+   * /proc entry (runc opens the path before it creates the container). As dockerd's
+   * getPIDContainer/getIPCContainer: the donor must run and not be restarting (a start error,
+   * 500 as dockerd's), and an IPC donor must have been made shareable (400).
+   * Not yet as dockerd: the IPC joiner shares the donor's SysV IPC and POSIX message queues but
+   * not its /dev/shm. dockerd keeps a shareable container's /dev/shm as a tmpfs on the host and
+   * binds it into both; here /dev/shm lives in the donor's mount namespace only, and runc cannot
+   * bind it from there (/proc/<pid>/root/dev/shm: EINVAL, another mount namespace's mount).
+   */
+  private donorNamespaces(c: ContainerRecord): { pid?: string; ipc?: string } {
+    const running = (mode: string) => {
+      const donor = this.find(mode.slice("container:".length));
+      if (!donor) throw invalidParameter(`No such container: ${mode.slice("container:".length)}`);
+      if (donor.State.Restarting) throw systemError(`container ${donor.Id} is restarting, wait until the container is running`);
+      if (!donor.State.Running || !donor.State.Pid) throw systemError(`container ${donor.Id} is not running`);
+      return donor;
+    };
+    const paths: { pid?: string; ipc?: string } = {};
+    const { PidMode: pidMode, IpcMode: ipcMode } = c.HostConfig as { PidMode?: string; IpcMode?: string };
+    if (pidMode?.startsWith("container:")) paths.pid = `/proc/${running(pidMode).State.Pid}/ns/pid`;
+    if (ipcMode?.startsWith("container:")) {
+      const donor = running(ipcMode);
+      if ((donor.HostConfig as { IpcMode?: string }).IpcMode !== "shareable") {
+        throw invalidParameter(`can't join IPC of container ${donor.Id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      }
+      paths.ipc = `/proc/${donor.State.Pid}/ns/ipc`;
+    }
+    return paths;
   }
 
   /** The running children of a container's links, with their default-bridge addresses. */
@@ -488,6 +533,7 @@ export class ContainerService {
         domainname: c.Config.Domainname,
         hostConfig: hc as HostConfigInput,
         mounts: [...this.ociMounts(c), ...etcMounts(etc, c)],
+        namespacePaths: this.donorNamespaces(c),
         network,
         cgroupsPath: `/pier/${c.Id}`,
         initPath: hc.Init ? this.o.initPath : undefined,
