@@ -8,7 +8,7 @@ import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, ty
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import { formatPlatform, parsePlatformSpecifier, platformMatches, type ImageConfig, type Platform } from "../oci/index.js";
-import { BuiltinRuntime, encodePlanItems, monitorName, nsExecHelper, openStartShim, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type ContainerRuntime, type StartShimChannel } from "../sys/index.js";
+import { BuiltinRuntime, encodePlanItems, monitorName, nsExecHelper, openStartShim, removeCgroup, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type ContainerRuntime, type StartShimChannel } from "../sys/index.js";
 import { builtinPlan } from "./builtin-runtime.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, defaultCgroupnsMode, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
@@ -54,6 +54,8 @@ export interface ContainerServiceOptions {
   defaultUlimits?: { Name: string; Soft: number; Hard: number }[];
   /** The daemon's default LogConfig (daemon.json log-driver/log-opts); json-file without options if unset. */
   logConfig?: LogConfig;
+  /** How long the runtime may take to create a container (--create-timeout); undefined: no limit. */
+  createTimeoutMs?: number;
   images: ImageProvider;
   rootfs: RootfsProvider;
   volumes: VolumeService;
@@ -85,6 +87,8 @@ export class ContainerService {
   private readonly names = new Map<string, string>(); // "/name" → id
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Starts waiting for their runtime to create the container, by ID: a forced removal aborts them. */
+  private readonly creating = new Map<string, AbortController>();
   private readonly exitListeners = new Map<string, Set<() => void>>();
   /** Restart policies: the pending restart of each restarting container and its backoff. */
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
@@ -453,6 +457,11 @@ export class ContainerService {
     });
   }
 
+  /** A container's cgroup, as the runtime's cgroupfs path. */
+  private cgroupsPath(id: string): string {
+    return `/pier/${id}`;
+  }
+
   /** The runtime that created the container: the builtin one when its state is there, else runc. */
   private runtimeOf(id: string): ContainerRuntime {
     return this.builtin.owns(id) ? this.builtin : this.runc;
@@ -535,7 +544,7 @@ export class ContainerService {
         mounts: [...this.ociMounts(c), ...etcMounts(etc, c)],
         namespacePaths: this.donorNamespaces(c),
         network,
-        cgroupsPath: `/pier/${c.Id}`,
+        cgroupsPath: this.cgroupsPath(c.Id),
         initPath: hc.Init ? this.o.initPath : undefined,
         defaultUlimits: this.o.defaultUlimits,
       });
@@ -567,8 +576,13 @@ export class ContainerService {
       }
       mkdirSync(path.dirname(c.LogPath), { recursive: true });
       let pid: number;
+      // A forced removal ends a create that hangs instead of waiting for the lock behind it.
+      const creating = new AbortController();
+      this.creating.set(c.Id, creating);
       try {
         const monitor = startMonitor({
+          timeoutMs: this.o.createTimeoutMs,
+          signal: creating.signal,
           monitorPath: this.o.monitorPath,
           runtimePath: runtimeArgs ? nsExecHelper()! : this.o.runtimePath,
           runtimeRoot: path.join(this.o.execRoot, "runc"),
@@ -589,12 +603,14 @@ export class ContainerService {
         shim?.release(); // the monitor has them now
         ({ pid } = await monitor);
       } catch (err) {
+        this.creating.delete(c.Id);
         // A failed network setup takes the namespace file away (its own cleanup), which runc
         // may then trip over ("invalid netns path"): the network's error is the cause to report.
         await net.ready;
         if (err instanceof RuntimeCreateError) throw startError(err.message);
         throw err;
       }
+      this.creating.delete(c.Id);
       mark("monitor");
       // First container with this profile: runc's init installed the compiled filter before
       // it began waiting for the start (unless no_new_privs defers it to the exec); copy it now.
@@ -634,6 +650,10 @@ export class ContainerService {
       c.State.StartedAt = startedBefore;
       await this.runc.delete(c.Id).catch(() => {});
       await this.builtin.delete(c.Id).catch(() => {});
+      // A runtime killed in its create (deadline, forced removal) left its cgroups and no
+      // state for the deletes above to go by.
+      const cgroupsLeft = await removeCgroup(this.cgroupsPath(c.Id)).catch((e: Error) => [e.message]);
+      if (cgroupsLeft.length) this.o.log.warn("cgroups left after a failed start", { id: c.Id, left: cgroupsLeft });
       await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
       await unmountContainerVolumes(this.o.volumes, c).catch(() => {});
@@ -1028,6 +1048,7 @@ export class ContainerService {
       await this.thawForSignal(c);
       await Promise.race([exited, delay(10_000)]);
     }
+    if (opts.force) this.creating.get(c.Id)?.abort(conflict(`container ${c.Id} was removed while it was being created`));
     await this.withLock(c.Id, async () => {
       const cur = this.records.get(c.Id);
       if (!cur) return;

@@ -52,3 +52,12 @@ test("a default logging setup no container could use stops pierd, in dockerd's w
   await assert.rejects(load(["--log-opt", "nokey"]), /invalid key value pair format/);
   await assert.rejects(load([], { "log-opts": { "max-size": 5 } }), /log-opts must be a map of strings/);
 });
+
+test("--create-timeout / daemon.json create-timeout: a Go duration, 0 for no limit, 4m by default", async () => {
+  assert.equal((await load([])).createTimeoutMs, 240_000);
+  assert.equal((await load(["--create-timeout", "90s"])).createTimeoutMs, 90_000);
+  assert.equal((await load(["--create-timeout=0"])).createTimeoutMs, 0);
+  assert.equal((await load([], { "create-timeout": "1m30s" })).createTimeoutMs, 90_000);
+  assert.equal((await load(["--create-timeout", "10s"], { "create-timeout": "1m" })).createTimeoutMs, 10_000);
+  await assert.rejects(load(["--create-timeout", "soon"]), /invalid duration "soon" for --create-timeout/);
+});

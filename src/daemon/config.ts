@@ -1,6 +1,6 @@
 import { promises as fsp } from "node:fs";
 import { invalidParameter } from "../errdefs/index.js";
-import { isLogLevel, type LogLevel } from "../lib/index.js";
+import { isLogLevel, parseGoDuration, type LogLevel } from "../lib/index.js";
 import { checkDaemonLogConfig, DEFAULT_LOG_CONFIG, type LogConfig } from "../container/index.js";
 
 export interface DaemonConfig {
@@ -21,6 +21,12 @@ export interface DaemonConfig {
   network: NetworkConfig;
   /** Containers' default logging driver and options (--log-driver/--log-opt, daemon.json log-driver/log-opts). */
   logConfig: LogConfig;
+  /**
+   * How long the runtime may take to create a container before it is killed and the start
+   * fails (--create-timeout, daemon.json create-timeout; 0: no limit). Docker has no such
+   * limit; here a create that hangs would otherwise hold the container's lock for good.
+   */
+  createTimeoutMs: number;
 }
 
 export interface NetworkConfig {
@@ -50,6 +56,7 @@ export const DEFAULTS: DaemonConfig = {
   configFile: "/etc/pier/daemon.json",
   network: { iptables: true, ipForward: true, userlandProxy: true },
   logConfig: DEFAULT_LOG_CONFIG,
+  createTimeoutMs: 4 * 60_000,
 };
 
 const USAGE = `Usage:  pierd [OPTIONS]
@@ -67,6 +74,7 @@ Options:
       --monitor string          Path of the container monitor (default: Pier's own pier-monitor)
       --conmon string           Use conmon at this path as the container monitor (e.g. "conmon")
       --init-path string        Path of the init binary for --init (default: tini or catatonit on PATH)
+      --create-timeout duration How long the runtime may take to create a container; 0: no limit (default 4m0s)
       --log-driver string       Default driver for container logs ("json-file"|"local"|"none") (default "json-file")
       --log-opt map             Default log driver options for containers (default map[])
       --bip string              Specify network bridge IP
@@ -87,6 +95,13 @@ export function parseUlimit(s: string): { Name: string; Soft: number; Hard: numb
   const hard = m[3] !== undefined ? Number(m[3]) : soft;
   if (soft > hard) throw invalidParameter(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
   return { Name: m[1]!, Soft: soft, Hard: hard };
+}
+
+/** A Go duration ("90s", "4m", "0"), as a flag of type duration takes it; in milliseconds. */
+function parseTimeout(flag: string, v: string): number {
+  const ms = v === "0" ? 0 : parseGoDuration(v);
+  if (ms === undefined) throw invalidParameter(`invalid duration "${v}" for ${flag}: expected e.g. 90s or 4m`);
+  return ms;
 }
 
 /** Go's strconv.ParseBool, which Docker's boolean flags use. */
@@ -159,6 +174,7 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
       case "--runtime": flags.runtimePath = next(); break;
       case "--monitor": case "--conmon": flags.monitorPath = next(); break;
       case "--init-path": flags.initPath = next(); break;
+      case "--create-timeout": flags.createTimeoutMs = parseTimeout(arg, next()); break;
       case "--default-ulimit": ulimits.push(parseUlimit(next())); break;
       case "--log-driver": logDriver = next(); break;
       case "--log-opt": {
@@ -194,6 +210,7 @@ export async function loadConfig(argv: string[]): Promise<DaemonConfig | "help" 
     fromFile.runtimePath = (file.runtimes as Record<string, { path: string }>).runc.path;
   }
   if (file["init-path"]) fromFile.initPath = String(file["init-path"]);
+  if (file["create-timeout"] !== undefined) fromFile.createTimeoutMs = parseTimeout(`create-timeout in ${configFile}`, String(file["create-timeout"]));
   if (file.monitor || file.conmon) fromFile.monitorPath = String(file.monitor || file.conmon);
   if (file["default-ulimits"]) {
     fromFile.defaultUlimits = Object.values(file["default-ulimits"] as Record<string, { Name: string; Soft: number; Hard: number }>);

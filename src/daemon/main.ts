@@ -87,6 +87,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
     initPath,
     defaultUlimits: cfg.defaultUlimits,
     logConfig: cfg.logConfig,
+    createTimeoutMs: cfg.createTimeoutMs || undefined,
     images: {
       resolve: (ref) => images.resolve(ref),
       imageConfig: (id) => images.imageConfig(id),

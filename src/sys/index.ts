@@ -8,3 +8,4 @@ export * from "./net.js";
 export * from "./spawn.js";
 export * from "./netlink.js";
 export * from "./startshim.js";
+export * from "./cgroups.js";

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { notImplemented, systemError } from "../errdefs/index.js";
@@ -47,6 +48,13 @@ export interface MonitorOptions {
   logLevel?: string;
   /** Our fds to hand on to the container's process as its fds 3, 4, … (runc --preserve-fds). */
   passFds?: readonly number[];
+  /**
+   * How long the runtime may take to create the container (its answer on the sync pipe);
+   * past it, or when `signal` aborts, the monitor and the runtime are killed and the start
+   * fails. Undefined: no deadline.
+   */
+  timeoutMs?: number;
+  signal?: AbortSignal;
 }
 
 export interface MonitorStarted {
@@ -56,6 +64,30 @@ export interface MonitorStarted {
 
 /** What `runc create` (or `runc exec`) said when it failed, as the monitor relays it. */
 export class RuntimeCreateError extends Error {}
+
+/**
+ * Kill a monitor that is still creating its container, with its runtime and whatever that
+ * started: all of them are in the monitor's session, whose leader is the forked monitor
+ * (pid in <runDir>/monitor.pid once written) or, before its setsid, the process we started.
+ * SIGKILL ends a stopped process too; the runtime also has SIGKILL as its parent-death signal.
+ */
+function killMonitorGroup(firstPid: number | undefined, runDir: string): void {
+  const groups = new Set<number>();
+  if (firstPid) groups.add(firstPid);
+  try {
+    const forked = Number(readFileSync(path.join(runDir, "monitor.pid"), "utf8").trim());
+    if (forked > 0) groups.add(forked);
+  } catch {
+    // not written yet: the monitor has not forked, and is in the first group
+  }
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+}
 
 /** The command line both monitors (pier-monitor and conmon) take for a container and for an exec. */
 function commonArgs(a: { containerId: string; uuid: string; name: string; runtimePath: string; runtimeRoot: string; runtimeArgs?: string[]; bundle: string; pidFile: string; dir: string; log: string; logLevel?: string }): string[] {
@@ -128,12 +160,25 @@ export function startMonitor(o: MonitorOptions): Promise<MonitorStarted> {
     const finish = (err: Error | undefined, pid?: number) => {
       if (settled) return;
       settled = true;
+      clearTimeout(deadline);
+      o.signal?.removeEventListener("abort", onAbort);
       sync.destroy();
       child.stderr!.destroy();
       child.unref();
       if (err) reject(err);
       else resolve({ pid: pid! });
     };
+    // A runtime that never answers (a mount source that blocks, a stopped process) must not
+    // hold the start, and the container's lock, for good.
+    const giveUp = (err: Error) => {
+      if (settled) return;
+      killMonitorGroup(child.pid, o.runDir);
+      finish(err);
+    };
+    const onAbort = () => giveUp(o.signal!.reason instanceof Error ? o.signal!.reason : systemError(String(o.signal!.reason)));
+    const deadline = o.timeoutMs === undefined ? undefined : setTimeout(() => giveUp(systemError(`the runtime did not create the container within ${o.timeoutMs! / 1000} s; it was killed`)), o.timeoutMs);
+    if (o.signal?.aborted) return onAbort();
+    o.signal?.addEventListener("abort", onAbort);
     sync.on("data", (d: Buffer) => {
       buf += d.toString();
       // One JSON object per line; the first one answers create.
