@@ -39,6 +39,15 @@ describe("security defaults", () => {
     await e?.stop();
   });
 
+  let dockerVersion = "";
+  /** Against an external Docker older than 23, on a host whose bounding set lacks a capability the kernel has: that Docker's known failure to apply caps. */
+  const olderDockerOnNarrowHost = async (stderr: string) => {
+    if (!process.env.PIER_TEST_DOCKER_HOST || !/unable to apply caps: operation not permitted/.test(stderr)) return false;
+    dockerVersion = (await e.docker(["version", "-f", "{{.Server.Version}}"])).stdout.trim();
+    const lastCap = Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8"));
+    const allKernelCaps = (1n << BigInt(lastCap + 1)) - 1n;
+    return Number(dockerVersion.split(".")[0]) < 23 && BigInt(`0x${hostCapEff()}`) !== allKernelCaps;
+  };
   const run = async (args: string[], script: string) => {
     const r = await e.docker(["run", "--rm", ...net, ...args, "busybox", "sh", "-c", script]);
     return r;
@@ -126,9 +135,15 @@ int main(void) {
     assert.match(bad.stderr, /invalid --security-opt/);
   });
 
-  it("gives --privileged every capability the host has, no seccomp, no masked paths and the host's devices", async () => {
+  it("gives --privileged every capability the host has, no seccomp, no masked paths and the host's devices", async (t) => {
     // Docker 23+ grants the capabilities the daemon itself holds (here: this root test process).
     const r = await run(["--privileged"], "cat /proc/self/status; echo ===; cat /proc/keys >/dev/null && echo keys-readable; ls /dev | wc -l; mount | grep ' /sys '");
+    if (r.code !== 0 && (await olderDockerOnNarrowHost(r.stderr))) {
+      // Docker before 23 grants every capability it knows, whatever the daemon holds: on a
+      // host whose bounding set lacks one (CAP_SYS_RESOURCE on some VMs), runc cannot apply
+      // them and no privileged container starts. Pier, as Docker 23+, grants what it holds.
+      return t.skip(`Docker ${dockerVersion} cannot start a privileged container on a host whose bounding set lacks capabilities (${r.stderr.trim().split("\n")[0]})`);
+    }
     assert.equal(r.code, 0, r.stderr);
     const [statusText, rest] = r.stdout.split("===\n") as [string, string];
     const s = statusFields(statusText);
