@@ -8,7 +8,7 @@ import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, ty
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import { formatPlatform, parsePlatformSpecifier, platformMatches, type ImageConfig, type Platform } from "../oci/index.js";
-import { BuiltinRuntime, encodePlanItems, monitorName, nsExecHelper, openStartShim, removeCgroup, Runc, RuntimeCreateError, parseSignal, run, startMonitor, type ContainerRuntime, type StartShimChannel } from "../sys/index.js";
+import { BuiltinRuntime, encodePlanItems, MNT_DETACH, monitorName, mount as mountFs, MS_NODEV, MS_NOEXEC, MS_NOSUID, nsExecHelper, openStartShim, removeCgroup, Runc, umount2, RuntimeCreateError, parseSignal, run, startMonitor, type ContainerRuntime, type StartShimChannel } from "../sys/index.js";
 import { builtinPlan } from "./builtin-runtime.js";
 import { type NetworkSpec, buildResources, buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeCapabilities, parseSecurityOpt, resolveUser, specToJSON, defaultCgroupnsMode, tmpfsMount, tmpfsMountData, type HostConfigInput } from "../runtime/index.js";
 import type { VolumeService } from "../volume/index.js";
@@ -348,10 +348,7 @@ export class ContainerService {
    * /proc entry (runc opens the path before it creates the container). As dockerd's
    * getPIDContainer/getIPCContainer: the donor must run and not be restarting (a start error,
    * 500 as dockerd's), and an IPC donor must have been made shareable (400).
-   * Not yet as dockerd: the IPC joiner shares the donor's SysV IPC and POSIX message queues but
-   * not its /dev/shm. dockerd keeps a shareable container's /dev/shm as a tmpfs on the host and
-   * binds it into both; here /dev/shm lives in the donor's mount namespace only, and runc cannot
-   * bind it from there (/proc/<pid>/root/dev/shm: EINVAL, another mount namespace's mount).
+   * The joiner also gets the donor's /dev/shm (shmMounts).
    */
   private donorNamespaces(c: ContainerRecord): { pid?: string; ipc?: string } {
     const running = (mode: string) => {
@@ -372,6 +369,43 @@ export class ContainerService {
       paths.ipc = `/proc/${donor.State.Pid}/ns/ipc`;
     }
     return paths;
+  }
+
+  /**
+   * A shareable container's /dev/shm is a tmpfs on the host (dockerd's ShmPath,
+   * <data-root>/containers/<id>/shm), bound into it and into the containers that join its IPC
+   * namespace: a /dev/shm made inside its mount namespace (the default) could not be bound
+   * from there (runc: EINVAL, a mount of another mount namespace). Mounted at each start,
+   * unmounted when the container ends; a joiner keeps its bind of it until it ends too.
+   */
+  private shmMounts(c: ContainerRecord): OCIMount[] {
+    const { IpcMode: ipcMode, ShmSize: shmSize } = c.HostConfig as { IpcMode?: string; ShmSize?: number };
+    let source: string;
+    if (ipcMode === "shareable") {
+      source = this.shmPath(c.Id);
+      mkdirSync(source, { recursive: true, mode: 0o700 });
+      this.unmountShm(c.Id); // one left by a pierd that crashed before the container's end was handled
+      mountFs("shm", source, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${shmSize || 64 * 1024 * 1024}`);
+    } else if (ipcMode?.startsWith("container:")) {
+      source = this.shmPath(ipcMode.slice("container:".length));
+      if (!existsSync(source)) throw systemError(`container ${ipcMode.slice("container:".length)}: its /dev/shm is not on the host (started before it could be shared): restart it`);
+    } else {
+      return [];
+    }
+    return [{ destination: "/dev/shm", type: "bind", source, options: ["rbind", "rprivate"] }];
+  }
+
+  private shmPath(id: string): string {
+    return path.join(this.o.dataRoot, id, "shm");
+  }
+
+  /** Unmount a shareable container's /dev/shm; nothing when it is not mounted. */
+  private unmountShm(id: string): void {
+    try {
+      umount2(this.shmPath(id), MNT_DETACH);
+    } catch {
+      // not mounted (EINVAL) or never made (ENOENT)
+    }
   }
 
   /** The running children of a container's links, with their default-bridge addresses. */
@@ -529,6 +563,7 @@ export class ContainerService {
       await this.copyUpVolumes(c, rootfs);
       await mountContainerVolumes(this.o.volumes, c);
       const user = await resolveUser(rootfs, c.Config.User ?? "", (hc.GroupAdd as string[] | null) ?? []);
+      const namespacePaths = this.donorNamespaces(c); // before shmMounts: the donor's checks come first
       const spec = buildSpec({
         id: c.Id,
         rootfs,
@@ -541,8 +576,8 @@ export class ContainerService {
         hostname: c.Config.Hostname ?? "",
         domainname: c.Config.Domainname,
         hostConfig: hc as HostConfigInput,
-        mounts: [...this.ociMounts(c), ...etcMounts(etc, c)],
-        namespacePaths: this.donorNamespaces(c),
+        mounts: [...this.ociMounts(c), ...etcMounts(etc, c), ...this.shmMounts(c)],
+        namespacePaths,
         network,
         cgroupsPath: this.cgroupsPath(c.Id),
         initPath: hc.Init ? this.o.initPath : undefined,
@@ -657,6 +692,7 @@ export class ContainerService {
       await this.o.networks.detach(c.Id).catch(() => {});
       await this.o.rootfs.unmountContainer(c.Id).catch(() => {});
       await unmountContainerVolumes(this.o.volumes, c).catch(() => {});
+      this.unmountShm(c.Id);
       const message = err instanceof Error ? err.message : String(err);
       // moby records 128 for a volume that would not mount, whatever the errno says.
       const code = err instanceof VolumeMountError ? 128 : exitCodeForStartError(message);
@@ -834,6 +870,7 @@ export class ContainerService {
       this.o.networks.detach(id).catch((e) => this.o.log.warn("network release failed", { id, err: e })),
       this.runtimeOf(id).delete(id).catch((e) => this.o.log.warn("runtime delete failed", { id, err: e })),
       this.o.rootfs.unmountContainer(id).catch((e) => this.o.log.warn("unmount failed", { id, err: e })),
+      Promise.resolve().then(() => this.unmountShm(id)),
       fsp.rm(exitFile, { force: true }).catch(() => {}),
     ])).then(() => {
       if (this.releasing.get(id) === done) this.releasing.delete(id);

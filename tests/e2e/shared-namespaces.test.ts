@@ -16,6 +16,8 @@ for (const runtime of ["runc", "builtin"] as const) {
       donor = await dockerOk(e, ["run", "-d", "--name", "ns-donor", "busybox", "sleep", "300"]);
     });
     after(async () => {
+      // An external daemon keeps what a test made: remove it (a pierd of the harness goes whole).
+      if (external) await e?.docker(["rm", "-f", "ns-donor", "ns-stopped", "ns-shareable", "ns-shm"]);
       await e?.stop();
     });
 
@@ -52,6 +54,19 @@ for (const runtime of ["runc", "builtin"] as const) {
       assert.equal(ns, await dockerOk(e, ["exec", "ns-shareable", "readlink", "/proc/self/ns/ipc"]));
       const own = await dockerOk(e, ["run", "--rm", "busybox", "readlink", "/proc/self/ns/ipc"]);
       assert.notEqual(own, ns, "a container of its own has its own IPC namespace");
+    });
+
+    it("--ipc container:<name> shares the donor's /dev/shm, of the donor's --shm-size, both ways", async () => {
+      await dockerOk(e, ["run", "-d", "--name", "ns-shm", "--ipc", "shareable", "--shm-size", "8m", "busybox", "sleep", "300"]);
+      await dockerOk(e, ["exec", "ns-shm", "sh", "-c", "echo from-donor > /dev/shm/a"]);
+      const seen = await dockerOk(e, ["run", "--rm", "--ipc", "container:ns-shm", "busybox", "sh", "-c", "cat /dev/shm/a; echo from-joiner > /dev/shm/b; df -k /dev/shm | tail -1"]);
+      const [line, df] = seen.split("\n");
+      assert.equal(line, "from-donor");
+      assert.equal(df!.trim().split(/\s+/)[1], "8192", "the donor's 8 MiB");
+      assert.equal(await dockerOk(e, ["exec", "ns-shm", "cat", "/dev/shm/b"]), "from-joiner");
+      // A restart begins with an empty /dev/shm, as dockerd's (its tmpfs goes when it ends).
+      await dockerOk(e, ["restart", "-t", "0", "ns-shm"]);
+      assert.equal(await dockerOk(e, ["exec", "ns-shm", "ls", "-A", "/dev/shm"]), "");
     });
 
     it("--uts takes no container: (only host)", async () => {
