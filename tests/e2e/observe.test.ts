@@ -153,7 +153,9 @@ describe("top, stats, pause and update", () => {
     const child = spawn(process.execPath, [path.join(ROOT, "bin/pier.js"), "stats", "obs"], { env: { ...process.env, PIER_HOST: e.host, DOCKER_HOST: e.host } });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    await sleep(2500);
+    // Until three frames came (one a second), or a generous deadline on a loaded machine.
+    const frameCount = () => out.split("\x1b[2J\x1b[H").filter(Boolean).length;
+    for (const deadline = Date.now() + 20_000; frameCount() < 3 && Date.now() < deadline; ) await sleep(100);
     child.kill("SIGINT");
     await new Promise((res) => child.once("close", res));
     const frames = out.split("\x1b[2J\x1b[H").filter(Boolean);
