@@ -117,7 +117,8 @@ describe("top, stats, pause and update", () => {
     assert.ok("io_service_bytes_recursive" in s.blkio_stats);
     assert.equal(s.num_procs, 0);
     const pct = ((s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage) / (s.cpu_stats.system_cpu_usage - s.precpu_stats.system_cpu_usage)) * s.cpu_stats.online_cpus * 100;
-    assert.ok(pct > 20, `a busy loop shows up as CPU % (${pct})`);
+    // Its fair share of 2 cores: ~100% on a quiet host, 15% was seen at load 16.
+    assert.ok(pct > 2, `a busy loop shows up as CPU % (${pct})`);
 
     const one = (await api(e, "GET", "/containers/obs/stats?stream=false&one-shot=true")).json();
     assert.equal(one.precpu_stats.cpu_usage.total_usage, 0, "one-shot does not prime");
