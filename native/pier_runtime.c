@@ -560,11 +560,35 @@ static void readonlyPath(const char* p) {
 static int nullFd = -1;
 
 static void openNullDevice(void) {
+  if (nullFd >= 0) return;
   nullFd = open("/dev/null", O_PATH | O_CLOEXEC);
   if (nullFd < 0) childFail("open /dev/null: %s", goErr(errno));
   struct stat st;
   if (fstat(nullFd, &st) != 0) childFail("stat /dev/null: %s", goErr(errno));
   if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) childFail("/dev/null is not the null device: refusing to mask paths with it");
+}
+
+// runc's reOpenDevNull, after pivot_root: stdio that is the host's /dev/null (the monitor's
+// stdin) becomes the container's. Left as it is, every process of the container inherits a file
+// of the host's /dev, and root in the container could chmod or chown the host's null device
+// through /proc/1/fd/0. The container's is opened as the masks' is (checked to be the null
+// device), then again for reading and writing through its fd.
+static void reopenDevNull(void) {
+  int null = -1;
+  for (int fd = 0; fd <= 2; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) childFail("fstat fd %d: %s", fd, goErr(errno));
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) continue;
+    if (null < 0) {
+      openNullDevice();
+      char p[64];
+      fdPath(nullFd, p, sizeof(p));
+      null = open(p, O_RDWR | O_CLOEXEC);
+      if (null < 0) childFail("open /dev/null: %s", goErr(errno));
+    }
+    if (dup3(null, fd, 0) < 0) childFail("dup3 /dev/null on fd %d: %s", fd, goErr(errno));
+  }
+  if (null >= 0) close(null);
 }
 
 // runc's maskPath: /dev/null bound on a file, an empty read-only tmpfs on a directory.
@@ -666,6 +690,7 @@ static __attribute__((noreturn)) void containerInit(int goFd, int consoleSock, c
     setupDevLinks();
   }
   pivotRoot();
+  reopenDevNull();
   // runc makes the process's cwd when the image lacks it (inside the new root: jailed).
   mkdirAll(plan.cwd);
   if (consoleSock >= 0) setupConsole(consoleSock);

@@ -208,6 +208,20 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     assert.equal((await builtin.docker(["rm", "-f", id], { timeoutMs: 60_000 })).code, 0);
   });
 
+  it("gives the container's init the container's /dev/null, never the host's (runc reopens it)", async () => {
+    // The monitor hands the runtime the host's /dev/null as stdin. Left as it is, every process
+    // of the container inherits a file of the host's /dev: root in the container could chmod or
+    // chown the host's null device through /proc/1/fd/0 (runc's reOpenDevNull).
+    const script = "stat -L -c '%d:%i %t:%T' /proc/1/fd/0 /dev/null";
+    for (const opts of [[], [], ["--security-opt", "seccomp=unconfined"]]) {
+      const b = await inContainer(builtin, ["--network", "none", ...opts, "busybox"], script);
+      assert.ok(b.ok, "it runs");
+      const [stdin, devNull] = b.out.trim().split("\n");
+      assert.equal(stdin, devNull, `the init's stdin is not the container's /dev/null:\n${b.out}`);
+    }
+    assert.ok((await inContainer(builtin, ["--network", "none", "--security-opt", "seccomp=unconfined", "busybox"], "true") as { builtin: boolean }).builtin, "made by the builtin runtime");
+  });
+
   /** The container's cgroup directories left on the host, and the builtin runtime's state. */
   const leftovers = (id: string) => [
     ...readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h, "pier", id)),
