@@ -80,7 +80,7 @@ static struct {
   const char* hostname;
   const char* domainname;
   unsigned long long cloneFlags;
-  struct rtPair joinNs[4];  // type ("net", "ipc", "uts") and path
+  struct rtPair joinNs[4];  // type ("network", "ipc", "uts") and path
   int njoinNs;
   struct rtMount mounts[MAX_RT_ITEMS];
   int nmounts;
@@ -843,6 +843,18 @@ static __attribute__((noreturn)) void runtimeExec(const char* process, const cha
   _exit(0);
 }
 
+// runc's sysctl validation for a network namespace it joins: net sysctls are the namespace's,
+// and one that is the host's (--network container:X where X has the host's network) would have
+// them written to the host's settings. pierd refuses them with --network host; a joined
+// namespace is only known here, by its inode (the runtime runs in the host's, as runc).
+static void refuseHostNetSysctls(int nsFd) {
+  struct stat joined, host;
+  if (fstat(nsFd, &joined) != 0 || stat("/proc/self/ns/net", &host) != 0) rtDie("runc create failed: invalid netns path: %s", goErr(errno));
+  if (joined.st_dev != host.st_dev || joined.st_ino != host.st_ino) return;
+  for (int i = 0; i < rt.nsysctls; i++)
+    if (!strncmp(rt.sysctls[i].key, "net.", 4)) rtDie("runc create failed: sysctl \"%s\" not allowed in host network namespace", rt.sysctls[i].key);
+}
+
 static int connectConsole(const char* consolePath) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   if (strlen(consolePath) >= sizeof(sa.sun_path)) rtDie("console socket path too long");
@@ -902,6 +914,14 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   readLastCap();
   if (!rt.rootfs) rtDie("the plan names no rootfs");
 
+  // The namespaces to join, opened once: what is checked below is what the init joins.
+  int nsFds[4];
+  for (int i = 0; i < rt.njoinNs; i++) {
+    nsFds[i] = open(rt.joinNs[i].value, O_RDONLY | O_CLOEXEC);
+    if (nsFds[i] < 0) rtDie("failed to open namespace %s: %s", rt.joinNs[i].value, goErr(errno));
+    if (!strcmp(rt.joinNs[i].key, "network")) refuseHostNetSysctls(nsFds[i]);
+  }
+
   // runc's state dir (made by pierd, with what its lifecycle needs) and the start fifo in it.
   if (snprintf(stateDir, sizeof(stateDir), "%s/%s", root, id) >= (int)sizeof(stateDir)) rtDie("state path too long");
   char fifoPath[PATH_MAX + 16];
@@ -914,12 +934,6 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   if (fifoFd < 0) rtDie("open %s: %s", fifoPath, goErr(errno));
 
   int consoleSock = consolePath ? connectConsole(consolePath) : -1;
-  int nsFds[4];
-  for (int i = 0; i < rt.njoinNs; i++) {
-    nsFds[i] = open(rt.joinNs[i].value, O_RDONLY | O_CLOEXEC);
-    if (nsFds[i] < 0) rtDie("failed to open namespace %s: %s", rt.joinNs[i].value, goErr(errno));
-  }
-
   // Cgroups: made and limited before the process is in them.
   int tasksFds[16], ntasks = 0, cgroup2Fd = -1;
   for (int i = 0; i < rt.ncgroups; i++) makeCgroup(&rt.cgroups[i]);

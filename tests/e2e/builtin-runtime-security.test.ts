@@ -208,6 +208,27 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     assert.equal((await builtin.docker(["rm", "-f", id], { timeoutMs: 60_000 })).code, 0);
   });
 
+  it("refuses net sysctls in the host's network namespace joined through another container, as runc", async () => {
+    // --network container:X where X has the host's network: the namespace joined is the host's,
+    // and a net sysctl of the config would be written to the host's settings (runc checks the
+    // namespace's inode against its own). The value is the current one, so that nothing changes
+    // on the host should it get through.
+    const current = readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8").trim();
+    const errs: string[] = [];
+    for (const e of [runc, builtin]) {
+      const x = (await e.docker(["run", "-d", "--network", "host", "busybox", "sleep", "1000"])).stdout.trim();
+      try {
+        const r = await e.docker(["run", "-d", "--name", "rtsec-hostnet-sysctl", "--network", `container:${x}`, "--security-opt", "seccomp=unconfined", "--sysctl", `net.ipv4.ip_unprivileged_port_start=${current}`, "busybox", "sleep", "1000"]);
+        assert.notEqual(r.code, 0, `the container runs with a sysctl written to the host's network namespace (${e === builtin ? "builtin" : "runc"})`);
+        errs.push(r.stderr);
+      } finally {
+        await e.docker(["rm", "-f", "rtsec-hostnet-sysctl", x]);
+      }
+    }
+    assert.match(errs[0]!, /sysctl "net.ipv4.ip_unprivileged_port_start" not allowed in host network namespace/);
+    assert.equal(errs[1], errs[0]);
+  });
+
   it("gives the container's init the container's /dev/null, never the host's (runc reopens it)", async () => {
     // The monitor hands the runtime the host's /dev/null as stdin. Left as it is, every process
     // of the container inherits a file of the host's /dev: root in the container could chmod or
