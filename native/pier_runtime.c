@@ -369,8 +369,22 @@ static int reopenMounted(const struct rtMount* m, int under, const struct stat* 
 static void mountOne(const struct rtMount* m) {
   requirePlainDirectory(m);
   refuseInsideProc(m);
-  int fd = openInRoot(rootFd, m->dest, true, m->file);
+  // The mount point as it is, else made (which one tells a tmpfs its mode, below).
+  int fd = openInRoot(rootFd, m->dest, false, m->file);
+  bool existed = fd >= 0;
+  if (fd < 0 && errno == ENOENT) fd = openInRoot(rootFd, m->dest, true, m->file);
   if (fd < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": mkdir %s: %s", m->source, m->dest, m->dest, goErr(errno));
+  // A tmpfs on a directory of the image takes that directory's mode unless the options give
+  // one (runc since 1.1.8 prepends it; before, it chmod'ed the tmpfs): an image's 0700 /root
+  // must not become the tmpfs default, 1777, writable by every user of the container.
+  char data[4096 + 16];
+  const char* mountData = m->data;
+  struct stat under;
+  if (!strcmp(m->type, "tmpfs") && existed && fstat(fd, &under) == 0 && S_ISDIR(under.st_mode)) {
+    if (snprintf(data, sizeof(data), "mode=%o%s%s", (unsigned)(under.st_mode & 07777), m->data[0] ? "," : "", m->data) >= (int)sizeof(data))
+      childFail("error mounting \"%s\" to rootfs at \"%s\": options too long", m->source, m->dest);
+    mountData = data;
+  }
   char target[64];
   fdPath(fd, target, sizeof(target));
   struct stat source;
@@ -396,7 +410,7 @@ static void mountOne(const struct rtMount* m) {
       close(again);
     }
   } else {
-    if (mount(m->source, target, m->type, m->flags, m->data[0] ? m->data : NULL) != 0)
+    if (mount(m->source, target, m->type, m->flags, mountData[0] ? mountData : NULL) != 0)
       childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
   }
   if (m->nprop) {

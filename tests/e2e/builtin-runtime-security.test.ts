@@ -243,6 +243,21 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     assert.ok((await inContainer(builtin, ["--network", "none", "--security-opt", "seccomp=unconfined", "busybox"], "true") as { builtin: boolean }).builtin, "made by the builtin runtime");
   });
 
+  it("gives a tmpfs the mode of the directory it covers, as runc: an image's private directory stays private", async () => {
+    // busybox's /root is 0700: a tmpfs on it keeps 0700 (runc), where the tmpfs default (1777)
+    // would let any user of the container write into root's home. A new directory gets the
+    // default, and an explicit mode= wins (runc since 1.1.8; 1.1.5 chmods it away: not compared).
+    const script = "stat -c '%n %a' /root /newdir";
+    const args = ["--network", "none", "--security-opt", "seccomp=unconfined", "--tmpfs", "/root", "--tmpfs", "/newdir", "busybox"];
+    const a = await inContainer(runc, args, script);
+    const b = await inContainer(builtin, args, script);
+    assert.ok(a.ok && b.ok && b.builtin, `both ran, the second made by the builtin runtime: ${JSON.stringify([a, b])}`);
+    assert.equal(b.out, a.out);
+    assert.equal(b.out, "/root 700\n/newdir 1777\n");
+    const c = await inContainer(builtin, ["--network", "none", "--security-opt", "seccomp=unconfined", "--tmpfs", "/root:mode=0750", "busybox"], "stat -c %a /root");
+    assert.equal((c as { out: string }).out, "750\n");
+  });
+
   /** The container's cgroup directories left on the host, and the builtin runtime's state. */
   const leftovers = (id: string) => [
     ...readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h, "pier", id)),
