@@ -104,6 +104,10 @@ static struct {
 
 // ---- errors ------------------------------------------------------------------------------
 
+// What a create that fails must take away (its cgroups, its start fifo), once it made them;
+// the container's init, if there was one, is killed and reaped by then.
+static void (*undoCreate)(void);
+
 // The parent's errors: on stderr, which the monitor relays as the create error.
 static __attribute__((noreturn)) void rtDie(const char* fmt, ...) {
   char msg[4096];
@@ -111,6 +115,7 @@ static __attribute__((noreturn)) void rtDie(const char* fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  if (undoCreate) undoCreate();
   dprintf(2, "%s\n", msg);
   _exit(1);
 }
@@ -795,6 +800,11 @@ static void removeState(void) {
   unlink(p);
 }
 
+static void removeCreated(void) {
+  removeCgroups();
+  removeState();
+}
+
 // `exec -d`: a process in a running container of ours, the way the exec helper makes one
 // (pier_exec.c's main: same plan, same namespace and cgroup joining, same finalizeProcess), but
 // detached as `runc exec -d` leaves it: its stdio is the monitor's (or a pty of the container,
@@ -944,6 +954,9 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   mode_t old = umask(0);
   if (mkfifo(fifoPath, 0622) != 0) rtDie("mkfifo %s: %s", fifoPath, goErr(errno));
   umask(old);
+  // From here on a failure takes away what was made: the fifo, the cgroups (even half made,
+  // or with a limit the kernel refused), as runc destroys a container whose create failed.
+  undoCreate = removeCreated;
   fifoFd = open(fifoPath, O_PATH | O_CLOEXEC);
   if (fifoFd < 0) rtDie("open %s: %s", fifoPath, goErr(errno));
 
@@ -974,11 +987,7 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   struct clone_args ca = {.flags = rt.cloneFlags | (cgroup2Fd >= 0 ? CLONE_INTO_CGROUP : 0), .exit_signal = SIGCHLD, .cgroup = (unsigned long long)(cgroup2Fd >= 0 ? cgroup2Fd : 0)};
   fflush(NULL);
   pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-  if (pid < 0) {
-    removeCgroups();
-    removeState();
-    rtDie("clone: %s", goErr(errno));
-  }
+  if (pid < 0) rtDie("clone: %s", goErr(errno));
   if (pid == 0) {
     // Nothing of the host's cgroup tree or of the parent's ends stays open here.
     if (cgroup2Fd >= 0) close(cgroup2Fd);
@@ -1025,8 +1034,6 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   if (why[0]) {
     kill(pid, SIGKILL);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    removeCgroups();
-    removeState();
     // runc's words, which Docker users (and pierd's exit codes: 126, 127) go by.
     rtDie("runc create failed: unable to start container process: %s", why);
   }
@@ -1036,8 +1043,8 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 || write(fd, pidText, (size_t)pl) != pl || close(fd) != 0 || rename(tmp, pidFile) != 0) {
     kill(pid, SIGKILL);
-    removeCgroups();
-    removeState();
+    // Reaped first: its cgroups cannot be removed while it is in them.
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     rtDie("write pid file %s: %s", pidFile, goErr(errno));
   }
   _exit(0);

@@ -10,10 +10,10 @@
 // exposure is detected from mountinfo and stat, never by using it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { startEngine, type Engine } from "../harness.js";
+import { ROOT, startEngine, type Engine } from "../harness.js";
 
 const external = !!process.env.PIER_TEST_DOCKER_HOST;
 
@@ -278,6 +278,44 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
       assert.deepEqual(leftovers(id), [], `${name}: left behind`);
       assert.doesNotMatch(spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout, new RegExp(`--runtime.*${id}`), `${name}: a runtime process left`);
       await builtin.docker(["rm", "-f", id]);
+    }
+  });
+  it("leaves no cgroup or start fifo behind when the kernel refuses a cgroup limit (the runtime alone)", async () => {
+    // A bare bundle whose cgroup is made under a devices cgroup that allows nothing: the first
+    // rule runc adds (an allow) is refused by the kernel, after the container's cgroups were
+    // made in every hierarchy and its start fifo was made. pierd removes what is left when it
+    // can; the runtime must not count on it (a pierd killed meanwhile, `pier-exec --runtime` run
+    // by hand), as runc does not.
+    const { builtinPlan } = await import("../../src/container/builtin-runtime.js");
+    const { buildSpec } = await import("../../src/runtime/index.js");
+    const { BuiltinRuntime, encodePlanItems } = await import("../../src/sys/index.js");
+    const id = `cgfail${process.pid}`;
+    const parent = `rtsec-denied-${process.pid}`;
+    const hierarchies = readdirSync("/sys/fs/cgroup");
+    const dirs = (rel: string) => hierarchies.map((h) => path.join("/sys/fs/cgroup", h, rel)).filter((d) => existsSync(d));
+    mkdirSync(path.join("/sys/fs/cgroup/devices", parent));
+    const rt = new BuiltinRuntime(path.join(work, "cgfail-state"));
+    try {
+      writeFileSync(path.join("/sys/fs/cgroup/devices", parent, "devices.deny"), "a");
+      const spec = buildSpec({
+        id, rootfs: pristine, args: ["sleep", "1000"], env: ["PATH=/bin"], cwd: "/", user: { uid: 0, gid: 0, additionalGids: [] }, tty: false,
+        hostname: "cgfail", hostConfig: { Privileged: false }, network: { mode: "new" }, cgroupsPath: `/${parent}/${id}`, mounts: [],
+      });
+      delete spec.linux!.seccomp;
+      const plan = builtinPlan(spec, id);
+      assert.ok("items" in plan, "unsupported" in plan ? plan.unsupported : "");
+      const bundle = path.join(work, "cgfail-bundle");
+      mkdirSync(bundle);
+      writeFileSync(path.join(bundle, "runtime.plan"), encodePlanItems(plan.items));
+      rt.prepare(id, { ...plan.state, pidFile: path.join(bundle, "pid") });
+      const r = spawnSync(path.join(ROOT, "build/Release/pier-exec"), ["--runtime", `--root=${rt.root}`, "create", "--bundle", bundle, "--pid-file", path.join(bundle, "pid"), id], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /devices\.allow: operation not permitted/);
+      assert.deepEqual(dirs(`${parent}/${id}`), [], "the container's cgroups are left");
+      assert.deepEqual(readdirSync(path.join(rt.root, id)), ["state.json"], "the start fifo is left");
+      assert.ok(!existsSync(path.join(bundle, "pid")));
+    } finally {
+      for (const d of [...dirs(`${parent}/${id}`), ...dirs(parent)]) rmdirSync(d);
     }
   });
 });
