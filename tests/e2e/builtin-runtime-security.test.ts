@@ -268,6 +268,10 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     const cases: [string, string[]][] = [
       // a mount the kernel refuses: the container's init gives up (after it joined its cgroups)
       ["a file bound on a directory", ["-v", "/etc/hostname:/etc"]],
+      // a sysctl the kernel does not have: written after pivot_root
+      ["a missing sysctl", ["--sysctl", "net.ipv4.no_such_sysctl=1"]],
+      // a tmpfs with no inodes left for the mount point made inside it (ENOSPC)
+      ["a full tmpfs", ["--tmpfs", "/data:nr_inodes=2", "-v", `${work}:/data/a/b/c`]],
     ];
     for (const [name, opts] of cases) {
       const r = await builtin.docker(["create", "--network", "none", "--security-opt", "seccomp=unconfined", ...opts, "busybox", "sleep", "1000"]);
