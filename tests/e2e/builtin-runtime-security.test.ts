@@ -322,4 +322,52 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
       for (const d of [...dirs(`${parent}/${id}`), ...dirs(parent)]) rmdirSync(d);
     }
   });
+  it(
+    "kills the processes a container moved into cgroups of its own, and removes those cgroups, as runc",
+    { todo: "needs src/sys/runtime.ts (the lead's): BuiltinRuntime's procs() and delete() must walk the container's cgroup subtree, as runc's GetAllPids and RemovePath" },
+    async () => {
+      // A privileged container may make cgroups below its own (Docker in Docker, systemd) and
+      // move processes into them. With the host's pid namespace nothing kills those when the
+      // init dies: `rm -f` must find them in the subtree. And the subtree must go with the
+      // container's cgroup, or every hierarchy keeps a directory (and the state dir stays).
+      const script = [
+        "for h in pids cpu freezer memory; do mkdir /sys/fs/cgroup/$h/sub; done",
+        "sh -c 'for h in pids cpu freezer memory; do echo $$ > /sys/fs/cgroup/$h/sub/cgroup.procs; done; exec sleep 1000' &",
+        "echo $!",
+        "exec sleep 1000",
+      ].join("\n");
+      const r = await builtin.docker(["run", "-d", "--network", "none", "--privileged", "--pid", "host", "busybox", "sh", "-c", script]);
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.stdout.trim();
+      let escaped = 0;
+      try {
+        assert.ok(madeByBuiltin(id), "made by the builtin runtime");
+        for (let i = 0; i < 200 && !escaped; i++) {
+          escaped = Number((await builtin.docker(["logs", id])).stdout.trim()) || 0;
+          if (!escaped) await new Promise((res) => setTimeout(res, 50));
+        }
+        assert.ok(escaped > 0, "the moved process's pid");
+        assert.equal((await builtin.docker(["rm", "-f", id])).code, 0);
+        let alive = true;
+        for (let i = 0; i < 100 && alive; i++) {
+          alive = existsSync(`/proc/${escaped}`) && readFileSync(`/proc/${escaped}/cgroup`, "utf8").includes(id);
+          if (alive) await new Promise((res) => setTimeout(res, 50));
+        }
+        assert.ok(!alive, "a process of the removed container still runs");
+        assert.deepEqual(leftovers(id), [], "left behind");
+      } finally {
+        if (escaped && existsSync(`/proc/${escaped}`) && readFileSync(`/proc/${escaped}/cgroup`, "utf8").includes(id)) process.kill(escaped, "SIGKILL");
+        await builtin.docker(["rm", "-f", id]);
+        for (const h of readdirSync("/sys/fs/cgroup")) {
+          for (const d of [path.join("/sys/fs/cgroup", h, "pier", id, "sub"), path.join("/sys/fs/cgroup", h, "pier", id)]) {
+            try {
+              rmdirSync(d);
+            } catch {
+              // not there, or not empty yet
+            }
+          }
+        }
+      }
+    },
+  );
 });
