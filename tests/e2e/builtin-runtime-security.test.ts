@@ -356,14 +356,24 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
         assert.ok(!alive, "a process of the removed container still runs");
         assert.deepEqual(leftovers(id), [], "left behind");
       } finally {
-        if (escaped && existsSync(`/proc/${escaped}`) && readFileSync(`/proc/${escaped}/cgroup`, "utf8").includes(id)) process.kill(escaped, "SIGKILL");
+        // What a failure left: the process (killed, and given time to leave its cgroups), then
+        // the cgroups, deepest first.
+        const stillOurs = () => {
+          try {
+            return readFileSync(`/proc/${escaped}/cgroup`, "utf8").includes(id);
+          } catch {
+            return false;
+          }
+        };
+        if (escaped && stillOurs()) process.kill(escaped, "SIGKILL");
+        for (let i = 0; i < 100 && escaped && stillOurs(); i++) await new Promise((res) => setTimeout(res, 50));
         await builtin.docker(["rm", "-f", id]);
         for (const h of readdirSync("/sys/fs/cgroup")) {
           for (const d of [path.join("/sys/fs/cgroup", h, "pier", id, "sub"), path.join("/sys/fs/cgroup", h, "pier", id)]) {
             try {
               rmdirSync(d);
             } catch {
-              // not there, or not empty yet
+              // not there
             }
           }
         }
