@@ -324,7 +324,6 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
   });
   it(
     "kills the processes a container moved into cgroups of its own, and removes those cgroups, as runc",
-    { todo: "needs src/sys/runtime.ts (the lead's): BuiltinRuntime's procs() and delete() must walk the container's cgroup subtree, as runc's GetAllPids and RemovePath" },
     async () => {
       // A privileged container may make cgroups below its own (Docker in Docker, systemd) and
       // move processes into them. With the host's pid namespace nothing kills those when the
