@@ -379,4 +379,18 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
       }
     },
   );
+  it("refuses an image whose /etc/passwd is a FIFO at once, with either runtime, instead of hanging its start", async () => {
+    // pierd reads the image's user database itself: a FIFO there hung the read (and the
+    // container's lock, so rm -f hung too, and a thread of the pool per container).
+    image("fifo-passwd", (root) => {
+      rmSync(path.join(root, "etc", "passwd"));
+      assert.equal(spawnSync("mkfifo", [path.join(root, "etc", "passwd")]).status, 0);
+    });
+    for (const e of [runc, builtin]) {
+      const r = await e.docker(["run", "-d", "--name", "fifo-passwd", "fifo-passwd", "sleep", "1000"], { timeoutMs: 60_000 });
+      assert.notEqual(r.code, 0, "the start fails");
+      assert.match(r.stderr, /\/etc\/passwd in the image is not a regular file/);
+      assert.equal((await e.docker(["rm", "-f", "fifo-passwd"], { timeoutMs: 60_000 })).code, 0);
+    }
+  });
 });
