@@ -25,6 +25,7 @@ import { ExecManager, execEnv } from "./exec.js";
 import { HealthMonitors, mergeHealthcheck, validateHealthcheck } from "./health.js";
 import { applyDaemonStartPolicies, settleContainers, type RestoreHost } from "./restore.js";
 import { SeccompFilterCache, shimProcess, shimSpec } from "./start-shim.js";
+import type { ContainerSizes } from "./views.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -42,6 +43,10 @@ export interface RootfsProvider {
   containerUpperDir?(id: string): string;
   /** The image's layer dirs, top-most first, for diff. */
   lowerDirs?(chainID: string): string[];
+  /** The storage driver's dirs of the container, for inspect's GraphDriver.Data. */
+  containerGraphData?(id: string, chainID: string | undefined): Record<string, string>;
+  /** Bytes the container wrote to its rootfs (SizeRw). */
+  containerRwSize?(id: string): number;
 }
 
 export interface ContainerServiceOptions {
@@ -1148,6 +1153,26 @@ export class ContainerService {
       };
       return { c, rootfs, release };
     });
+  }
+
+  /** GraphDriver.Data of the container's inspect: its overlay dirs ({} when the driver has none to show). */
+  graphDriverData(c: ContainerRecord): Record<string, string> {
+    return this.o.rootfs.containerGraphData?.(c.Id, this.o.images.chainIDOf(c.Image)) ?? {};
+  }
+
+  /**
+   * SizeRw and SizeRootFs (what ?size=1 asks for): the bytes the container wrote, and those
+   * plus its image's. A walk of the container's upper dir, which is why clients must ask.
+   */
+  sizes(c: ContainerRecord, imageSize: (imageID: string) => number): ContainerSizes {
+    const rw = this.o.rootfs.containerRwSize?.(c.Id) ?? 0;
+    let image = 0;
+    try {
+      image = imageSize(c.Image);
+    } catch {
+      // The image was removed by force: only the container's own bytes are left to count.
+    }
+    return { SizeRw: rw, SizeRootFs: rw + image };
   }
 
   /** The container's overlay upper dir and its image's layer dirs (top first), for diff and commit. */
