@@ -4,7 +4,8 @@ import { eventJSON, eventMatcher } from "../../events/index.js";
 import { nowNs, parseTimestampNs } from "../../lib/index.js";
 import { hostArchitecture } from "../../oci/index.js";
 import { filtersParam, jsonReply, sendJSON, type Reply } from "../http.js";
-import { API_VERSION, MIN_API_VERSION, type Router } from "../router.js";
+import { API_VERSION, MIN_API_VERSION, apiVersionString, type Router } from "../router.js";
+import { summaryView } from "../../container/index.js";
 import type { Services } from "../services.js";
 
 export function systemRoutes(r: Router, s: Services): void {
@@ -59,8 +60,10 @@ export function systemRoutes(r: Router, s: Services): void {
     req.socket.once("close", stop);
   });
 
-  r.on("GET", "/system/df", async ({ res }) => {
-    const images = s.images.list({ all: false });
+  // moby's df: the list's own summaries (sized), images with their container counts and
+  // shared sizes, volumes with their usage.
+  r.on("GET", "/system/df", async ({ res, version }) => {
+    const images = s.images.list({ all: false, sharedSize: true, containerCount: (id) => s.containers.usingImage(id).length, apiVersion: apiVersionString(version) });
     const volumes = await Promise.all(
       s.volumes.list().map(async (v) => ({
         ...v,
@@ -68,24 +71,13 @@ export function systemRoutes(r: Router, s: Services): void {
         UsageData: { Size: await s.volumes.usage(v.Name), RefCount: s.containers.usingVolume(v.Name).length },
       })),
     );
-    const containers = s.containers.all().map((c) => ({
-      Id: c.Id,
-      Names: [c.Name],
-      Image: c.Config.Image,
-      ImageID: c.Image,
-      Command: [c.Path, ...c.Args].join(" "),
-      Created: Math.floor(Date.parse(c.Created) / 1000),
-      State: c.State.Status,
-      Status: c.State.Status,
-      SizeRw: 0,
-      SizeRootFs: 0,
-      Labels: c.Config.Labels ?? {},
-      Mounts: c.Mounts,
-    }));
+    const imageSize = (id: string) => s.images.resolve(id).size;
+    const now = Date.now();
+    const containers = s.containers.all().map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now, s.containers.sizes(c, imageSize)));
     const layersSize = images.reduce((n, i) => n + (i.Size as number), 0);
     sendJSON(res, 200, {
       LayersSize: layersSize,
-      Images: images.map((i) => ({ ...i, Containers: s.containers.usingImage(i.Id as string).length })),
+      Images: images,
       Containers: containers,
       Volumes: volumes,
       BuildCache: [],
