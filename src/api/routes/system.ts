@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import * as os from "node:os";
 import { invalidParameter } from "../../errdefs/index.js";
 import { eventJSON, eventMatcher } from "../../events/index.js";
@@ -85,6 +86,15 @@ export function systemRoutes(r: Router, s: Services): void {
   });
 }
 
+/** The daemon's open file descriptors (Info.NFd); 0 where /proc cannot tell. */
+function openFiles(): number {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return 0;
+  }
+}
+
 /** since/until: unix seconds with a fraction (what clients send), RFC 3339, or a duration ago. */
 function timeParam(v: string | null, name: string): bigint | undefined {
   if (v === null || v === "") return undefined;
@@ -139,7 +149,7 @@ function infoBody(s: Services) {
     BridgeNfIptables: false,
     BridgeNfIp6tables: false,
     Debug: false,
-    NFd: 0,
+    NFd: openFiles(),
     OomKillDisable: s.info.cgroupVersion === "1",
     NGoroutines: 0,
     SystemTime: new Date().toISOString(),
@@ -153,7 +163,7 @@ function infoBody(s: Services) {
     OSType: "linux",
     Architecture: os.machine(),
     IndexServerAddress: "https://index.docker.io/v1/",
-    RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ["127.0.0.0/8"], IndexConfigs: {}, Mirrors: [] },
+    RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ["127.0.0.0/8"], IndexConfigs: { "docker.io": { Name: "docker.io", Mirrors: [], Secure: true, Official: true } }, Mirrors: [] },
     NCPU: os.availableParallelism(),
     MemTotal: os.totalmem(),
     GenericResources: null,
