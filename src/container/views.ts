@@ -16,6 +16,41 @@ function publicMount(m: MountPoint): MountPoint {
     : { Type, Source, Destination, Mode, RW, Propagation };
 }
 
+/**
+ * Every HostConfig field moby always writes, at its zero value. Records keep what the client
+ * sent: the docker CLI sends them all, but docker-py, dockerode and raw API clients send a few,
+ * and their users index attrs["HostConfig"]["Memory"] and the like (Go clients decode the
+ * zero value anyway). Fields moby omits when empty (Annotations, Sysctls, Tmpfs, StorageOpt,
+ * Init, KernelMemory*) are left out here too.
+ */
+const HOST_CONFIG_ZERO: Readonly<Record<string, unknown>> = {
+  Binds: null, ContainerIDFile: "", LogConfig: { Type: "", Config: {} }, NetworkMode: "", PortBindings: {},
+  RestartPolicy: { Name: "", MaximumRetryCount: 0 }, AutoRemove: false, VolumeDriver: "", VolumesFrom: null,
+  ConsoleSize: [0, 0], CapAdd: null, CapDrop: null, CgroupnsMode: "", Dns: null, DnsOptions: null, DnsSearch: null,
+  ExtraHosts: null, GroupAdd: null, IpcMode: "", Cgroup: "", Links: null, OomScoreAdj: 0, PidMode: "",
+  Privileged: false, PublishAllPorts: false, ReadonlyRootfs: false, SecurityOpt: null, UTSMode: "", UsernsMode: "",
+  ShmSize: 0, Isolation: "", CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: "", BlkioWeight: 0,
+  BlkioWeightDevice: null, BlkioDeviceReadBps: null, BlkioDeviceWriteBps: null, BlkioDeviceReadIOps: null,
+  BlkioDeviceWriteIOps: null, CpuPeriod: 0, CpuQuota: 0, CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0,
+  CpusetCpus: "", CpusetMems: "", Devices: null, DeviceCgroupRules: null, DeviceRequests: null,
+  MemoryReservation: 0, MemorySwap: 0, MemorySwappiness: null, OomKillDisable: false, PidsLimit: null,
+  Ulimits: null, CpuCount: 0, CpuPercent: 0, IOMaximumIOps: 0, IOMaximumBandwidth: 0, MaskedPaths: null, ReadonlyPaths: null,
+};
+
+/** HostConfig with every field moby writes: a missing field, or a null where moby has a value, is its zero. */
+function hostConfigView(hc: ContainerRecord["HostConfig"]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...HOST_CONFIG_ZERO, ...hc };
+  for (const [k, zero] of Object.entries(HOST_CONFIG_ZERO)) if (out[k] === undefined || (out[k] === null && zero !== null)) out[k] = zero;
+  return out;
+}
+
+/** Config as moby writes it: NetworkDisabled only when true (omitempty), whatever the client sent. */
+function configView(config: ContainerRecord["Config"]): ContainerRecord["Config"] {
+  if (config.NetworkDisabled !== false) return config;
+  const { NetworkDisabled: _n, ...rest } = config;
+  return rest;
+}
+
 /** What inspect adds beyond the record: the API version asked for and the rootfs's storage facts. */
 export interface InspectExtras {
   /** The request's API version (1.44 = 1.44); older versions see older shapes. */
@@ -59,7 +94,8 @@ export function inspectView(c: ContainerRecord, net: NetworkView, find: (id: str
     // dockerd names a log file only for json-file (local's is its own, none keeps none).
     LogPath: c.HostConfig.LogConfig?.Type === "none" || c.HostConfig.LogConfig?.Type === "local" ? "" : c.LogPath,
     // As moby's inspect: rebuilt from the link index with today's names, null without links.
-    HostConfig: { ...c.HostConfig, Links: linksView(c, find) },
+    HostConfig: { ...hostConfigView(c.HostConfig), Links: linksView(c, find) },
+    Config: configView(c.Config),
     Mounts: c.Mounts.map(publicMount),
     ExecIDs: null,
     // The spec's GraphDriverData.Data is a non-null map: Go clients and docker-py index into it.
