@@ -1050,12 +1050,23 @@ export class ContainerService {
 
   async prune(filter: (c: ContainerRecord) => boolean): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
+    let reclaimed = 0;
     for (const c of this.all()) {
-      if (c.State.Running || c.State.Paused || !filter(c)) continue;
-      await this.remove(c.Id, {});
+      // A restarting container counts as running (moby's IsRunning): pruning it failed the
+      // whole prune with "container is restarting".
+      if (c.State.Running || c.State.Paused || c.State.Restarting || !filter(c)) continue;
+      const size = this.o.rootfs.containerRwSize?.(c.Id) ?? 0;
+      try {
+        await this.remove(c.Id, {});
+      } catch (err) {
+        // As moby: one container that cannot go (started meanwhile) is skipped, not fatal.
+        this.o.log.warn("prune: cannot remove container", { id: c.Id, err });
+        continue;
+      }
       deleted.push(c.Id);
+      reclaimed += size;
     }
-    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
   // ---------------------------------------------------------------- pause, update, files

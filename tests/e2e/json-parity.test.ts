@@ -141,7 +141,7 @@ describe("JSON bodies have the keys and types clients index into", () => {
     assert.ok(run.SizeRw >= 100_000 && run.SizeRootFs >= run.SizeRw, JSON.stringify(run));
     assertKinds(run, { Names: "array", Ports: "array", Labels: "object", Mounts: "array", HostConfig: "object", NetworkSettings: "object" }, "ContainerSummary");
 
-    await dockerOk(e, ["run", "-d", "--name", "parity-restarting", "--restart", "always", "busybox", "sh", "-c", "exit 1"]);
+    await dockerOk(e, ["run", "-d", "--name", "parity-restarting", "-l", "prune=1", "--restart", "always", "busybox", "sh", "-c", "exit 1"]);
     // Catch it between two runs (its back-off grows), then list without all=1.
     await poll("the restarting container in the default list", async () => {
       const c = await get(e, `${V}/containers/parity-restarting/json`);
@@ -150,6 +150,14 @@ describe("JSON bodies have the keys and types clients index into", () => {
       const l: J[] = await get(e, `${V}/containers/json?filters=${encodeURIComponent(JSON.stringify({ name: ["parity-restarting"] }))}`);
       return l.some((x) => x.State === "restarting") ? true : undefined;
     });
+    // Prune leaves it alone (it counts as running) and does not fail because of it.
+    const prunable = await dockerOk(e, ["create", "-l", "prune=1", "busybox", "true"]);
+    const pr = await apiRequest(e, "POST", `${V}/containers/prune?filters=${encodeURIComponent(JSON.stringify({ label: ["prune=1"] }))}`);
+    assert.equal(pr.status, 200, pr.text);
+    const restartingId = (await get(e, `${V}/containers/parity-restarting/json`)).Id;
+    assert.deepEqual(pr.json().ContainersDeleted, [prunable]);
+    assert.ok(!pr.json().ContainersDeleted.includes(restartingId));
+    assert.equal(kind(pr.json().SpaceReclaimed), "number");
     await dockerOk(e, ["rm", "-f", "parity-restarting"]);
   });
 
