@@ -266,8 +266,9 @@ export class ContainerService {
     const argv = [...entrypoint, ...cmd];
     if (argv.length === 0) throw invalidParameter("No command specified");
 
-    const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
-    if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
+    let networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
+    // The joined container must exist; moby stores it by full ID (a rename must not break it).
+    if (networkMode.startsWith("container:")) networkMode = `container:${this.get(networkMode.slice("container:".length)).Id}`;
     hc.NetworkMode = networkMode;
     const links = this.checkLinks(networkMode, (hc.Links as string[] | null | undefined) ?? []);
 
@@ -1253,7 +1254,9 @@ function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & objec
   if (!out.StopSignal) delete out.StopSignal;
   out.ExposedPorts = { ...(img.ExposedPorts ?? {}), ...(c.ExposedPorts ?? {}) };
   if (Object.keys(out.ExposedPorts).length === 0) delete out.ExposedPorts;
-  out.Volumes = c.Volumes && Object.keys(c.Volumes).length > 0 ? c.Volumes : null;
+  // runconfig Merge: the image's VOLUMEs join the request's (inspect's Config.Volumes shows both).
+  const volumes = { ...(c.Volumes ?? {}), ...(img.Volumes ?? {}) };
+  out.Volumes = Object.keys(volumes).length > 0 ? volumes : null;
   out.Healthcheck = mergeHealthcheck(c.Healthcheck, img.Healthcheck);
   if (!out.Healthcheck) delete out.Healthcheck;
   if (!out.OnBuild) out.OnBuild = null;
