@@ -142,6 +142,25 @@ describe("JSON bodies have the keys and types clients index into", () => {
     const ep = c.NetworkSettings.Networks["parity-net"];
     assert.ok(ep, JSON.stringify(c.NetworkSettings.Networks));
     assert.ok(Array.isArray(ep.Aliases) && ep.Aliases.includes(running.slice(0, 12)), JSON.stringify(ep.Aliases));
+    // The list copies only an endpoint's addressing (moby's container snapshot).
+    const listed = (await get(e, `${V}/containers/json?filters=${encodeURIComponent(JSON.stringify({ id: [running] }))}`))[0];
+    const lep = listed.NetworkSettings.Networks["parity-net"];
+    assert.equal(lep.Aliases, null);
+    assert.equal(lep.DNSNames ?? null, null);
+    assert.equal(lep.IPAddress, ep.IPAddress);
+    assert.equal(lep.NetworkID, ep.NetworkID);
+  });
+
+  it("events: a network prune says it reclaimed 0", async () => {
+    const since = (Date.now() - 1000) / 1000;
+    const r = await apiRequest(e, "POST", `${V}/networks/prune?filters=${encodeURIComponent(JSON.stringify({ label: ["nothing=here"] }))}`);
+    assert.equal(r.status, 200, r.text);
+    const ev = await poll("the prune event", async () => {
+      const t = await apiRequest(e, "GET", `${V}/events?since=${since}&until=${Date.now() / 1000 + 1}&filters=${encodeURIComponent(JSON.stringify({ type: ["network"], event: ["prune"] }))}`);
+      const lines = t.text.trim().split("\n").filter(Boolean);
+      return lines.length ? JSON.parse(lines[0]!) : undefined;
+    });
+    assert.deepEqual(ev.Actor, { ID: "", Attributes: { reclaimed: "0" } });
   });
 
   it("list: ?size=1 sizes, and a restarting container counts as running", async () => {
