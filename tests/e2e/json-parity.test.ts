@@ -206,6 +206,23 @@ describe("JSON bodies have the keys and types clients index into", () => {
     assert.ok(busybox.Containers >= 2, `Containers ${busybox.Containers}`);
   });
 
+  it("/system/df: LayersSize counts a shared base layer once; SharedSize is the shared part", async () => {
+    await dockerOk(e, ["commit", "parity-run", "parity-layers:1"]);
+    try {
+      const df = await get(e, `${V}/system/df`);
+      const byTag = (t: string) => df.Images.find((i: J) => i.RepoTags?.includes(t));
+      const base = byTag("busybox:latest");
+      const top = byTag("parity-layers:1");
+      assert.ok(top.Size >= base.Size + 100_000, `${top.Size} vs ${base.Size}`);
+      assert.equal(top.SharedSize, base.Size);
+      assert.equal(base.SharedSize, base.Size);
+      const sum = df.Images.reduce((n: number, i: J) => n + i.Size, 0);
+      assert.ok(df.LayersSize >= top.Size && df.LayersSize < sum, `LayersSize ${df.LayersSize}, images ${sum}`);
+    } finally {
+      await dockerOk(e, ["rmi", "parity-layers:1"]);
+    }
+  });
+
   it("images: Containers is -1 outside df; before 1.44 VirtualSize, before 1.45 ContainerConfig", async () => {
     const list: J[] = await get(e, `${V}/images/json`);
     const busybox = list.find((i) => i.RepoTags?.includes("busybox:latest"));

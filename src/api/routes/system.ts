@@ -75,9 +75,9 @@ export function systemRoutes(r: Router, s: Services): void {
     const imageSize = (id: string) => s.images.resolve(id).size;
     const now = Date.now();
     const containers = s.containers.all().map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now, s.containers.sizes(c, imageSize)));
-    const layersSize = images.reduce((n, i) => n + (i.Size as number), 0);
     sendJSON(res, 200, {
-      LayersSize: layersSize,
+      // Each layer once (summing image sizes counted a shared base once per image).
+      LayersSize: s.images.layersSize(),
       Images: images,
       Containers: containers,
       Volumes: volumes,
