@@ -53,7 +53,7 @@ function configView(config: ContainerRecord["Config"]): ContainerRecord["Config"
 
 /** What inspect adds beyond the record: the API version asked for and the rootfs's storage facts. */
 export interface InspectExtras {
-  /** The request's API version (1.44 = 1.44); older versions see older shapes. */
+  /** The request's API version as the router gives it (1.44 for "1.44"); older versions see older shapes. */
   version?: number;
   /** GraphDriver.Data: overlay's LowerDir, MergedDir, UpperDir, WorkDir. */
   graphDriverData?: Record<string, string>;
