@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import Docker from "dockerode";
 import { ROOT, apiRequest, dockerOk, startEngine, type Engine } from "../harness.js";
@@ -234,10 +234,12 @@ describe("JSON bodies have the keys and types clients index into", () => {
     assert.equal(img.VirtualSize, img.Size);
   });
 
-  it("/info: docker.io in RegistryConfig.IndexConfigs, NFd counted", async () => {
+  it("/info: docker.io in RegistryConfig.IndexConfigs, NFd counted, OSVersion", async () => {
     const info = await get(e, `${V}/info`);
     assert.deepEqual({ ...info.RegistryConfig.IndexConfigs["docker.io"], Mirrors: [] }, { Name: "docker.io", Mirrors: [], Secure: true, Official: true });
     assert.ok(info.NFd > 0, `NFd ${info.NFd}`);
+    const versionID = /^VERSION_ID="?([^"\n]*)"?/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "";
+    assert.equal(info.OSVersion, versionID);
   });
 
   it("dockerode reads the same fields", async () => {

@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import { invalidParameter } from "../../errdefs/index.js";
 import { eventJSON, eventMatcher } from "../../events/index.js";
@@ -95,6 +95,19 @@ function openFiles(): number {
   }
 }
 
+let cachedOSVersion: string | undefined;
+/** Info.OSVersion: the host's VERSION_ID from os-release ("12"), as dockerd gives it; "" when unknown. */
+function osVersion(): string {
+  if (cachedOSVersion === undefined) {
+    try {
+      cachedOSVersion = /^VERSION_ID="?([^"\n]*)"?/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "";
+    } catch {
+      cachedOSVersion = "";
+    }
+  }
+  return cachedOSVersion;
+}
+
 /** since/until: unix seconds with a fraction (what clients send), RFC 3339, or a duration ago. */
 function timeParam(v: string | null, name: string): bigint | undefined {
   if (v === null || v === "") return undefined;
@@ -159,7 +172,7 @@ function infoBody(s: Services) {
     NEventsListener: 0,
     KernelVersion: s.info.kernelVersion,
     OperatingSystem: s.info.operatingSystem,
-    OSVersion: "",
+    OSVersion: osVersion(),
     OSType: "linux",
     Architecture: os.machine(),
     IndexServerAddress: "https://index.docker.io/v1/",
