@@ -25,6 +25,7 @@ import { ExecManager, execEnv } from "./exec.js";
 import { HealthMonitors, mergeHealthcheck, validateHealthcheck } from "./health.js";
 import { applyDaemonStartPolicies, settleContainers, type RestoreHost } from "./restore.js";
 import { SeccompFilterCache, shimProcess, shimSpec } from "./start-shim.js";
+import type { ContainerSizes } from "./views.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -42,6 +43,10 @@ export interface RootfsProvider {
   containerUpperDir?(id: string): string;
   /** The image's layer dirs, top-most first, for diff. */
   lowerDirs?(chainID: string): string[];
+  /** The storage driver's dirs of the container, for inspect's GraphDriver.Data. */
+  containerGraphData?(id: string, chainID: string | undefined): Record<string, string>;
+  /** Bytes the container wrote to its rootfs (SizeRw). */
+  containerRwSize?(id: string): number;
 }
 
 export interface ContainerServiceOptions {
@@ -261,8 +266,9 @@ export class ContainerService {
     const argv = [...entrypoint, ...cmd];
     if (argv.length === 0) throw invalidParameter("No command specified");
 
-    const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
-    if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
+    let networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
+    // The joined container must exist; moby stores it by full ID (a rename must not break it).
+    if (networkMode.startsWith("container:")) networkMode = `container:${this.get(networkMode.slice("container:".length)).Id}`;
     hc.NetworkMode = networkMode;
     const links = this.checkLinks(networkMode, (hc.Links as string[] | null | undefined) ?? []);
 
@@ -1049,12 +1055,23 @@ export class ContainerService {
 
   async prune(filter: (c: ContainerRecord) => boolean): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
+    let reclaimed = 0;
     for (const c of this.all()) {
-      if (c.State.Running || c.State.Paused || !filter(c)) continue;
-      await this.remove(c.Id, {});
+      // A restarting container counts as running (moby's IsRunning): pruning it failed the
+      // whole prune with "container is restarting".
+      if (c.State.Running || c.State.Paused || c.State.Restarting || !filter(c)) continue;
+      const size = this.o.rootfs.containerRwSize?.(c.Id) ?? 0;
+      try {
+        await this.remove(c.Id, {});
+      } catch (err) {
+        // As moby: one container that cannot go (started meanwhile) is skipped, not fatal.
+        this.o.log.warn("prune: cannot remove container", { id: c.Id, err });
+        continue;
+      }
       deleted.push(c.Id);
+      reclaimed += size;
     }
-    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
   // ---------------------------------------------------------------- pause, update, files
@@ -1154,6 +1171,26 @@ export class ContainerService {
     });
   }
 
+  /** GraphDriver.Data of the container's inspect: its overlay dirs ({} when the driver has none to show). */
+  graphDriverData(c: ContainerRecord): Record<string, string> {
+    return this.o.rootfs.containerGraphData?.(c.Id, this.o.images.chainIDOf(c.Image)) ?? {};
+  }
+
+  /**
+   * SizeRw and SizeRootFs (what ?size=1 asks for): the bytes the container wrote, and those
+   * plus its image's. A walk of the container's upper dir, which is why clients must ask.
+   */
+  sizes(c: ContainerRecord, imageSize: (imageID: string) => number): ContainerSizes {
+    const rw = this.o.rootfs.containerRwSize?.(c.Id) ?? 0;
+    let image = 0;
+    try {
+      image = imageSize(c.Image);
+    } catch {
+      // The image was removed by force: only the container's own bytes are left to count.
+    }
+    return { SizeRw: rw, SizeRootFs: rw + image };
+  }
+
   /** The container's overlay upper dir and its image's layer dirs (top first), for diff and commit. */
   layerDirs(ref: string): { upper: string; lowers: string[] } {
     const c = this.get(ref);
@@ -1221,7 +1258,9 @@ function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & objec
   if (!out.StopSignal) delete out.StopSignal;
   out.ExposedPorts = { ...(img.ExposedPorts ?? {}), ...(c.ExposedPorts ?? {}) };
   if (Object.keys(out.ExposedPorts).length === 0) delete out.ExposedPorts;
-  out.Volumes = c.Volumes && Object.keys(c.Volumes).length > 0 ? c.Volumes : null;
+  // runconfig Merge: the image's VOLUMEs join the request's (inspect's Config.Volumes shows both).
+  const volumes = { ...(c.Volumes ?? {}), ...(img.Volumes ?? {}) };
+  out.Volumes = Object.keys(volumes).length > 0 ? volumes : null;
   out.Healthcheck = mergeHealthcheck(c.Healthcheck, img.Healthcheck);
   if (!out.Healthcheck) delete out.Healthcheck;
   if (!out.OnBuild) out.OnBuild = null;

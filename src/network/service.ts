@@ -1222,7 +1222,11 @@ export class NetworkService {
         }
       }
     }
-    return { Ports: ports, NetworkSettings: { Networks: s.Networks } };
+    // moby's list (container snapshot) copies only the addressing of each endpoint: Aliases,
+    // Links, DriverOpts and DNSNames are null there, whatever inspect shows.
+    const networks: Record<string, EndpointSettings> = {};
+    for (const [name, ep] of Object.entries(s.Networks)) networks[name] = { ...ep, Aliases: null, Links: null, DriverOpts: null, DNSNames: null };
+    return { Ports: ports, NetworkSettings: { Networks: networks } };
   }
 
   private endpointSettings(st: ContainerNet, n: NetworkRecord, conf: EndpointConfig, ep: LiveEndpoint | undefined): EndpointSettings {
