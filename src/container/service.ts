@@ -97,7 +97,7 @@ export class ContainerService {
   private readonly runc: Runc;
   /** Pier's own runtime: the lifecycle of the containers it created (whether or not it is on). */
   private readonly builtin: BuiltinRuntime;
-  /** PIER_RUNTIME=builtin: create containers with pier-exec --runtime where it can (off by default). */
+  /** Create containers with pier-exec --runtime where it can (the default; PIER_RUNTIME=runc: runc alone). */
   private readonly useBuiltin: boolean;
   private exitWatcher: FSWatcher | undefined;
   readonly exitDir: string;
@@ -120,7 +120,7 @@ export class ContainerService {
     this.records = new RecordStore<ContainerRecord>(path.join(o.dataRoot, "_meta"));
     this.runc = new Runc(o.runtimePath, path.join(o.execRoot, "runc"));
     this.builtin = new BuiltinRuntime(path.join(o.execRoot, "builtin"));
-    this.useBuiltin = process.env.PIER_RUNTIME === "builtin" && !!nsExecHelper() && monitorName(o.monitorPath) === "pier-monitor";
+    this.useBuiltin = process.env.PIER_RUNTIME !== "runc" && !!nsExecHelper() && monitorName(o.monitorPath) === "pier-monitor";
     this.exitDir = path.join(o.execRoot, "exits");
     this.execs = new ExecManager(this, { execRoot: o.execRoot, runtimePath: o.runtimePath, monitorPath: o.monitorPath, log: o.log, noHelper: process.env.PIER_EXEC_HELPER === "0" });
     this.health = new HealthMonitors({

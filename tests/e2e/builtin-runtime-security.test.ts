@@ -23,7 +23,7 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
   let work: string;
   let pristine: string;
   before(async () => {
-    runc = await startEngine();
+    runc = await startEngine({ daemonEnv: { PIER_RUNTIME: "runc" } });
     builtin = await startEngine({ daemonEnv: { PIER_RUNTIME: "builtin" } });
     work = mkdtempSync("/tmp/pier-rtsec-");
     // busybox's files, to be altered per case and imported into both engines.

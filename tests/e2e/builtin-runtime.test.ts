@@ -51,7 +51,7 @@ describe("builtin runtime (PIER_RUNTIME=builtin) against runc", { skip: external
   let runc: Engine;
   let builtin: Engine;
   before(async () => {
-    runc = await startEngine();
+    runc = await startEngine({ daemonEnv: { PIER_RUNTIME: "runc" } });
     builtin = await startEngine({ daemonEnv: { PIER_RUNTIME: "builtin" } });
   });
   after(async () => {
@@ -248,8 +248,8 @@ describe("builtin runtime (PIER_RUNTIME=builtin) against runc", { skip: external
     assert.equal(tty.stdout, "/dev/pts/0\r\n");
     // restart (kill of every process, a new create) and a pierd restart (state from disk)
     assert.equal((await e.docker(["restart", "-t", "1", id])).code, 0);
-    // A pierd restarted without the switch still drives the containers the runtime made.
-    await e.restart!("SIGKILL", undefined, undefined, {});
+    // A pierd restarted with runc alone still drives the containers the runtime made.
+    await e.restart!("SIGKILL", undefined, undefined, { PIER_RUNTIME: "runc" });
     assert.equal((await e.docker(["inspect", "-f", "{{.State.Running}}", id])).stdout.trim(), "true");
     assert.equal((await e.docker(["pause", id])).code, 0);
     assert.equal((await e.docker(["unpause", id])).code, 0);
