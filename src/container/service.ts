@@ -943,11 +943,11 @@ export class ContainerService {
     }
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
     const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
-    if (timeout !== 0) {
-      await this.runtimeOf(c.Id).kill(c.Id, sig).catch(() => {});
-      await this.thawForSignal(c);
-      this.emit(c, "kill", { signal: String(sig) });
-    }
+    // The stop signal first even with -t 0 (moby's containerStop): a process that handles it
+    // may still end on its own before the SIGKILL, and `docker events` shows both kills.
+    await this.runtimeOf(c.Id).kill(c.Id, sig).catch(() => {});
+    await this.thawForSignal(c);
+    this.emit(c, "kill", { signal: String(sig) });
     if (timeout < 0) {
       await exited;
     } else {
