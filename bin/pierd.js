@@ -10,7 +10,9 @@
 // and list req/s unchanged within noise. Start pierd through this file (as setup.sh,
 // the test harness and the benchmark do) so the flags apply. It loads the one-file bundle of
 // the daemon (scripts/bundle.mjs, made by `npm run build`).
-// Not (yet) here: --interrupt-budget=1081344 (V8's ×16). Any TurboFan compile pages ~4 MiB of
+// TurboFan waits until pierd is busy: src/daemon/tier-up.ts sets V8's tier-up thresholds at
+// start and puts the defaults back under load (what follows is why not a higher budget here).
+// Not here: --interrupt-budget=1081344 (V8's ×16). Any TurboFan compile pages ~4 MiB of
 // the compiler's code into pierd for good (RssFile 38.8 → 43.0 MiB); with ×16, the own tar
 // reader and path building without path.join on the run path (tried as a preload), a load
 // plus 25 `run --rm` compiled nothing and idled at 52.6-54.0 MiB instead of 57.7-59.0. But

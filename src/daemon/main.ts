@@ -7,6 +7,7 @@ import { ContainerService } from "../container/index.js";
 import { Builder } from "../builder/index.js";
 import { EventBus } from "../events/index.js";
 import { startIdleGC } from "./idle-gc.js";
+import { deferTierUpUntilBusy } from "./tier-up.js";
 import { ContentStore } from "../content/index.js";
 import { ImageService } from "../image/index.js";
 import { NetworkService } from "../network/index.js";
@@ -45,6 +46,10 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ close(): Promise<void> }> {
+  // First, so that no start-up work (restoring many containers) reaches TurboFan while quiet.
+  const tierUp = deferTierUpUntilBusy({
+    onBusy: (why) => log.debug("busy: V8's optimizing compiler on from now", { why }),
+  });
   await fsp.mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
   await fsp.mkdir(cfg.execRoot, { recursive: true, mode: 0o711 });
   await lockDataRoot(cfg.dataRoot);
@@ -154,12 +159,16 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
       log.debug("idle collection", { ms, rssBeforeMiB: mib(before), rssAfterGCMiB: mib(afterGC), rssAfterTrimMiB: mib(process.memoryUsage.rss()) });
     }),
   });
-  events.subscribe(() => idleGC.touch());
+  const touch = () => {
+    idleGC.touch();
+    tierUp.touch();
+  };
+  events.subscribe(touch);
   const servers: ApiListener[] = [];
   // PIER_API_FAST_PATH=0 serves every request through node:http alone (to compare the two).
   const fastPath = process.env.PIER_API_FAST_PATH !== "0";
   for (const host of cfg.hosts) {
-    const server = createApiServer(services, log, { fastPath, onActivity: () => idleGC.touch() });
+    const server = createApiServer(services, log, { fastPath, onActivity: touch });
     await listen(server, host);
     servers.push(server);
     log.info("API listening", { host });
@@ -167,6 +176,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ clo
 
   const close = async () => {
     idleGC.stop();
+    tierUp.stop();
     for (const s of servers) {
       s.close();
       s.closeAllConnections();
