@@ -18,10 +18,16 @@
 // parallel: 20-42; /containers/json under autocannon with the host at load 13: 240.
 import * as v8 from "node:v8";
 
-/** While quiet: tier-up thresholds no workload reaches (ticks are counted, never acted on). */
-export const QUIET_FLAGS = ["--ticks-before-optimization=100000", "--max-bytecode-size-for-early-opt=0"];
+/**
+ * While quiet: tier-up thresholds no workload reaches (ticks are counted, never acted on), and
+ * no baseline (Sparkplug) code either: the interpreter alone. Sparkplug's code for what a light
+ * workload runs took ~1.1 MiB of V8's code space; pierd's CPU through 25 `run --rm` stayed
+ * the same within noise (640-750 ms with, 650-810 without). bin/pierd.js passes
+ * --no-sparkplug too, so that start-up code does not page in its compiler.
+ */
+export const QUIET_FLAGS = ["--ticks-before-optimization=100000", "--max-bytecode-size-for-early-opt=0", "--no-sparkplug"];
 /** V8's own defaults for the same flags (Node 20, V8 11.3: `node --v8-options`). */
-export const BUSY_FLAGS = ["--ticks-before-optimization=3", "--max-bytecode-size-for-early-opt=81"];
+export const BUSY_FLAGS = ["--ticks-before-optimization=3", "--max-bytecode-size-for-early-opt=81", "--sparkplug"];
 
 export interface TierUp {
   /** Count one piece of work (a request, an engine event); arms the sampler. */
