@@ -1,5 +1,6 @@
 import { invalidParameter, notImplemented, systemError } from "../errdefs/index.js";
 import { fromHumanSize as unitsFromHumanSize, ramInBytes } from "../lib/index.js";
+import { parseTagTemplate } from "./logattrs.js";
 
 // HostConfig.LogConfig as dockerd treats it (moby daemon/logger: ValidateLogOpts, jsonfilelog,
 // local), for the three drivers Pier serves: json-file, local and none. All three are the
@@ -161,11 +162,22 @@ function readPolicy(lc: LogConfig): LogPolicy {
     try {
       new RegExp(re);
     } catch (e) {
-      throw new PolicyError(`error parsing regexp: ${(e as Error).message}`);
+      throw new PolicyError(`error parsing regexp: ${goRegexpProblem(re, (e as Error).message)}`);
     }
   }
+  if (cfg.tag !== undefined) wrap(() => parseTagTemplate(cfg.tag!), (m) => m);
   // With max-file but no max-size the file never rotates, as with dockerd.
   return { driver: "json-file", maxSize, maxFiles: maxSize === undefined ? 1 : maxFiles };
+}
+
+/** The words of Go's regexp for the commonest mistakes (dockerd compiles with Go's regexp), else V8's. */
+function goRegexpProblem(re: string, v8: string): string {
+  const why = v8.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
+  if (why === "Unterminated group") return `missing closing ): \`${re}\``;
+  if (why === "Unmatched ')'") return `unexpected ): \`${re}\``;
+  if (why === "Unterminated character class") return `missing closing ]: \`${re.slice(re.lastIndexOf("["))}\``;
+  if (why === "\\ at end of pattern") return "trailing backslash at end of expression: ``";
+  return why;
 }
 
 function compressRefused(driver: string): PolicyError {

@@ -29,6 +29,8 @@ export interface LogReadOptions {
   /** Last N lines; undefined for all. */
   tail?: number;
   tty: boolean;
+  /** `--details`: the attributes' prefix (`k=v,… `) put before every line, after its timestamp. */
+  details?: Buffer;
 }
 
 const SPACE = 0x20;
@@ -133,7 +135,7 @@ export class LogEncoder {
 
   /** Records in, wire bytes out: all lines written into one Buffer (this is the hot path of `docker logs`). */
   encode(records: LogRecord[]): Buffer {
-    if (this.o.timestamps) return this.encodeGeneral(records);
+    if (this.o.timestamps || this.o.details) return this.encodeGeneral(records);
     // Runs of whole lines (the bulk) go through the tight loop; partial lines and the lines
     // that complete them go through the general path. The monitor splits a line wherever its read
     // buffer ends, so even `seq` output has a few partial records.
@@ -227,18 +229,20 @@ export class LogEncoder {
 
   private write(lines: Line[]): Buffer {
     if (lines.length === 0) return EMPTY;
+    const details = this.o.details;
     const stamps = this.o.timestamps ? lines.map((l) => Buffer.from(dockerTimestamp(l.time) + " ", "latin1")) : undefined;
+    const extra = details ? details.length : 0;
     const header = this.o.tty ? 0 : 8;
     let size = 0;
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!;
-      size += header + textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0);
+      size += header + textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0) + extra;
     }
     const out = Buffer.allocUnsafe(size);
     let off = 0;
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!;
-      const payload = textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0);
+      const payload = textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0) + extra;
       if (header) {
         // Docker's frame header: stream, three zero bytes, payload size (uint32 big-endian).
         out[off] = l.stream;
@@ -249,6 +253,7 @@ export class LogEncoder {
         off += 8;
       }
       if (stamps) off += stamps[i]!.copy(out, off);
+      if (details) off += details.copy(out, off);
       off += copyText(l.text, out, off);
       if (l.newline) out[off++] = 0x0a;
     }

@@ -250,6 +250,45 @@ describe("logging drivers", () => {
     await dockerOk(e, ["rm", "fol"]);
   });
 
+  it("`docker logs --details` prints the attributes json-file records: labels, env, their regexes, tag", async () => {
+    const id = await dockerOk(e, [
+      "run", "-d", "--name", "det", "--net", "none",
+      "-l", "com.a=1", "-l", "com.b=x y", "-l", "other=z", "-e", "FOO=bar", "-e", "BAZ=q=r&s", "-e", "ZED=1",
+      "--log-opt", "labels=com.a,nolabel", "--log-opt", "labels-regex=^com\\.", "--log-opt", "env=FOO,NOPE", "--log-opt", "env-regex=^BA",
+      "--log-opt", "tag={{.Name}}/{{.ID}} {{upper .ImageName}}",
+      "busybox", "sh", "-c", "echo one; echo two >&2",
+    ]);
+    await waitExited(e, "det");
+    // Keys sorted, keys and values query-escaped, then a space (moby's attrsByteSlice).
+    const prefix = `BAZ=q%3Dr%26s,FOO=bar,com.a=1,com.b=x+y,tag=det%2F${id.slice(0, 12)}+BUSYBOX `;
+    const d = await e.docker(["logs", "--details", "det"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(d.stdout, `${prefix}one\n`);
+    assert.equal(d.stderr, `${prefix}two\n`);
+    const t = await e.docker(["logs", "--details", "--timestamps", "--tail", "1", "det"]);
+    assert.match(t.stdout + t.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z BAZ=q%3Dr%26s,FOO=bar,com\.a=1,com\.b=x\+y,tag=\S+ (one|two)\n$/);
+    // Without --details the lines are as they were written.
+    assert.equal((await e.docker(["logs", "det"])).stdout, "one\n");
+    // No attributes: --details still puts its space before each line; local takes no such options.
+    await dockerOk(e, ["run", "--name", "det2", "--net", "none", "-l", "a=1", "busybox", "echo", "hi"]);
+    await dockerOk(e, ["run", "--name", "det3", "--net", "none", "--log-driver", "local", "-l", "a=1", "busybox", "echo", "hi"]);
+    assert.equal((await e.docker(["logs", "--details", "det2"])).stdout, " hi\n");
+    assert.equal((await e.docker(["logs", "--details", "det3"])).stdout, " hi\n");
+    // A tag template that cannot be expanded fails the start, as a bad regexp does.
+    for (const [opt, msg] of [
+      ["tag={{.Bogus}}", 'template: log-tag:1:2: executing "log-tag" at <.Bogus>: can\'t evaluate field Bogus in type *logger.Info'],
+      ["tag={{.Name", "template: log-tag:1: unclosed action"],
+      ["env-regex=(", "error parsing regexp: missing closing ): `(`"],
+    ] as const) {
+      const bad = await dockerOk(e, ["create", "--net", "none", "--log-opt", opt, "busybox", "true"]);
+      const r = await e.docker(["start", bad]);
+      assert.notEqual(r.code, 0);
+      assert.ok(r.stderr.includes(`failed to initialize logging driver: ${msg}`), `${opt}: ${r.stderr}`);
+      await dockerOk(e, ["rm", bad]);
+    }
+    await dockerOk(e, ["rm", "det", "det2", "det3"]);
+  });
+
   it("conmon is refused more than one log file, plainly", { skip: !conmon && "with conmon only" }, async () => {
     const r = await e.docker(["run", "--rm", "--net", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "true"]);
     assert.equal(r.code, 125);
