@@ -134,8 +134,8 @@ function readPolicy(lc: LogConfig): LogPolicy {
     if (cfg["max-size"] !== undefined) maxSize = wrap(() => fromHumanSize(cfg["max-size"]!), (m) => `invalid value for max-size: ${cfg["max-size"]}: ${m}`);
     if (cfg["max-file"] !== undefined) maxFiles = wrap(() => atoi(cfg["max-file"]!), (m) => `invalid value for max-file: ${cfg["max-file"]}: ${m}`);
     if (cfg.compress !== undefined) compress = wrap(() => parseBool(cfg.compress!), (m) => `error reading compress log option: ${m}`);
-    if (maxSize < 0) throw new PolicyError("max-size must not be negative");
-    if (maxFiles < 0) throw new PolicyError("max-file must not be negative");
+    if (maxSize < 0) throw new PolicyError("max size should be a positive number");
+    if (maxFiles < 0) throw new PolicyError("max file count cannot be less than 0");
     if (compress && maxFiles <= 1) throw new PolicyError("compression cannot be enabled when max file count is 1");
     return { driver: "local", maxSize: maxSize > 0 ? maxSize : undefined, maxFiles: Math.max(1, maxFiles), compress };
   }

@@ -106,6 +106,7 @@ describe("logging drivers", () => {
       [["--log-opt", "max-file=2", "--log-opt", "compress=true"], "failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set"],
       [["--log-driver", "local", "--log-opt", "max-size=bogus"], "failed to initialize logging driver: invalid value for max-size: bogus: invalid size: 'bogus'"],
       [["--log-driver", "local", "--log-opt", "max-file=1"], "failed to initialize logging driver: compression cannot be enabled when max file count is 1"],
+      [["--log-driver", "local", "--log-opt", "max-file=-1"], "failed to initialize logging driver: max file count cannot be less than 0"],
     ];
     for (const [flags, msg] of cases) {
       const id = await dockerOk(e, ["create", "--net", "none", ...flags, "busybox", "true"]);
@@ -213,10 +214,16 @@ describe("logging drivers", () => {
     });
   }
 
-  it("an attached run of a chatty container gets every line, however often its log rotates", rotatesFiles, async () => {
-    const r = await e.docker(["run", "--rm", "--net", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "sh", "-c", lines(0, 1000)]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(numbers(r.stdout), Array.from({ length: 1000 }, (_, i) => i));
+  it("an attached run of a chatty container gets every line, however often its log rotates (and is compressed)", rotatesFiles, async () => {
+    for (const compress of ["false", "true"]) {
+      const r = await e.docker(["run", "--rm", "--net", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "--log-opt", `compress=${compress}`, "busybox", "sh", "-c", lines(0, 1000)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(numbers(r.stdout), Array.from({ length: 1000 }, (_, i) => i));
+    }
+    // Compressing does not hold a container's stdin open: its end still reaches the process.
+    const cat = await e.docker(["run", "--rm", "-i", "--net", "none", "--log-driver", "local", "--log-opt", "max-size=1k", "busybox", "sh", "-c", `${lines(0, 200)}; cat; echo done`], { input: "from stdin\n" });
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.match(cat.stdout, /from stdin\ndone\n$/);
   });
 
   it("max-size with one file (the default max-file): the log starts afresh, the end is kept", async () => {
