@@ -1271,6 +1271,13 @@ static void runtime_succeeded(void) {
 
 __attribute__((noreturn)) static void finish(void) {
   log_flush();
+  // A compression still running ends first: once the exit is written pierd may remove the
+  // container's directory, which a file the child creates meanwhile would keep from going.
+  if (compress_pid > 0) {
+    int st;
+    while (waitpid(compress_pid, &st, 0) < 0 && errno == EINTR) {}
+    compress_pid = -1;
+  }
   final_oom_check();
   int code = container_done ? exit_code(container_status) : 255;
   close_fd(&m_stdin);
