@@ -564,6 +564,16 @@ static void start_compression(int lock, const char *last_time) {
 /* At start: finish what a monitor before us left uncompressed (it was killed, the host crashed). */
 static void compress_leftovers(void) {
   if (!opt_log_path || !opt_log_compress || opt_log_max_files <= 1) return;
+  // Looked for first, so a start with nothing left over costs no fork.
+  char name[PATH_MAX];
+  bool left = false;
+  for (int i = 1; i < opt_log_max_files && !left; i++) {
+    slot_name(name, sizeof name, i, "");
+    left = access(name, F_OK) == 0;
+    slot_name(name, sizeof name, i, ".gz.tmp");
+    left = left || access(name, F_OK) == 0;
+  }
+  if (!left) return;
   int lock = log_lock(false);
   if (lock >= 0) start_compression(lock, NULL);
 }
