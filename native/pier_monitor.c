@@ -583,12 +583,12 @@ static void compress_leftovers(void) {
    Called between records, so a record never spans two files. Returns false when the rotation
    must wait for a compression still running (with `wait`, it waits for it). */
 static bool log_rotate(bool wait) {
+  log_flush();  /* first: what is written must not wait in our buffer while we wait for the lock */
   int lock = -2;
   if (opt_log_compress && opt_log_max_files > 1) {
     lock = log_lock(wait);
     if (lock == -1) return false;
   }
-  log_flush();
   char from[PATH_MAX], to[PATH_MAX];
   if (opt_log_max_files <= 1) {
     if (unlink(opt_log_path) < 0 && errno != ENOENT) warnx_("cannot remove the log %s: %s", opt_log_path, strerror(errno));

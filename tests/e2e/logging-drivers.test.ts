@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import * as path from "node:path";
 import { DOCKER, apiRequest, dockerOk, startEngine, withEngine, type Engine } from "../harness.js";
@@ -64,6 +64,18 @@ async function compressedFiles(e: Engine, id: string): Promise<Record<string, nu
     if (Date.now() > deadline) throw new Error(`rotated files left uncompressed: ${names.join(" ")}`);
     await sleep(50);
   }
+}
+
+/** The pid of a container's monitor: the process whose command line is pier-monitor's for that ID. */
+function monitorOf(id: string): number {
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+      if (path.basename(argv[0]!) === "pier-monitor" && argv.includes(id)) return Number(p);
+    } catch {}
+  }
+  throw new Error(`no monitor for ${id}`);
 }
 
 describe("logging drivers", () => {
@@ -359,6 +371,53 @@ describe("logging drivers", () => {
       assert.deepEqual(Object.keys(logFiles(e, id)).sort(), ["-json.log", "-json.log.1", "-json.log.2", "-json.log.3", "-json.log.4"]);
     }
     await dockerOk(e, ["rm", "locdef", "locplain"]);
+  });
+
+  it("a compressing child stopped holds the output back at twice max-size; killed, it loses and repeats no line", { skip: (external && "Pier's own monitor") || (conmon && "conmon keeps no rotated files") }, async () => {
+    // Lines that deflate slowly (random hex), about 4.5 times max-size in all: more than the
+    // first file and the twice max-size the second may grow to while the first is compressed.
+    const n = 100_000;
+    const script = `awk 'BEGIN { srand(7); for (i = 0; i < ${n}; i++) printf "line-%d-%08x%08x%08x%08x\\n", i, rand() * 4294967295, rand() * 4294967295, rand() * 4294967295, rand() * 4294967295 }'`;
+    const id = await dockerOk(e, ["run", "-d", "--name", "held", "--net", "none", "--log-opt", "max-size=2m", "--log-opt", "max-file=4", "--log-opt", "compress=true", "busybox", "sh", "-c", script]);
+    const monitor = monitorOf(id);
+    // Catch the monitor's compressing child (its own binary; the container's processes are busybox).
+    const self = readlinkSync(`/proc/${monitor}/exe`);
+    let child = 0;
+    const deadline = Date.now() + 30_000;
+    while (!child && Date.now() < deadline) {
+      const kids = readFileSync(`/proc/${monitor}/task/${monitor}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+      for (const k of kids) {
+        try {
+          if (readlinkSync(`/proc/${k}/exe`) === self) child = k;
+        } catch {}
+      }
+    }
+    assert.ok(child, "no compressing child seen");
+    process.kill(child, "SIGSTOP");
+    try {
+      // The rotation waits for it; the current file grows to twice max-size, then the output waits.
+      const log = path.join(e.dataRoot!, "containers", id, `${id}-json.log`);
+      let size = 0;
+      for (const until = Date.now() + 30_000; Date.now() < until; await sleep(100)) {
+        const now = statSync(log).size;
+        if (now === size && now >= 4_000_000) break;
+        size = now;
+      }
+      await sleep(500);
+      assert.ok(size >= 4_000_000 && size < 4_000_000 + 9000, `the current file has ${size} bytes`);
+      assert.equal(statSync(log).size, size, "the output is held back");
+      assert.equal(await dockerOk(e, ["inspect", "-f", "{{.State.Status}}", "held"]), "running");
+    } finally {
+      process.kill(child, "SIGKILL");
+    }
+    // The next rotation takes up what the killed child left (its temporary file, the plain file).
+    await waitExited(e, "held");
+    const files = await compressedFiles(e, id);
+    assert.ok(!Object.keys(files).some((f) => f.endsWith(".tmp")), Object.keys(files).join(" "));
+    const kept = numbers(await logs(e, ["held"]));
+    assert.ok(kept.length > 1000, `kept ${kept.length}`);
+    assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => n - kept.length + i));
+    await dockerOk(e, ["rm", "held"]);
   });
 
   it("a compression cut short loses and repeats no line: the next start of the container finishes it", { skip: (external && "Pier's own files") || (conmon && "conmon keeps no rotated files") }, async () => {
