@@ -259,4 +259,38 @@ describe("rotated logs", () => {
       await fsp.rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("tail reads a large file from its end: the same lines as a whole read, long split lines too", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-logrot-"));
+    const file = path.join(dir, "c-json.log");
+    try {
+      const t = "2026-11-22T01:45:10.000000000+00:00";
+      const records: string[] = [];
+      const lines: string[] = [];
+      for (let i = 0; i < 4000; i++) {
+        if (i === 2500) {
+          // A 90 KB line in 8 KB parts, with a stderr line between two of them.
+          const part = "x".repeat(8192);
+          for (let j = 0; j < 11; j++) records.push(`${t} stdout P ${part}`);
+          records.push(`${t} stderr F between`);
+          records.push(`${t} stdout F end`);
+          lines.push("between", part.repeat(11) + "end");
+        }
+        const stream = i % 3 === 0 ? "stderr" : "stdout";
+        records.push(`${t} ${stream} F ${stream}-${i}-${"y".repeat(i % 50)}`);
+        lines.push(`${stream}-${i}-${"y".repeat(i % 50)}`);
+      }
+      // A record being written: not a line yet.
+      await fsp.writeFile(file, records.join("\n") + "\n" + `${t} stdout F incompl`);
+      const o = { stdout: true, stderr: true, timestamps: false, tty: true };
+      for (const n of [0, 1, 2, 50, 1499, 1500, 1501, 1502, 3000, lines.length, lines.length + 10]) {
+        const r = await readLog(file, { ...o, tail: n });
+        const want = n === 0 ? "" : lines.slice(-n).map((l) => l + "\n").join("");
+        assert.equal(new LogEncoder(o).encode(r.records).toString(), want, `tail ${n}`);
+        assert.equal(r.offset.offset, (await fsp.stat(file)).size - `${t} stdout F incompl`.length);
+      }
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -348,7 +348,8 @@ export async function streamLog(path: string, o: LogReadOptions, enc: LogEncoder
 
 /**
  * Read a log into records, honouring since/until/tail. Files are read newest first, and with
- * `tail` only as far back as the lines asked for reach (compressed files are inflated whole).
+ * `tail` only as far back as the lines asked for reach: a plain file from its end backwards in
+ * growing reads, a compressed one inflated whole.
  */
 export async function readLog(path: string, o: LogReadOptions): Promise<{ records: LogRecord[]; offset: LogPosition }> {
   const files = await openLogFiles(path);
@@ -356,19 +357,17 @@ export async function readLog(path: string, o: LogReadOptions): Promise<{ record
   const pos: LogPosition = { offset: 0 };
   const windowed = isWindowed(o);
   try {
-    for (let k = files.length - 1; k >= 0; k--) {
+    files: for (let k = files.length - 1; k >= 0; k--) {
       const f = files[k]!;
       if (olderThanWindow(f, o)) break; // and the older ones older still
-      const data = f.gz ? await readGz(f.fh) : await f.fh.readFile();
-      const recs: LogRecord[] = [];
-      const rest = parseRecords(data, recs);
-      if (k === files.length - 1) {
-        pos.ino = f.ino;
-        pos.key = f.key;
-        pos.offset = data.length - rest.length;
+      const newest = k === files.length - 1;
+      const setEnd = (offset: number) => {
+        if (newest) Object.assign(pos, { ino: f.ino, key: f.key, offset });
+      };
+      for await (const recs of segmentsFromEnd(f, o.tail !== undefined, setEnd)) {
+        parts.unshift(windowed ? recs.filter((r) => inWindow(r, o)) : recs);
+        if (o.tail !== undefined && tailIsWithin(parts.flat(), o.tail)) break files;
       }
-      parts.unshift(windowed ? recs.filter((r) => inWindow(r, o)) : recs);
-      if (o.tail !== undefined && tailIsWithin(parts.flat(), o.tail)) break;
     }
   } finally {
     for (const { fh } of files) await fh.close();
@@ -376,6 +375,53 @@ export async function readLog(path: string, o: LogReadOptions): Promise<{ record
   let records = parts.flat();
   if (o.tail !== undefined) records = tailRecords(records, o.tail);
   return { records, offset: pos };
+}
+
+/**
+ * A file's records in segments, the last segment first (each in order). Whole unless
+ * `backwards` (a plain file is then read from its end in reads of 64 KiB, doubling). `setEnd`
+ * learns where the file's last complete record ends.
+ */
+async function* segmentsFromEnd(f: LogFile, backwards: boolean, setEnd: (offset: number) => void): AsyncGenerator<LogRecord[]> {
+  if (f.gz || !backwards) {
+    const data = f.gz ? await readGz(f.fh) : await f.fh.readFile();
+    const recs: LogRecord[] = [];
+    const rest = parseRecords(data, recs);
+    setEnd(data.length - rest.length);
+    yield recs;
+    return;
+  }
+  const { size } = await f.fh.stat();
+  let end = size;
+  let chunk = 64 * 1024;
+  // The head of the part read already, up to its first newline: the end of a line begun earlier.
+  let later: Buffer = EMPTY;
+  let ended = false; // the file's end parsed: where its last whole record ends is known
+  while (end > 0) {
+    const start = Math.max(0, end - chunk);
+    chunk *= 2;
+    const buf = Buffer.allocUnsafe(end - start);
+    const { bytesRead } = await f.fh.read(buf, 0, buf.length, start);
+    const data = later.length ? Buffer.concat([buf.subarray(0, bytesRead), later]) : buf.subarray(0, bytesRead);
+    let from = 0;
+    if (start > 0) {
+      const nl = data.indexOf(0x0a);
+      if (nl < 0) {
+        later = data;
+        end = start;
+        continue;
+      }
+      from = nl + 1;
+    }
+    later = data.subarray(0, from);
+    const recs: LogRecord[] = [];
+    const rest = parseRecords(data.subarray(from), recs);
+    if (!ended) setEnd(size - rest.length);
+    ended = true;
+    end = start;
+    yield recs;
+  }
+  if (!ended) setEnd(0);
 }
 
 /**
