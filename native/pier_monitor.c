@@ -17,7 +17,8 @@
 //                    --leave-stdin-open;
 //   <bundle>/ctl     fifo of "<type> <height> <width>\n": 1 resizes the tty, 2 reopens the log;
 //   k8s-file log     "<RFC3339Nano time> <stdout|stderr> <P|F> <text>\n", P marking a line split
-//                    where a read ended (the rest follows in later records);
+//                    where a read ended (the rest follows in later records); rotated (pier-monitor
+//                    only) as <log>.1 … <log>.N-1, gzip'ed to <log>.i.gz with --log-compress;
 //   --exit-dir/<cid> and <persist dir>/exit: the exit status (the code, 128+signal when
 //                    signalled), written atomically after the output is drained;
 //   <persist dir>/oom  created when the kernel OOM-killed in the container's memory cgroup.
