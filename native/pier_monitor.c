@@ -203,15 +203,20 @@ static void set_nonblock(int fd) {
   if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Write `content` to `path` through a temporary file and rename: readers see all or nothing. */
+/*
+ * Write `content` to `path` through a temporary file and rename: readers see all or nothing.
+ * Not fsynced: every file the monitor writes (its pid, the exit code) lives in the exec root,
+ * runtime state that a reboot makes meaningless (a tmpfs on most hosts, as dockerd's and
+ * containerd's are), and a pierd crash leaves the page cache intact. An fsync here sat on the
+ * start path (before the monitor forks away) and on the exit path of every container.
+ */
 static int write_file_atomic(const char *path, const char *content) {
   char tmp[PATH_MAX];
   if (snprintf(tmp, sizeof tmp, "%s.tmp-monitor", path) >= (int)sizeof tmp) return -1;
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
   int rc = write_all(fd, content, strlen(content));
-  if (rc == 0) rc = fsync(fd);
-  close(fd);
+  if (close(fd) != 0 && rc == 0) rc = -1;
   if (rc == 0) rc = rename(tmp, path);
   if (rc != 0) unlink(tmp);
   return rc;

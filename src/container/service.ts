@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, invalidParameter, isENOENT, notFound, notImplemented, notModified, PierError, systemError } from "../errdefs/index.js";
-import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
+import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, writeFileReplaceSync, type Logger, secureJoin } from "../lib/index.js";
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import { formatPlatform, parsePlatformSpecifier, platformMatches, type ImageConfig, type Platform } from "../oci/index.js";
@@ -498,16 +498,15 @@ export class ContainerService {
       const filter = this.filters?.filterFor(spec);
       const shimmed = filter ? shimProcess(spec.process, spec) : undefined;
       const runtimeSpec = shimmed ? shimSpec(spec, shimmed.runcProcess) : spec;
-      if (shimmed) {
-        // runc gets the shim and no profile; the container's own spec is kept beside it, and
-        // its filter, for execs.
-        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(runtimeSpec));
-        await writeFileReplace(path.join(bundle, "spec.json"), specToJSON(spec));
-        await writeFileReplace(path.join(bundle, "exec-seccomp.bpf"), filter!.program, 0o600);
-        shim = openStartShim(nsExecHelper()!, filter!.fd, shimmed.plan);
-      } else {
-        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(runtimeSpec));
-      }
+      // runc reads config.json (the shim and no profile); the container's own spec is kept
+      // beside it, and its filter, for execs.
+      const writeBundle = () => {
+        writeFileReplaceSync(path.join(bundle, "config.json"), specToJSON(runtimeSpec));
+        if (!shimmed) return;
+        writeFileReplaceSync(path.join(bundle, "spec.json"), specToJSON(spec));
+        writeFileReplaceSync(path.join(bundle, "exec-seccomp.bpf"), filter!.program, 0o600);
+      };
+      if (shimmed) shim = openStartShim(nsExecHelper()!, filter!.fd, shimmed.plan);
       // The builtin runtime takes what it can express exactly; the rest (and the first container
       // of a seccomp profile, which runc compiles) goes to runc.
       const plan = this.useBuiltin ? builtinPlan(runtimeSpec, c.Id) : undefined;
@@ -516,8 +515,9 @@ export class ContainerService {
         await writeFileReplace(path.join(bundle, "runtime.plan"), encodePlanItems(plan.items));
         this.builtin.prepare(c.Id, { ...plan.state, pidFile: path.join(bundle, "pidfile") });
         runtimeArgs = ["--runtime", `--root=${this.builtin.root}`];
-      } else if (plan) {
-        this.o.log.debug("builtin runtime cannot create this container; using runc", { id: c.Id, why: plan.unsupported });
+      } else {
+        if (plan) this.o.log.debug("builtin runtime cannot create this container; using runc", { id: c.Id, why: plan.unsupported });
+        writeBundle();
       }
       mkdirSync(path.dirname(c.LogPath), { recursive: true });
       let pid: number;
@@ -542,6 +542,10 @@ export class ContainerService {
           passFds: shim?.fds,
         });
         shim?.release(); // the monitor has them now
+        // The builtin runtime reads only its plan: the bundle's spec files (for execs, which
+        // cannot come before the container is running) are written while it creates the
+        // container, in this same tick, so no other request sees them missing.
+        if (runtimeArgs) writeBundle();
         ({ pid } = await monitor);
       } catch (err) {
         // A failed network setup takes the namespace file away (its own cleanup), which runc
