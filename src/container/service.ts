@@ -541,6 +541,7 @@ export class ContainerService {
           logPath: logging.driver === "none" ? undefined : c.LogPath,
           logMaxSize: logging.maxSize,
           logMaxFiles: logging.maxFiles,
+          logCompress: logging.compress,
           tty: !!c.Config.Tty,
           stdin: !!c.Config.OpenStdin,
           stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,

@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { invalidParameter, notImplemented, PierError } from "../../errdefs/index.js";
 import { parseTimestampNs } from "../../lib/index.js";
-import { LogEncoder, LogFollower, attachBypassesLog, inWindow, logEnd, streamLog, inspectView, parseDetachKeys, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogPosition, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
+import { DEFAULT_LOG_CONFIG, LogEncoder, LogFollower, attachBypassesLog, detailsPrefix, logAttributes, type LogInfo, inWindow, logEnd, streamLog, inspectView, parseDetachKeys, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogPosition, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
 import { boolParam, checkFilterKeys, filtersParam, intParam, jsonReply, readJSON, sendJSON, sendNoContent } from "../http.js";
 import type { Router, HijackCtx } from "../router.js";
 import type { Services } from "../services.js";
@@ -195,6 +195,21 @@ function logOptions(query: URLSearchParams, c: ContainerRecord): LogReadOptions 
     sinceNs,
     untilNs,
     tty: !!c.Config.Tty,
+    details: boolParam(query, "details") ? detailsPrefix(logAttributes(c.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG, logInfo(c))) : undefined,
+  };
+}
+
+/** What a container's log attributes are made of (moby's logger.Info of the container). */
+function logInfo(c: ContainerRecord): LogInfo {
+  return {
+    id: c.Id,
+    name: c.Name,
+    imageId: c.Image,
+    imageName: c.Config.Image ?? "",
+    entrypoint: c.Path,
+    args: c.Args,
+    labels: c.Config.Labels ?? {},
+    env: c.Config.Env ?? [],
   };
 }
 
