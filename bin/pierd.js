@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --expose-gc --v8-pool-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --expose-gc --v8-pool-size=1 --no-sparkplug
 // The V8 flags keep the daemon small: young-generation semi-spaces of 1 MiB instead of up to
 // 16 MiB (a burst of short-lived objects, such as an image load, no longer leaves the heap
 // grown), and size over speed for the heap and compiled code. Measured here: RSS after an
@@ -10,7 +10,11 @@
 // and list req/s unchanged within noise. Start pierd through this file (as setup.sh,
 // the test harness and the benchmark do) so the flags apply. It loads the one-file bundle of
 // the daemon (scripts/bundle.mjs, made by `npm run build`).
-// Not (yet) here: --interrupt-budget=1081344 (V8's ×16). Any TurboFan compile pages ~4 MiB of
+// TurboFan waits until pierd is busy: src/daemon/tier-up.ts sets V8's tier-up thresholds at
+// start and puts the defaults back under load (what follows is why not a higher budget here).
+// --no-sparkplug: likewise V8's baseline compiler, which tier-up.ts turns back on under load;
+// here too so that start-up code does not page its compiler in either (RssFile -0.7 MiB).
+// Not here: --interrupt-budget=1081344 (V8's ×16). Any TurboFan compile pages ~4 MiB of
 // the compiler's code into pierd for good (RssFile 38.8 → 43.0 MiB); with ×16, the own tar
 // reader and path building without path.join on the run path (tried as a preload), a load
 // plus 25 `run --rm` compiled nothing and idled at 52.6-54.0 MiB instead of 57.7-59.0. But

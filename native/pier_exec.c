@@ -61,6 +61,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <unistd.h>
@@ -474,6 +475,10 @@ static void fixStdioPermissions(void) {
     struct stat st;
     if (fstat(fd, &st) != 0) childFail("fstat stdio: %s", goErr(errno));
     if (st.st_uid == plan.uid || st.st_rdev == null.st_rdev) continue;
+    // The null device itself, whoever's: a stdio pierd opened on the host's /dev/null is never
+    // chowned because the container replaced its own /dev/null (rdev compared with the
+    // container's alone, runc's check, would hand the host's device to the exec's user).
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) continue;
     if (fchown(fd, plan.uid, (gid_t)-1) != 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
       childFail("fchown stdio: %s", goErr(errno));
   }

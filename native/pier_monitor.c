@@ -17,7 +17,8 @@
 //                    --leave-stdin-open;
 //   <bundle>/ctl     fifo of "<type> <height> <width>\n": 1 resizes the tty, 2 reopens the log;
 //   k8s-file log     "<RFC3339Nano time> <stdout|stderr> <P|F> <text>\n", P marking a line split
-//                    where a read ended (the rest follows in later records);
+//                    where a read ended (the rest follows in later records); rotated (pier-monitor
+//                    only) as <log>.1 … <log>.N-1, gzip'ed to <log>.i.gz with --log-compress;
 //   --exit-dir/<cid> and <persist dir>/exit: the exit status (the code, 128+signal when
 //                    signalled), written atomically after the output is drained;
 //   <persist dir>/oom  created when the kernel OOM-killed in the container's memory cgroup.
@@ -46,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -59,6 +61,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MONITOR_VERSION "0.1.0"
 #define STDIO_BUF 8192          /* one read of the process's output, as conmon's */
@@ -132,6 +135,10 @@ static size_t log_used;
 static long long opt_log_size_max = -1;    /* rotate once the log has reached this (conmon's --log-size-max) */
 static int opt_log_max_files = 1;          /* files kept, the current one included (--log-max-files) */
 static long long log_size;                 /* bytes in the current log, written or buffered: counted, never stat'ed */
+static bool opt_log_compress;              /* rotated files gzip-compressed, as F.1.gz … (--log-compress) */
+static char log_dir[PATH_MAX];             /* the log's directory: flock'ed while a rotated file is compressed */
+static char log_last_time[48];             /* the time of the last record in the current log (gzip header) */
+static pid_t compress_pid = -1;            /* our compressing child, while it runs */
 static char ctl_buf[200];
 static size_t ctl_used;
 
@@ -196,15 +203,20 @@ static void set_nonblock(int fd) {
   if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Write `content` to `path` through a temporary file and rename: readers see all or nothing. */
+/*
+ * Write `content` to `path` through a temporary file and rename: readers see all or nothing.
+ * Not fsynced: every file the monitor writes (its pid, the exit code) lives in the exec root,
+ * runtime state that a reboot makes meaningless (a tmpfs on most hosts, as dockerd's and
+ * containerd's are), and a pierd crash leaves the page cache intact. An fsync here sat on the
+ * start path (before the monitor forks away) and on the exit path of every container.
+ */
 static int write_file_atomic(const char *path, const char *content) {
   char tmp[PATH_MAX];
   if (snprintf(tmp, sizeof tmp, "%s.tmp-monitor", path) >= (int)sizeof tmp) return -1;
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
   int rc = write_all(fd, content, strlen(content));
-  if (rc == 0) rc = fsync(fd);
-  close(fd);
+  if (close(fd) != 0 && rc == 0) rc = -1;
   if (rc == 0) rc = rename(tmp, path);
   if (rc != 0) unlink(tmp);
   return rc;
@@ -282,6 +294,7 @@ static void usage(int code) {
       "  -l, --log-path k8s-file:F    log file (none:F for none)\n"
       "      --log-size-max N         start a new log file once it has reached N bytes\n"
       "      --log-max-files N        files kept then, as F.1 (newest) … F.N-1 (default 1)\n"
+      "      --log-compress           gzip the rotated files (F.1.gz …), in the background\n"
       "  -t, --terminal               a pty for the process\n"
       "  -i, --stdin                  keep stdin for attach clients\n"
       "      --leave-stdin-open       keep stdin open when an attach client ends\n"
@@ -340,7 +353,8 @@ static void parse_args(int argc, char **argv) {
       long n = strtol(VALUE(), &end, 10);
       if (*end || n < 1 || n > 1000) die("bad --log-max-files");
       opt_log_max_files = (int)n;
-    } else if (FLAG("-t", "--terminal")) opt_tty = true;
+    } else if (FLAG(NULL, "--log-compress")) opt_log_compress = true;
+    else if (FLAG("-t", "--terminal")) opt_tty = true;
     else if (FLAG("-i", "--stdin")) opt_stdin = true;
     else if (FLAG(NULL, "--leave-stdin-open")) opt_leave_stdin_open = true;
     else if (FLAG("-e", "--exec")) opt_exec = true;
@@ -370,6 +384,11 @@ static void parse_args(int argc, char **argv) {
   if (!opt_cid || !opt_runtime || !opt_bundle || !opt_pidfile) die("--cid, --runtime, --bundle and --container-pidfile are required");
   if (opt_exec && !opt_process_spec) die("--exec needs --exec-process-spec");
   if (opt_exec_attach && !opt_exec) die("--exec-attach needs --exec");
+  if (opt_log_path) {
+    const char *slash = strrchr(opt_log_path, '/');
+    if (!slash) snprintf(log_dir, sizeof log_dir, ".");
+    else snprintf(log_dir, sizeof log_dir, "%.*s", slash == opt_log_path ? 1 : (int)(slash - opt_log_path), opt_log_path);
+  }
 }
 
 // ---------------------------------------------------------------- log (k8s-file)
@@ -397,25 +416,214 @@ static void log_append(const char *p, size_t n) {
 
 static void open_log(void);
 
+// ---------------------------------------------------------------- log compression
+//
+// With --log-compress a rotated file is gzip'ed (F.1 -> F.1.gz, dockerd's names) by a child of
+// the monitor, so the container's output is never held up by it. The child writes F.i.gz.tmp,
+// fsyncs it, renames it to F.i.gz and only then removes F.i: a crash at any point leaves F.i
+// whole (and maybe also its complete F.i.gz, which the next compression keeps in place of F.i).
+// Readers take F.i before F.i.gz, so they find one or the other, never neither.
+//
+// The child holds an flock on the log's directory until it is done; a rotation takes that lock
+// first and is put off (the current file grows on past max-size) while it is held: no rename
+// happens under a compressing child, ours or one left by an earlier monitor of the container.
+// Past twice max-size the monitor stops reading the process's output until the lock is free
+// (dockerd blocks its writer at the next rotation the same way).
+//
+// The gzip header's extra field is JSON, as dockerd's: {"lastTime": <time of the last record>}
+// (dockerd's key; a reader skips the file for a later --since), plus "ino" and "birth" of the
+// file compressed, so a reader that already holds that file (it was F, then F.1, when it looked)
+// knows the .gz for the same lines.
+
+/* The flock of the log's directory, or -1 when someone holds it (-2: no lock to be had).
+   With `wait`, until it is free. */
+static int log_lock(bool wait) {
+  int fd = open(log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -2;
+  int r;
+  do r = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)); while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    close(fd);
+    return e == EWOULDBLOCK ? -1 : -2;
+  }
+  return fd;
+}
+
+static void slot_name(char *out, size_t len, int i, const char *suffix) {
+  snprintf(out, len, "%s.%d%s", opt_log_path, i, suffix);
+}
+
+/* statx's birth time, by the raw syscall (not every libc has the wrapper). */
+struct pier_statx_ts { int64_t tv_sec; uint32_t tv_nsec; int32_t pad; };
+struct pier_statx {
+  uint32_t mask, blksize;
+  uint64_t attributes;
+  uint32_t nlink, uid, gid;
+  uint16_t mode, pad1;
+  uint64_t ino, size, blocks, attributes_mask;
+  struct pier_statx_ts atime, btime, ctime, mtime;
+  uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+  uint64_t spare[14];
+};
+#ifndef SYS_statx
+#define SYS_statx 332
+#endif
+
+/* Compress `plain` into `gz` through `tmp`; 0 when `gz` is complete and `plain` is gone. */
+static int compress_one(const char *plain, const char *gz, const char *tmp, const char *last_time) {
+  int in = open(plain, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return -1;
+  struct pier_statx sx;
+  memset(&sx, 0, sizeof sx);
+  if (syscall(SYS_statx, in, "", 0x1000 /* AT_EMPTY_PATH */, 0x800 | 0x100 /* BTIME|INO */, &sx) < 0) sx.mask = 0;
+  char extra[200];
+  int xl;
+  unsigned long long birth = (sx.mask & 0x800) ? (unsigned long long)sx.btime.tv_sec * 1000000000ULL + sx.btime.tv_nsec : 0;
+  if (last_time && *last_time)
+    xl = snprintf(extra, sizeof extra, "{\"lastTime\":\"%s\",\"ino\":%llu,\"birth\":\"%llu\"}", last_time, (unsigned long long)sx.ino, birth);
+  else
+    xl = snprintf(extra, sizeof extra, "{\"ino\":%llu,\"birth\":\"%llu\"}", (unsigned long long)sx.ino, birth);
+  int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) {
+    close(in);
+    return -1;
+  }
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  int rc = -1;
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) goto done;
+  gz_header h;
+  memset(&h, 0, sizeof h);
+  h.os = 255;  /* unknown, as Go's gzip writes */
+  h.extra = (Bytef *)extra;
+  h.extra_len = (uInt)xl;
+  deflateSetHeader(&zs, &h);
+  static unsigned char ibuf[65536], obuf[65536];
+  for (;;) {
+    ssize_t r = read_retry(in, ibuf, sizeof ibuf);
+    if (r < 0) goto end;
+    zs.next_in = ibuf;
+    zs.avail_in = (uInt)r;
+    int flush = r == 0 ? Z_FINISH : Z_NO_FLUSH;
+    int z;
+    do {
+      zs.next_out = obuf;
+      zs.avail_out = sizeof obuf;
+      z = deflate(&zs, flush);
+      if (z == Z_STREAM_ERROR) goto end;
+      if (write_all(out, obuf, sizeof obuf - zs.avail_out) < 0) goto end;
+    } while (zs.avail_out == 0);
+    if (z == Z_STREAM_END) break;
+  }
+  rc = 0;
+end:
+  deflateEnd(&zs);
+done:
+  if (rc == 0 && fsync(out) < 0) rc = -1;
+  if (close(out) < 0) rc = -1;
+  close(in);
+  if (rc == 0 && rename(tmp, gz) < 0) rc = -1;
+  if (rc != 0) {
+    unlink(tmp);
+    return -1;
+  }
+  unlink(plain);
+  return 0;
+}
+
+/* In the child, holding the lock: every rotated file not yet compressed is (F.1 just now; others
+   a crash left plain). `last_time` is F.1's last record's, when the monitor just rotated it. */
+static void compress_rotated(const char *last_time) {
+  char plain[PATH_MAX], gz[PATH_MAX], tmp[PATH_MAX];
+  for (int i = 1; i < opt_log_max_files; i++) {
+    slot_name(plain, sizeof plain, i, "");
+    slot_name(gz, sizeof gz, i, ".gz");
+    slot_name(tmp, sizeof tmp, i, ".gz.tmp");
+    unlink(tmp);  /* one a crash left: nothing else writes it while we hold the lock */
+    if (access(plain, F_OK) < 0) continue;
+    if (access(gz, F_OK) == 0) {
+      unlink(plain);  /* the crash came between the .gz's rename and this unlink: it is complete */
+      continue;
+    }
+    compress_one(plain, gz, tmp, i == 1 ? last_time : NULL);
+  }
+}
+
+/* Compress in a child that holds `lock` (an flock'ed fd) until it ends; we let go of ours. */
+static void start_compression(int lock, const char *last_time) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Nothing of the monitor's but the lock: a copy of the process's stdin or of a client's
+    // socket would keep them open (no EOF) as long as the compression runs.
+    if (lock > 0) syscall(SYS_close_range, 0, (unsigned)lock - 1, 0);
+    syscall(SYS_close_range, (unsigned)lock + 1, ~0U, 0);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    compress_rotated(last_time);
+    _exit(0);
+  }
+  if (pid < 0) warnx_("cannot fork to compress the log: %s", strerror(errno));
+  else compress_pid = pid;
+  close(lock);
+}
+
+/* At start: finish what a monitor before us left uncompressed (it was killed, the host crashed). */
+static void compress_leftovers(void) {
+  if (!opt_log_path || !opt_log_compress || opt_log_max_files <= 1) return;
+  // Looked for first, so a start with nothing left over costs no fork.
+  char name[PATH_MAX];
+  bool left = false;
+  for (int i = 1; i < opt_log_max_files && !left; i++) {
+    slot_name(name, sizeof name, i, "");
+    left = access(name, F_OK) == 0;
+    slot_name(name, sizeof name, i, ".gz.tmp");
+    left = left || access(name, F_OK) == 0;
+  }
+  if (!left) return;
+  int lock = log_lock(false);
+  if (lock >= 0) start_compression(lock, NULL);
+}
+
 /* The log has reached its size: F.N-2 … F.1 and F move one place older (F.N-1 is dropped), as
    dockerd's json-file rotates, and a new F begins; with one file kept F just begins again.
-   Called between records, so a record never spans two files. */
-static void log_rotate(void) {
-  log_flush();
+   Called between records, so a record never spans two files. Returns false when the rotation
+   must wait for a compression still running (with `wait`, it waits for it). */
+static bool log_rotate(bool wait) {
+  log_flush();  /* first: what is written must not wait in our buffer while we wait for the lock */
+  int lock = -2;
+  if (opt_log_compress && opt_log_max_files > 1) {
+    lock = log_lock(wait);
+    if (lock == -1) return false;
+  }
   char from[PATH_MAX], to[PATH_MAX];
   if (opt_log_max_files <= 1) {
     if (unlink(opt_log_path) < 0 && errno != ENOENT) warnx_("cannot remove the log %s: %s", opt_log_path, strerror(errno));
   } else {
-    snprintf(to, sizeof to, "%s.%d", opt_log_path, opt_log_max_files - 1);
-    if (unlink(to) < 0 && errno != ENOENT) warnx_("cannot remove %s: %s", to, strerror(errno));
+    // Each older file may be compressed (F.i.gz) or not (yet): both forms move.
+    for (int gz = 0; gz <= 1; gz++) {
+      slot_name(to, sizeof to, opt_log_max_files - 1, gz ? ".gz" : "");
+      if (unlink(to) < 0 && errno != ENOENT) warnx_("cannot remove %s: %s", to, strerror(errno));
+    }
     for (int i = opt_log_max_files - 2; i >= 0; i--) {
-      if (i == 0) snprintf(from, sizeof from, "%s", opt_log_path);
-      else snprintf(from, sizeof from, "%s.%d", opt_log_path, i);
-      snprintf(to, sizeof to, "%s.%d", opt_log_path, i + 1);
-      if (rename(from, to) < 0 && errno != ENOENT) warnx_("cannot rename %s: %s", from, strerror(errno));
+      for (int gz = 0; gz <= 1; gz++) {
+        if (i == 0 && gz) continue;
+        if (i == 0) snprintf(from, sizeof from, "%s", opt_log_path);
+        else slot_name(from, sizeof from, i, gz ? ".gz" : "");
+        slot_name(to, sizeof to, i + 1, gz ? ".gz" : "");
+        if (rename(from, to) < 0 && errno != ENOENT) warnx_("cannot rename %s: %s", from, strerror(errno));
+      }
     }
   }
+  char last[sizeof log_last_time];
+  memcpy(last, log_last_time, sizeof last);
   open_log();
+  if (lock >= 0) start_compression(lock, last);
+  return true;
+}
+
+/* A compression has run long enough for the log to reach twice max-size: output waits. */
+static bool log_held_back(void) {
+  return opt_log_compress && opt_log_size_max > 0 && log_size >= 2 * opt_log_size_max;
 }
 
 /* One read's worth of output as records: a line each, the last one "P" when it has no newline. */
@@ -428,15 +636,29 @@ static void log_output(int stream, const char *buf, size_t len) {
   char head[80];
   int hl = snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%09ld+00:00 %s F ", tm.tm_year + 1900, tm.tm_mon + 1,
                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec, stream == STREAM_STDERR ? "stderr" : "stdout");
+  bool stamped = false;
+  bool rotation_waits = false;  /* tried once per read, not per line, while a compression runs */
   while (len > 0) {
     const char *nl = memchr(buf, '\n', len);
     size_t line = nl ? (size_t)(nl - buf) + 1 : len;
     head[hl - 2] = nl ? 'F' : 'P';
-    if (opt_log_size_max > 0 && log_size >= opt_log_size_max) log_rotate();
+    if (opt_log_size_max > 0 && log_size >= opt_log_size_max) {
+      if (!rotation_waits) rotation_waits = !log_rotate(false);
+      // Twice max-size within one read (or while draining at the exit): the file stays bounded,
+      // this record waits for the compression, as dockerd's writer does at its next rotation.
+      if (rotation_waits && log_held_back()) rotation_waits = !log_rotate(true);
+    }
     log_size += (long long)hl + (long long)line + (nl ? 0 : 1);
     log_append(head, (size_t)hl);
     log_append(buf, line);
     if (!nl) log_append("\n", 1);
+    if (!stamped) {
+      // The time of the log's last record, for the gzip header of the file once it is rotated.
+      size_t tl = (size_t)(strchr(head, ' ') - head);
+      memcpy(log_last_time, head, tl);
+      log_last_time[tl] = 0;
+      stamped = true;
+    }
     buf += line;
     len -= line;
   }
@@ -910,7 +1132,9 @@ static void reap(void) {
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) return;
-    if (pid == runtime_pid) {
+    if (pid == compress_pid) {
+      compress_pid = -1;  /* done: a rotation put off meanwhile happens with the next output */
+    } else if (pid == runtime_pid) {
       runtime_status = status;
       runtime_done = true;
     } else if (container_pid > 0 && pid == container_pid) {
@@ -1063,6 +1287,13 @@ static void runtime_succeeded(void) {
 
 __attribute__((noreturn)) static void finish(void) {
   log_flush();
+  // A compression still running ends first: once the exit is written pierd may remove the
+  // container's directory, which a file the child creates meanwhile would keep from going.
+  if (compress_pid > 0) {
+    int st;
+    while (waitpid(compress_pid, &st, 0) < 0 && errno == EINTR) {}
+    compress_pid = -1;
+  }
   final_oom_check();
   int code = container_done ? exit_code(container_status) : 255;
   close_fd(&m_stdin);
@@ -1125,7 +1356,11 @@ static void loop(void) {
     fds[P_CTL] = (struct pollfd){.fd = ctl_fd, .events = POLLIN};
     if (console_listen_fd >= 0) fds[P_CONSOLE] = (struct pollfd){.fd = console_listen_fd, .events = POLLIN};
     if (oom_event_fd >= 0) fds[P_OOM] = (struct pollfd){.fd = oom_event_fd, .events = POLLIN};
-    if (running && !container_done && n_pending == 0) {
+    // A compression slower than the output: hold the output back (the lock is tried again
+    // at each turn; our own child's end wakes us, another monitor's is looked for every 50 ms).
+    bool log_waits = log_held_back() && !log_rotate(false);
+    if (log_waits && (timeout < 0 || timeout > 50)) timeout = 50;
+    if (running && !container_done && n_pending == 0 && !log_waits) {
       if (m_stdout >= 0 && !tty_hup) fds[P_STDOUT] = (struct pollfd){.fd = m_stdout, .events = POLLIN};
       if (m_stderr >= 0) fds[P_STDERR] = (struct pollfd){.fd = m_stderr, .events = POLLIN};
     }
@@ -1243,6 +1478,7 @@ int main(int argc, char **argv) {
   if (sig_fd < 0) die("signalfd: %s", strerror(errno));
 
   open_log();
+  compress_leftovers();
 
   int fds[2], w_in = -1, w_out = -1, w_err = -1;
   if (opt_tty) {

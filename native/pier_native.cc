@@ -5,6 +5,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
+#include <v8.h>  // LowMemoryNotification only: N-API has no way to ask V8 to shrink its heap
 
 #include <errno.h>
 #include <malloc.h>
@@ -1295,6 +1296,20 @@ napi_value SealedCopy(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// lowMemoryNotification(): V8's Isolate::LowMemoryNotification(), the one way to have V8
+// shrink its heap rather than just collect it: full collections with "reduce memory
+// footprint" set (compacting fragmented old-space pages, shrinking the young generation to
+// its minimum) until nothing more is freed, then the freed pages handed back to the kernel.
+// gc() (node --expose-gc) collects but keeps the pages, and V8's own memory reducer acts only
+// some 8 s after a collection, if at all. pierd calls this once when it goes quiet after work
+// (src/daemon/main.ts). The one call into V8's C++ API here: it needs the Node headers this
+// addon is built against anyway, and the isolate of the calling (main) thread.
+napi_value LowMemoryNotification(napi_env env, napi_callback_info info) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate != nullptr) isolate->LowMemoryNotification();
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", nullptr, Mknod, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -1319,6 +1334,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sealedCopy", nullptr, SealedCopy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"x32SyscallsWork", nullptr, X32SyscallsWork, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mallocTrim", nullptr, MallocTrim, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"lowMemoryNotification", nullptr, LowMemoryNotification, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"socketpair", nullptr, Socketpair, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"spawn", nullptr, Spawn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"childRef", nullptr, ChildRef, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

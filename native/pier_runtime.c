@@ -80,7 +80,7 @@ static struct {
   const char* hostname;
   const char* domainname;
   unsigned long long cloneFlags;
-  struct rtPair joinNs[4];  // type ("net", "ipc", "uts") and path
+  struct rtPair joinNs[4];  // type ("network", "ipc", "uts") and path
   int njoinNs;
   struct rtMount mounts[MAX_RT_ITEMS];
   int nmounts;
@@ -104,6 +104,10 @@ static struct {
 
 // ---- errors ------------------------------------------------------------------------------
 
+// What a create that fails must take away (its cgroups, its start fifo), once it made them;
+// the container's init, if there was one, is killed and reaped by then.
+static void (*undoCreate)(void);
+
 // The parent's errors: on stderr, which the monitor relays as the create error.
 static __attribute__((noreturn)) void rtDie(const char* fmt, ...) {
   char msg[4096];
@@ -111,6 +115,7 @@ static __attribute__((noreturn)) void rtDie(const char* fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  if (undoCreate) undoCreate();
   dprintf(2, "%s\n", msg);
   _exit(1);
 }
@@ -369,8 +374,22 @@ static int reopenMounted(const struct rtMount* m, int under, const struct stat* 
 static void mountOne(const struct rtMount* m) {
   requirePlainDirectory(m);
   refuseInsideProc(m);
-  int fd = openInRoot(rootFd, m->dest, true, m->file);
+  // The mount point as it is, else made (which one tells a tmpfs its mode, below).
+  int fd = openInRoot(rootFd, m->dest, false, m->file);
+  bool existed = fd >= 0;
+  if (fd < 0 && errno == ENOENT) fd = openInRoot(rootFd, m->dest, true, m->file);
   if (fd < 0) childFail("error mounting \"%s\" to rootfs at \"%s\": mkdir %s: %s", m->source, m->dest, m->dest, goErr(errno));
+  // A tmpfs on a directory of the image takes that directory's mode unless the options give
+  // one (runc since 1.1.8 prepends it; before, it chmod'ed the tmpfs): an image's 0700 /root
+  // must not become the tmpfs default, 1777, writable by every user of the container.
+  char data[4096 + 16];
+  const char* mountData = m->data;
+  struct stat under;
+  if (!strcmp(m->type, "tmpfs") && existed && fstat(fd, &under) == 0 && S_ISDIR(under.st_mode)) {
+    if (snprintf(data, sizeof(data), "mode=%o%s%s", (unsigned)(under.st_mode & 07777), m->data[0] ? "," : "", m->data) >= (int)sizeof(data))
+      childFail("error mounting \"%s\" to rootfs at \"%s\": options too long", m->source, m->dest);
+    mountData = data;
+  }
   char target[64];
   fdPath(fd, target, sizeof(target));
   struct stat source;
@@ -396,7 +415,7 @@ static void mountOne(const struct rtMount* m) {
       close(again);
     }
   } else {
-    if (mount(m->source, target, m->type, m->flags, m->data[0] ? m->data : NULL) != 0)
+    if (mount(m->source, target, m->type, m->flags, mountData[0] ? mountData : NULL) != 0)
       childFail("error mounting \"%s\" to rootfs at \"%s\": %s", m->source, m->dest, goErr(errno));
   }
   if (m->nprop) {
@@ -560,11 +579,35 @@ static void readonlyPath(const char* p) {
 static int nullFd = -1;
 
 static void openNullDevice(void) {
+  if (nullFd >= 0) return;
   nullFd = open("/dev/null", O_PATH | O_CLOEXEC);
   if (nullFd < 0) childFail("open /dev/null: %s", goErr(errno));
   struct stat st;
   if (fstat(nullFd, &st) != 0) childFail("stat /dev/null: %s", goErr(errno));
   if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) childFail("/dev/null is not the null device: refusing to mask paths with it");
+}
+
+// runc's reOpenDevNull, after pivot_root: stdio that is the host's /dev/null (the monitor's
+// stdin) becomes the container's. Left as it is, every process of the container inherits a file
+// of the host's /dev, and root in the container could chmod or chown the host's null device
+// through /proc/1/fd/0. The container's is opened as the masks' is (checked to be the null
+// device), then again for reading and writing through its fd.
+static void reopenDevNull(void) {
+  int null = -1;
+  for (int fd = 0; fd <= 2; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) childFail("fstat fd %d: %s", fd, goErr(errno));
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) continue;
+    if (null < 0) {
+      openNullDevice();
+      char p[64];
+      fdPath(nullFd, p, sizeof(p));
+      null = open(p, O_RDWR | O_CLOEXEC);
+      if (null < 0) childFail("open /dev/null: %s", goErr(errno));
+    }
+    if (dup3(null, fd, 0) < 0) childFail("dup3 /dev/null on fd %d: %s", fd, goErr(errno));
+  }
+  if (null >= 0) close(null);
 }
 
 // runc's maskPath: /dev/null bound on a file, an empty read-only tmpfs on a directory.
@@ -666,6 +709,7 @@ static __attribute__((noreturn)) void containerInit(int goFd, int consoleSock, c
     setupDevLinks();
   }
   pivotRoot();
+  reopenDevNull();
   // runc makes the process's cwd when the image lacks it (inside the new root: jailed).
   mkdirAll(plan.cwd);
   if (consoleSock >= 0) setupConsole(consoleSock);
@@ -756,6 +800,11 @@ static void removeState(void) {
   unlink(p);
 }
 
+static void removeCreated(void) {
+  removeCgroups();
+  removeState();
+}
+
 // `exec -d`: a process in a running container of ours, the way the exec helper makes one
 // (pier_exec.c's main: same plan, same namespace and cgroup joining, same finalizeProcess), but
 // detached as `runc exec -d` leaves it: its stdio is the monitor's (or a pty of the container,
@@ -818,6 +867,18 @@ static __attribute__((noreturn)) void runtimeExec(const char* process, const cha
   _exit(0);
 }
 
+// runc's sysctl validation for a network namespace it joins: net sysctls are the namespace's,
+// and one that is the host's (--network container:X where X has the host's network) would have
+// them written to the host's settings. pierd refuses them with --network host; a joined
+// namespace is only known here, by its inode (the runtime runs in the host's, as runc).
+static void refuseHostNetSysctls(int nsFd) {
+  struct stat joined, host;
+  if (fstat(nsFd, &joined) != 0 || stat("/proc/self/ns/net", &host) != 0) rtDie("runc create failed: invalid netns path: %s", goErr(errno));
+  if (joined.st_dev != host.st_dev || joined.st_ino != host.st_ino) return;
+  for (int i = 0; i < rt.nsysctls; i++)
+    if (!strncmp(rt.sysctls[i].key, "net.", 4)) rtDie("runc create failed: sysctl \"%s\" not allowed in host network namespace", rt.sysctls[i].key);
+}
+
 static int connectConsole(const char* consolePath) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   if (strlen(consolePath) >= sizeof(sa.sun_path)) rtDie("console socket path too long");
@@ -877,6 +938,14 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   readLastCap();
   if (!rt.rootfs) rtDie("the plan names no rootfs");
 
+  // The namespaces to join, opened once: what is checked below is what the init joins.
+  int nsFds[4];
+  for (int i = 0; i < rt.njoinNs; i++) {
+    nsFds[i] = open(rt.joinNs[i].value, O_RDONLY | O_CLOEXEC);
+    if (nsFds[i] < 0) rtDie("failed to open namespace %s: %s", rt.joinNs[i].value, goErr(errno));
+    if (!strcmp(rt.joinNs[i].key, "network")) refuseHostNetSysctls(nsFds[i]);
+  }
+
   // runc's state dir (made by pierd, with what its lifecycle needs) and the start fifo in it.
   if (snprintf(stateDir, sizeof(stateDir), "%s/%s", root, id) >= (int)sizeof(stateDir)) rtDie("state path too long");
   char fifoPath[PATH_MAX + 16];
@@ -885,16 +954,13 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   mode_t old = umask(0);
   if (mkfifo(fifoPath, 0622) != 0) rtDie("mkfifo %s: %s", fifoPath, goErr(errno));
   umask(old);
+  // From here on a failure takes away what was made: the fifo, the cgroups (even half made,
+  // or with a limit the kernel refused), as runc destroys a container whose create failed.
+  undoCreate = removeCreated;
   fifoFd = open(fifoPath, O_PATH | O_CLOEXEC);
   if (fifoFd < 0) rtDie("open %s: %s", fifoPath, goErr(errno));
 
   int consoleSock = consolePath ? connectConsole(consolePath) : -1;
-  int nsFds[4];
-  for (int i = 0; i < rt.njoinNs; i++) {
-    nsFds[i] = open(rt.joinNs[i].value, O_RDONLY | O_CLOEXEC);
-    if (nsFds[i] < 0) rtDie("failed to open namespace %s: %s", rt.joinNs[i].value, goErr(errno));
-  }
-
   // Cgroups: made and limited before the process is in them.
   int tasksFds[16], ntasks = 0, cgroup2Fd = -1;
   for (int i = 0; i < rt.ncgroups; i++) makeCgroup(&rt.cgroups[i]);
@@ -921,11 +987,7 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   struct clone_args ca = {.flags = rt.cloneFlags | (cgroup2Fd >= 0 ? CLONE_INTO_CGROUP : 0), .exit_signal = SIGCHLD, .cgroup = (unsigned long long)(cgroup2Fd >= 0 ? cgroup2Fd : 0)};
   fflush(NULL);
   pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-  if (pid < 0) {
-    removeCgroups();
-    removeState();
-    rtDie("clone: %s", goErr(errno));
-  }
+  if (pid < 0) rtDie("clone: %s", goErr(errno));
   if (pid == 0) {
     // Nothing of the host's cgroup tree or of the parent's ends stays open here.
     if (cgroup2Fd >= 0) close(cgroup2Fd);
@@ -972,8 +1034,6 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   if (why[0]) {
     kill(pid, SIGKILL);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    removeCgroups();
-    removeState();
     // runc's words, which Docker users (and pierd's exit codes: 126, 127) go by.
     rtDie("runc create failed: unable to start container process: %s", why);
   }
@@ -983,8 +1043,8 @@ static __attribute__((noreturn)) void runtimeMain(int argc, char** argv) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 || write(fd, pidText, (size_t)pl) != pl || close(fd) != 0 || rename(tmp, pidFile) != 0) {
     kill(pid, SIGKILL);
-    removeCgroups();
-    removeState();
+    // Reaped first: its cgroups cannot be removed while it is in them.
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     rtDie("write pid file %s: %s", pidFile, goErr(errno));
   }
   _exit(0);

@@ -30,6 +30,25 @@ if [ "$cc" = musl-gcc ]; then
   if [ -d "/usr/include/$multiarch/asm" ]; then ln -s "/usr/include/$multiarch/asm" "$kh/asm"; else ln -s /usr/include/asm "$kh/asm"; fi
   flags="$flags -idirafter $kh"
 fi
+# pier-monitor gzips rotated logs with zlib (zlib1g-dev): linked in statically too. musl-gcc
+# sees only musl's headers, so zlib's two are added beside the kernel's; Debian's libz.a is
+# built against glibc, but its deflate objects use nothing of libc beyond malloc and mem*.
+libs=""
+if grep -q '^#include <zlib.h>' "$src"; then
+  zlib_a=""
+  for d in "/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)" /usr/lib /usr/local/lib; do
+    if [ -f "$d/libz.a" ]; then zlib_a="$d/libz.a"; break; fi
+  done
+  if [ -z "$zlib_a" ] || [ ! -f /usr/include/zlib.h ]; then
+    echo "build-static: $src needs zlib's static library and headers (apt-get install zlib1g-dev)" >&2
+    exit 1
+  fi
+  if [ "$cc" = musl-gcc ]; then
+    ln -s /usr/include/zlib.h "$kh/zlib.h"
+    ln -s /usr/include/zconf.h "$kh/zconf.h"
+  fi
+  libs=$zlib_a
+fi
 # shellcheck disable=SC2086
-$cc $flags -o "$out.tmp" "$src"
+$cc $flags -o "$out.tmp" "$src" $libs
 mv "$out.tmp" "$out"

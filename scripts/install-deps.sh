@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(runc conmon iptables busybox-static tini catatonit g++ make musl-tools linux-libc-dev python3 tmux procps iproute2)
+APT_PACKAGES=(runc conmon iptables busybox-static tini catatonit g++ make musl-tools linux-libc-dev zlib1g-dev python3 tmux procps iproute2)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -57,6 +57,8 @@ const versionNumber = (v: string) => {
   const dot = v.indexOf(".");
   return Number(v.slice(0, dot)) + Number(v.slice(dot + 1)) / 100;
 };
+/** The request's version as the modules below the API write it ("1.41"): versionNumber's inverse. */
+export const apiVersionString = (v: number): string => v.toFixed(2);
 const NEWEST = versionNumber(API_VERSION);
 const OLDEST = versionNumber(MIN_API_VERSION);
 const VERSIONED = /^\/v(\d+\.\d+)(\/.*)?$/;

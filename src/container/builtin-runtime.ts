@@ -190,6 +190,11 @@ function resourceWrites(r: LinuxResources | undefined, dirOf: (subsystem: string
     out.push([path.join(dir, file), value]);
   };
   const cpu = res.cpu ?? {};
+  // Every key is one this writes, or runc gets the container: a limit left out (cpu.burst,
+  // cpu.idle, …) would be a container with less isolation than its config asks for.
+  const knownCpu = new Set(["shares", "quota", "period", "cpus", "mems", "realtimePeriod", "realtimeRuntime"]);
+  for (const k of Object.keys(cpu)) if (!knownCpu.has(k)) no(`cpu.${k}`);
+  for (const k of Object.keys(res.pids ?? {})) if (k !== "limit") no(`pids.${k}`);
   if (cpu.realtimePeriod || cpu.realtimeRuntime) no("realtime cpu limits");
   if (cpu.cpus) put("cpuset", "cpuset.cpus", cpu.cpus);
   if (cpu.mems) put("cpuset", "cpuset.mems", cpu.mems);

@@ -480,7 +480,7 @@ export class ExecManager {
     const spec = await this.containerSpec(c);
     const proc = await this.execProcess(ex, c, spec);
     // `runc exec` needs runc's state, which a container made by the builtin runtime
-    // (PIER_RUNTIME=builtin) does not have: the builtin runtime's `exec -d` runs it instead,
+    // (the default; not with PIER_RUNTIME=runc) does not have: the builtin runtime's `exec -d` runs it instead,
     // from the exec helper's plan (process.plan beside process.json).
     const builtinRoot = path.join(this.o.execRoot, "builtin");
     const builtinPlan = existsSync(path.join(builtinRoot, c.Id, "state.json")) ? await this.helperPlan(ex, c, spec) : undefined;

@@ -2,6 +2,7 @@ export * from "./record.js";
 export * from "./service.js";
 export * from "./views.js";
 export * from "./logfile.js";
+export { detailsPrefix, logAttributes, type LogInfo } from "./logattrs.js";
 export { attachBypassesLog, checkDaemonLogConfig, DEFAULT_LOG_CONFIG, type LogConfig } from "./logconfig.js";
 export { ExecManager, ExecStartError, execEnv, replaceOrAppendEnv } from "./exec.js";
 export { HEALTH_STATUSES } from "./health.js";

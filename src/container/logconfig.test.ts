@@ -27,12 +27,15 @@ test("names are checked at create with dockerd's words; none takes anything", ()
 });
 
 test("values are read at start: sizes are go-units' decimal sizes, max-file 1 unless rotating", () => {
-  assert.deepEqual(logPolicy({ Type: "json-file", Config: {} }), { driver: "json-file", maxSize: undefined, maxFiles: 1 });
-  assert.deepEqual(logPolicy({ Type: "json-file", Config: { "max-size": "1k", "max-file": "3" } }), { driver: "json-file", maxSize: 1000, maxFiles: 3 });
-  assert.deepEqual(logPolicy({ Type: "json-file", Config: { "max-size": "1.5KiB" } }), { driver: "json-file", maxSize: 1500, maxFiles: 1 });
-  assert.deepEqual(logPolicy({ Type: "json-file", Config: { "max-file": "3" } }), { driver: "json-file", maxSize: undefined, maxFiles: 1 });
-  assert.deepEqual(logPolicy({ Type: "local", Config: {} }), { driver: "local", maxSize: 20 * 1024 * 1024, maxFiles: 5 });
-  assert.deepEqual(logPolicy({ Type: "none", Config: { "max-size": "bogus" } }), { driver: "none", maxFiles: 1 });
+  assert.deepEqual(logPolicy({ Type: "json-file", Config: {} }), { driver: "json-file", maxSize: undefined, maxFiles: 1, compress: false });
+  assert.deepEqual(logPolicy({ Type: "json-file", Config: { "max-size": "1k", "max-file": "3" } }), { driver: "json-file", maxSize: 1000, maxFiles: 3, compress: false });
+  assert.deepEqual(logPolicy({ Type: "json-file", Config: { "max-size": "1.5KiB" } }), { driver: "json-file", maxSize: 1500, maxFiles: 1, compress: false });
+  assert.deepEqual(logPolicy({ Type: "json-file", Config: { "max-file": "3" } }), { driver: "json-file", maxSize: undefined, maxFiles: 1, compress: false });
+  assert.deepEqual(logPolicy({ Type: "json-file", Config: { "max-size": "1k", "max-file": "2", compress: "true" } }), { driver: "json-file", maxSize: 1000, maxFiles: 2, compress: true });
+  // local's defaults (moby daemon/logger/local): 20 MiB files, 5 of them, compressed.
+  assert.deepEqual(logPolicy({ Type: "local", Config: {} }), { driver: "local", maxSize: 20 * 1024 * 1024, maxFiles: 5, compress: true });
+  assert.deepEqual(logPolicy({ Type: "local", Config: { compress: "false", "max-file": "1" } }), { driver: "local", maxSize: 20 * 1024 * 1024, maxFiles: 1, compress: false });
+  assert.deepEqual(logPolicy({ Type: "none", Config: { "max-size": "bogus" } }), { driver: "none", maxFiles: 1, compress: false });
   const bad = (Config: Record<string, string>, msg: string, Type = "json-file", kind = "System") => {
     assert.throws(() => logPolicy({ Type, Config }), (e: Error) => e.message === msg && kindOf(e) === kind);
   };
@@ -43,7 +46,10 @@ test("values are read at start: sizes are go-units' decimal sizes, max-file 1 un
   bad({ "max-size": "1k", "max-file": "0" }, "failed to initialize logging driver: max-file cannot be less than 1");
   bad({ compress: "maybe" }, 'failed to initialize logging driver: strconv.ParseBool: parsing "maybe": invalid syntax');
   bad({ "max-file": "2", compress: "true" }, "failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set");
-  bad({ "max-size": "1k", "max-file": "2", compress: "true" }, "failed to initialize logging driver: compress=true is not supported by Pier's json-file driver: rotated log files are kept uncompressed", "json-file", "NotImplemented");
+  bad({ "env-regex": "(" }, "failed to initialize logging driver: error parsing regexp: missing closing ): `(`");
+  bad({ "labels-regex": "a[b" }, "failed to initialize logging driver: error parsing regexp: missing closing ]: `[b`");
+  bad({ tag: "{{.Nope}}" }, 'failed to initialize logging driver: template: log-tag:1:2: executing "log-tag" at <.Nope>: can\'t evaluate field Nope in type *logger.Info');
+  bad({ tag: "x{{.Name" }, "failed to initialize logging driver: template: log-tag:1: unclosed action");
   bad({ "max-size": "x" }, "failed to initialize logging driver: invalid value for max-size: x: invalid size: 'x'", "local");
   bad({ "max-file": "1" }, "failed to initialize logging driver: compression cannot be enabled when max file count is 1", "local");
   bad({ compress: "x" }, 'failed to initialize logging driver: error reading compress log option: strconv.ParseBool: parsing "x": invalid syntax', "local");

@@ -1,5 +1,6 @@
-import { invalidParameter, notImplemented, systemError } from "../errdefs/index.js";
+import { invalidParameter, systemError } from "../errdefs/index.js";
 import { fromHumanSize as unitsFromHumanSize, ramInBytes } from "../lib/index.js";
+import { parseTagTemplate } from "./logattrs.js";
 
 // HostConfig.LogConfig as dockerd treats it (moby daemon/logger: ValidateLogOpts, jsonfilelog,
 // local), for the three drivers Pier serves: json-file, local and none. All three are the
@@ -21,6 +22,8 @@ export interface LogPolicy {
   maxSize?: number;
   /** Files kept, the current one included (1: the file is started afresh at max-size). */
   maxFiles: number;
+  /** Rotated files are gzip-compressed (`<log>.1.gz` …). */
+  compress: boolean;
 }
 
 export type ServedDriver = "json-file" | "local" | "none";
@@ -123,7 +126,7 @@ class PolicyError extends Error {
 
 function readPolicy(lc: LogConfig): LogPolicy {
   const cfg = lc.Config;
-  if (lc.Type === "none") return { driver: "none", maxFiles: 1 };
+  if (lc.Type === "none") return { driver: "none", maxFiles: 1, compress: false };
   if (lc.Type === "local") {
     let maxSize = LOCAL_MAX_SIZE;
     let maxFiles = LOCAL_MAX_FILES;
@@ -131,17 +134,15 @@ function readPolicy(lc: LogConfig): LogPolicy {
     if (cfg["max-size"] !== undefined) maxSize = wrap(() => fromHumanSize(cfg["max-size"]!), (m) => `invalid value for max-size: ${cfg["max-size"]}: ${m}`);
     if (cfg["max-file"] !== undefined) maxFiles = wrap(() => atoi(cfg["max-file"]!), (m) => `invalid value for max-file: ${cfg["max-file"]}: ${m}`);
     if (cfg.compress !== undefined) compress = wrap(() => parseBool(cfg.compress!), (m) => `error reading compress log option: ${m}`);
-    if (maxSize < 0) throw new PolicyError("max-size must not be negative");
-    if (maxFiles < 0) throw new PolicyError("max-file must not be negative");
+    if (maxSize < 0) throw new PolicyError("max size should be a positive number");
+    if (maxFiles < 0) throw new PolicyError("max file count cannot be less than 0");
     if (compress && maxFiles <= 1) throw new PolicyError("compression cannot be enabled when max file count is 1");
-    // local compresses rotated files by default; Pier keeps them as they are (see
-    // docs/architecture.md), and refuses only an explicit request for compression.
-    if (cfg.compress !== undefined && compress) throw compressRefused("local");
-    return { driver: "local", maxSize: maxSize > 0 ? maxSize : undefined, maxFiles: Math.max(1, maxFiles) };
+    return { driver: "local", maxSize: maxSize > 0 ? maxSize : undefined, maxFiles: Math.max(1, maxFiles), compress };
   }
   // json-file
   let maxSize: number | undefined;
   let maxFiles = 1;
+  let compress = false;
   if (cfg["max-size"] !== undefined) {
     maxSize = fromHumanSize(cfg["max-size"]);
     if (maxSize <= 0) throw new PolicyError("max-size must be a positive number");
@@ -151,9 +152,8 @@ function readPolicy(lc: LogConfig): LogPolicy {
     if (maxFiles < 1) throw new PolicyError("max-file cannot be less than 1");
   }
   if (cfg.compress !== undefined) {
-    const compress = parseBool(cfg.compress);
+    compress = parseBool(cfg.compress);
     if (compress && (maxFiles === 1 || maxSize === undefined)) throw new PolicyError("compress cannot be true when max-file is less than 2 or max-size is not set");
-    if (compress) throw compressRefused("json-file");
   }
   for (const key of ["labels-regex", "env-regex"]) {
     const re = cfg[key];
@@ -161,15 +161,22 @@ function readPolicy(lc: LogConfig): LogPolicy {
     try {
       new RegExp(re);
     } catch (e) {
-      throw new PolicyError(`error parsing regexp: ${(e as Error).message}`);
+      throw new PolicyError(`error parsing regexp: ${goRegexpProblem(re, (e as Error).message)}`);
     }
   }
+  if (cfg.tag !== undefined) wrap(() => parseTagTemplate(cfg.tag!), (m) => m);
   // With max-file but no max-size the file never rotates, as with dockerd.
-  return { driver: "json-file", maxSize, maxFiles: maxSize === undefined ? 1 : maxFiles };
+  return { driver: "json-file", maxSize, maxFiles: maxSize === undefined ? 1 : maxFiles, compress };
 }
 
-function compressRefused(driver: string): PolicyError {
-  return new PolicyError("", notImplemented(`failed to initialize logging driver: compress=true is not supported by Pier's ${driver} driver: rotated log files are kept uncompressed`));
+/** The words of Go's regexp for the commonest mistakes (dockerd compiles with Go's regexp), else V8's. */
+function goRegexpProblem(re: string, v8: string): string {
+  const why = v8.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
+  if (why === "Unterminated group") return `missing closing ): \`${re}\``;
+  if (why === "Unmatched ')'") return `unexpected ): \`${re}\``;
+  if (why === "Unterminated character class") return `missing closing ]: \`${re.slice(re.lastIndexOf("["))}\``;
+  if (why === "\\ at end of pattern") return "trailing backslash at end of expression: ``";
+  return why;
 }
 
 function wrap<T>(f: () => T, say: (m: string) => string): T {

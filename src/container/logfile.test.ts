@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { promises as fsp } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { crc32, deflateRawSync } from "node:zlib";
 import { Demuxer } from "../lib/index.js";
 import { LogEncoder, LogFollower, dockerTimestamp, logEnd, parseRecords, readLog, streamLog, type LogRecord } from "./logfile.js";
 
@@ -183,6 +184,111 @@ describe("rotated logs", () => {
       await fsp.appendFile(file, rec(4));
       await f.stop();
       assert.deepEqual(seen, ["line-1", "line-2", "line-3", "line-4"]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  /**
+   * What pier-monitor's compressing child does: `<plain>` into `<plain>.gz`, with its header's
+   * JSON (lastTime, the source's inode and birth time), then the plain file removed.
+   */
+  async function compress(plain: string, unlinkPlain = true): Promise<void> {
+    const data = await fsp.readFile(plain);
+    const st = await fsp.stat(plain, { bigint: true });
+    const extra = Buffer.from(JSON.stringify({ lastTime: "2026-11-22T01:45:59Z", ino: Number(st.ino), birth: String(st.birthtimeNs) }));
+    const head = Buffer.from([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 255, extra.length & 0xff, extra.length >> 8]);
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(crc32(data), 0);
+    trailer.writeUInt32LE(data.length, 4);
+    await fsp.writeFile(`${plain}.gz`, Buffer.concat([head, extra, deflateRawSync(data), trailer]));
+    if (unlinkPlain) await fsp.rm(plain);
+  }
+
+  it("reads compressed rotated files, a plain one before its .gz, and the same lines once", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-logrot-"));
+    const file = path.join(dir, "c-json.log");
+    try {
+      await fsp.writeFile(`${file}.3`, rec(0));
+      await compress(`${file}.3`);
+      await fsp.writeFile(`${file}.2`, rec(1) + rec(2));
+      await compress(`${file}.2`, false); // cut between the .gz's rename and the plain file's unlink
+      await fsp.writeFile(`${file}.1`, rec(3)); // not compressed yet
+      await fsp.writeFile(file, rec(4));
+      const o = { stdout: true, stderr: true, timestamps: false, tty: false };
+      const want = ["line-0", "line-1", "line-2", "line-3", "line-4"];
+      assert.deepEqual(texts((await readLog(file, o)).records), want);
+      assert.deepEqual(texts((await readLog(file, { ...o, tail: 4 })).records), want.slice(1));
+      const enc = new LogEncoder({ ...o, tty: true });
+      const chunks: Buffer[] = [];
+      await streamLog(file, { ...o, tty: true }, enc, async (b) => void chunks.push(b));
+      assert.equal(Buffer.concat(chunks).toString(), want.map((l) => l + "\n").join(""));
+      // A .gz whose last record is older than --since is not even inflated.
+      assert.deepEqual(texts((await readLog(file, { ...o, sinceNs: BigInt(Date.parse("2026-11-22T01:46:00Z")) * 1_000_000n })).records), []);
+      // A reader that held F.1 when it was compressed sees its lines once: its .gz is skipped.
+      await compress(`${file}.1`);
+      await fsp.rm(`${file}.2`);
+      assert.deepEqual(texts((await readLog(file, o)).records), want);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a follower whose files were rotated and compressed meanwhile reads them from the .gz", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-logrot-"));
+    const file = path.join(dir, "c-json.log");
+    try {
+      await fsp.writeFile(file, rec(0));
+      const seen: string[] = [];
+      const f = new LogFollower(file, await logEnd(file), (recs) => seen.push(...texts(recs)));
+      f.start();
+      await f.kick();
+      await fsp.appendFile(file, rec(1));
+      // Two rotations before the follower looks again, each file compressed at once.
+      await rotate(file);
+      await compress(`${file}.1`);
+      await fsp.appendFile(file, rec(2));
+      await fsp.rename(`${file}.1.gz`, `${file}.2.gz`);
+      await fsp.rename(file, `${file}.1`);
+      await fsp.writeFile(file, "");
+      await compress(`${file}.1`);
+      await fsp.appendFile(file, rec(3));
+      await f.stop();
+      assert.deepEqual(seen, ["line-1", "line-2", "line-3"]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("tail reads a large file from its end: the same lines as a whole read, long split lines too", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-logrot-"));
+    const file = path.join(dir, "c-json.log");
+    try {
+      const t = "2026-11-22T01:45:10.000000000+00:00";
+      const records: string[] = [];
+      const lines: string[] = [];
+      for (let i = 0; i < 4000; i++) {
+        if (i === 2500) {
+          // A 90 KB line in 8 KB parts, with a stderr line between two of them.
+          const part = "x".repeat(8192);
+          for (let j = 0; j < 11; j++) records.push(`${t} stdout P ${part}`);
+          records.push(`${t} stderr F between`);
+          records.push(`${t} stdout F end`);
+          lines.push("between", part.repeat(11) + "end");
+        }
+        const stream = i % 3 === 0 ? "stderr" : "stdout";
+        records.push(`${t} ${stream} F ${stream}-${i}-${"y".repeat(i % 50)}`);
+        lines.push(`${stream}-${i}-${"y".repeat(i % 50)}`);
+      }
+      // A record being written: not a line yet.
+      await fsp.writeFile(file, records.join("\n") + "\n" + `${t} stdout F incompl`);
+      const o = { stdout: true, stderr: true, timestamps: false, tty: true };
+      for (const n of [0, 1, 2, 50, 1499, 1500, 1501, 1502, 3000, lines.length, lines.length + 10]) {
+        const r = await readLog(file, { ...o, tail: n });
+        const want = n === 0 ? "" : lines.slice(-n).map((l) => l + "\n").join("");
+        assert.equal(new LogEncoder(o).encode(r.records).toString(), want, `tail ${n}`);
+        assert.equal(r.offset.offset, (await fsp.stat(file)).size - `${t} stdout F incompl`.length);
+      }
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 import { promises as fsp, watch, type FSWatcher } from "node:fs";
 import * as nodePath from "node:path";
 import { parseRFC3339Ns } from "../lib/index.js";
+import { gzChunks, identity, MAX_ROTATED, openLogFiles, openSlot, readGz, successorOf, type LogFile } from "./logrotated.js";
 
 /**
  * The monitor's k8s-file log (pier-monitor's or conmon's): one line per record,
@@ -29,6 +30,8 @@ export interface LogReadOptions {
   /** Last N lines; undefined for all. */
   tail?: number;
   tty: boolean;
+  /** `--details`: the attributes' prefix (`k=v,… `) put before every line, after its timestamp. */
+  details?: Buffer;
 }
 
 const SPACE = 0x20;
@@ -133,7 +136,7 @@ export class LogEncoder {
 
   /** Records in, wire bytes out: all lines written into one Buffer (this is the hot path of `docker logs`). */
   encode(records: LogRecord[]): Buffer {
-    if (this.o.timestamps) return this.encodeGeneral(records);
+    if (this.o.timestamps || this.o.details) return this.encodeGeneral(records);
     // Runs of whole lines (the bulk) go through the tight loop; partial lines and the lines
     // that complete them go through the general path. The monitor splits a line wherever its read
     // buffer ends, so even `seq` output has a few partial records.
@@ -227,18 +230,20 @@ export class LogEncoder {
 
   private write(lines: Line[]): Buffer {
     if (lines.length === 0) return EMPTY;
+    const details = this.o.details;
     const stamps = this.o.timestamps ? lines.map((l) => Buffer.from(dockerTimestamp(l.time) + " ", "latin1")) : undefined;
+    const extra = details ? details.length : 0;
     const header = this.o.tty ? 0 : 8;
     let size = 0;
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!;
-      size += header + textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0);
+      size += header + textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0) + extra;
     }
     const out = Buffer.allocUnsafe(size);
     let off = 0;
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!;
-      const payload = textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0);
+      const payload = textLength(l.text) + (l.newline ? 1 : 0) + (stamps ? stamps[i]!.length : 0) + extra;
       if (header) {
         // Docker's frame header: stream, three zero bytes, payload size (uint32 big-endian).
         out[off] = l.stream;
@@ -249,6 +254,7 @@ export class LogEncoder {
         off += 8;
       }
       if (stamps) off += stamps[i]!.copy(out, off);
+      if (details) off += details.copy(out, off);
       off += copyText(l.text, out, off);
       if (l.newline) out[off++] = 0x0a;
     }
@@ -283,67 +289,50 @@ export function isWindowed(o: LogReadOptions): boolean {
   return o.sinceMs !== undefined || o.untilMs !== undefined || o.sinceNs !== undefined || o.untilNs !== undefined;
 }
 
-/** Where a reader stopped: the file (by inode, which a rotation's rename keeps) and the offset in it. */
+/**
+ * Where a reader stopped: the file (by inode, which a rotation's rename keeps, and identity, which
+ * a .gz of it records) and the offset in it (in its uncompressed content).
+ */
 export interface LogPosition {
   ino?: number;
+  key?: string;
   offset: number;
 }
 
-/** The most rotated files looked for (dockerd takes any max-file; beyond this is not sensible). */
-const MAX_ROTATED = 1000;
-
-/**
- * The log and its rotated files (`<log>.1` newest … `<log>.N` oldest), open, oldest first. Opened
- * newest first: a rotation between two opens then shows a file twice (skipped by inode) rather
- * than hiding one, and an open fd keeps its file's content whatever is renamed or removed after.
- */
-async function openLogFiles(path: string): Promise<{ fh: fsp.FileHandle; ino: number }[]> {
-  const out: { fh: fsp.FileHandle; ino: number }[] = [];
-  const seen = new Set<number>();
-  for (let i = 0; i <= MAX_ROTATED; i++) {
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(i === 0 ? path : `${path}.${i}`, "r");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        if (i === 0) continue; // no current file (rotating right now, or never started)
-        break;
-      }
-      for (const f of out) await f.fh.close();
-      throw err;
-    }
-    const { ino } = await fh.stat();
-    if (seen.has(ino)) {
-      await fh.close();
-      continue;
-    }
-    seen.add(ino);
-    out.push({ fh, ino });
+/** A plain file's content in 512 KiB reads. */
+async function* plainChunks(fh: fsp.FileHandle): AsyncGenerator<Buffer> {
+  for (;;) {
+    const buf = Buffer.allocUnsafe(512 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    if (bytesRead === 0) return;
+    yield buf.subarray(0, bytesRead);
   }
-  return out.reverse();
 }
 
+/** A compressed file whose last record is older than `since`: dockerd skips it the same way. */
+const olderThanWindow = (f: LogFile, o: LogReadOptions) => f.gz && o.sinceNs !== undefined && f.lastTimeNs !== undefined && f.lastTimeNs < o.sinceNs;
+
 /**
- * Stream a log (its rotated files first, oldest first) through an encoder chunk by chunk, so the
- * client starts reading while the rest is parsed (a whole-file read would make it wait). Not for
- * `tail`, which needs the end first. Returns where the last complete record ended. `write`
- * returns false when the client is not keeping up; the stream then waits for `drain`.
+ * Stream a log (its rotated files first, oldest first, compressed ones inflated as they are read)
+ * through an encoder chunk by chunk, so the client starts reading while the rest is parsed (a
+ * whole-file read would make it wait). Not for `tail`, which needs the end first. Returns where
+ * the last complete record ended. `write` returns false when the client is not keeping up; the
+ * stream then waits for `drain`.
  */
 export async function streamLog(path: string, o: LogReadOptions, enc: LogEncoder, write: (b: Buffer) => Promise<void>): Promise<LogPosition> {
   const files = await openLogFiles(path);
   const windowed = isWindowed(o);
   const pos: LogPosition = { offset: 0 };
   try {
-    for (const { fh, ino } of files) {
+    for (const f of files) {
       // A record never spans two files: the monitor rotates between records.
       let rest: Buffer = EMPTY;
-      pos.ino = ino;
+      pos.ino = f.ino;
+      pos.key = f.key;
       pos.offset = 0;
-      for (;;) {
-        const buf = Buffer.allocUnsafe(512 * 1024);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      if (olderThanWindow(f, o)) continue;
+      for await (const chunk of f.gz ? gzChunks(f.fh) : plainChunks(f.fh)) {
+        const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
         const recs: LogRecord[] = [];
         rest = parseRecords(data, recs);
         pos.offset += data.length - rest.length;
@@ -357,31 +346,110 @@ export async function streamLog(path: string, o: LogReadOptions, enc: LogEncoder
   return pos;
 }
 
-/** Read a whole log (rotated files first) into records, honouring since/until/tail. */
+/**
+ * Read a log into records, honouring since/until/tail. Files are read newest first, and with
+ * `tail` only as far back as the lines asked for reach: a plain file from its end backwards in
+ * growing reads, a compressed one inflated whole.
+ */
 export async function readLog(path: string, o: LogReadOptions): Promise<{ records: LogRecord[]; offset: LogPosition }> {
   const files = await openLogFiles(path);
-  const all: LogRecord[] = [];
+  const parts: LogRecord[][] = [];
   const pos: LogPosition = { offset: 0 };
+  const windowed = isWindowed(o);
   try {
-    for (const { fh, ino } of files) {
-      const data = await fh.readFile();
-      const rest = parseRecords(data, all);
-      pos.ino = ino;
-      pos.offset = data.length - rest.length;
+    files: for (let k = files.length - 1; k >= 0; k--) {
+      const f = files[k]!;
+      if (olderThanWindow(f, o)) break; // and the older ones older still
+      const newest = k === files.length - 1;
+      const setEnd = (offset: number) => {
+        if (newest) Object.assign(pos, { ino: f.ino, key: f.key, offset });
+      };
+      for await (const recs of segmentsFromEnd(f, o.tail !== undefined, setEnd)) {
+        parts.unshift(windowed ? recs.filter((r) => inWindow(r, o)) : recs);
+        if (o.tail !== undefined && tailIsWithin(parts.flat(), o.tail)) break files;
+      }
     }
   } finally {
     for (const { fh } of files) await fh.close();
   }
-  let records = isWindowed(o) ? all.filter((r) => inWindow(r, o)) : all;
+  let records = parts.flat();
   if (o.tail !== undefined) records = tailRecords(records, o.tail);
   return { records, offset: pos };
+}
+
+/**
+ * A file's records in segments, the last segment first (each in order). Whole unless
+ * `backwards` (a plain file is then read from its end in reads of 64 KiB, doubling). `setEnd`
+ * learns where the file's last complete record ends.
+ */
+async function* segmentsFromEnd(f: LogFile, backwards: boolean, setEnd: (offset: number) => void): AsyncGenerator<LogRecord[]> {
+  if (f.gz || !backwards) {
+    const data = f.gz ? await readGz(f.fh) : await f.fh.readFile();
+    const recs: LogRecord[] = [];
+    const rest = parseRecords(data, recs);
+    setEnd(data.length - rest.length);
+    yield recs;
+    return;
+  }
+  const { size } = await f.fh.stat();
+  let end = size;
+  let chunk = 64 * 1024;
+  // The head of the part read already, up to its first newline: the end of a line begun earlier.
+  let later: Buffer = EMPTY;
+  let ended = false; // the file's end parsed: where its last whole record ends is known
+  while (end > 0) {
+    const start = Math.max(0, end - chunk);
+    chunk *= 2;
+    const buf = Buffer.allocUnsafe(end - start);
+    const { bytesRead } = await f.fh.read(buf, 0, buf.length, start);
+    const data = later.length ? Buffer.concat([buf.subarray(0, bytesRead), later]) : buf.subarray(0, bytesRead);
+    let from = 0;
+    if (start > 0) {
+      const nl = data.indexOf(0x0a);
+      if (nl < 0) {
+        later = data;
+        end = start;
+        continue;
+      }
+      from = nl + 1;
+    }
+    later = data.subarray(0, from);
+    const recs: LogRecord[] = [];
+    const rest = parseRecords(data.subarray(from), recs);
+    if (!ended) setEnd(size - rest.length);
+    ended = true;
+    end = start;
+    yield recs;
+  }
+  if (!ended) setEnd(0);
+}
+
+/**
+ * Whether the last n lines all begin within these records: each stream's first kept record has
+ * a record of its stream before it (a line may start with partial records in an older file).
+ */
+function tailIsWithin(records: LogRecord[], n: number): boolean {
+  const kept = tailRecords(records, n);
+  if (kept.length === records.length) return n === 0;
+  const firstKept = new Map<1 | 2, LogRecord>();
+  for (const r of kept) if (!firstKept.has(r.stream)) firstKept.set(r.stream, r);
+  for (const [stream, first] of firstKept) {
+    const earlier = records.find((r) => r.stream === stream);
+    if (earlier === first) return false;
+  }
+  return true;
 }
 
 /** Where the log ends now: a reader starting here gets only what is written from now on. */
 export async function logEnd(path: string): Promise<LogPosition> {
   try {
-    const st = await fsp.stat(path);
-    return { ino: st.ino, offset: st.size };
+    const fh = await fsp.open(path, "r");
+    try {
+      const id = await identity(fh);
+      return { ino: id.ino, key: id.key, offset: id.size };
+    } finally {
+      await fh.close();
+    }
   } catch {
     return { offset: 0 };
   }
@@ -418,8 +486,9 @@ function tailRecords(records: LogRecord[], n: number): LogRecord[] {
 /**
  * Follows a log from a position, calling onRecords as the monitor appends, across rotations: when
  * `<log>` is a new file, the one being read is finished (the monitor writes no more to it once it
- * renamed it) and reading goes on with the next newer file. stop() reads what is left once more
- * (so nothing written before the exit is lost) and ends.
+ * renamed it) and reading goes on with the next newer file — inflated whole when the monitor has
+ * compressed it meanwhile. stop() reads what is left once more (so nothing written before the
+ * exit is lost) and ends.
  */
 export class LogFollower {
   private watcher: FSWatcher | undefined;
@@ -473,41 +542,79 @@ export class LogFollower {
         continue;
       }
       await this.drain();
-      const next = await this.successor(mine.ino);
       await this.fh!.close();
       this.fh = undefined;
-      this.rest = EMPTY;
-      this.pos = { offset: 0 };
-      const fh = await fsp.open(next, "r").catch(() => undefined);
-      if (!fh) return;
-      this.fh = fh;
-      this.pos.ino = (await fh.stat()).ino;
+      if (!(await this.moveOn(this.pos.key))) return;
     }
   }
 
-  /** Open the file the position names: the current one, or a rotated one it was renamed to. */
-  private async openAt(): Promise<boolean> {
-    let fh: fsp.FileHandle | undefined;
-    if (this.pos.ino !== undefined) {
-      for (let i = 0; i <= MAX_ROTATED && !fh; i++) {
-        const name = i === 0 ? this.path : `${this.path}.${i}`;
-        const st = await fsp.stat(name).catch(() => undefined);
-        if (!st) {
-          if (i === 0) continue;
-          break;
-        }
-        if (st.ino === this.pos.ino) fh = await fsp.open(name, "r").catch(() => undefined);
+  /**
+   * Go on after the file with identity `key`: compressed successors are read whole, the first
+   * plain one is opened to follow. False when there is nothing to open (yet).
+   */
+  private async moveOn(key: string | undefined): Promise<boolean> {
+    this.rest = EMPTY;
+    for (let tries = 0; tries < MAX_ROTATED; tries++) {
+      const next = (key !== undefined ? await successorOf(this.path, key) : undefined) ?? (await openSlot(this.path, 0));
+      if (!next) {
+        this.pos = { offset: 0 };
+        return false;
       }
-      if (!fh) this.pos = { offset: 0 }; // that file is gone: go on with the current one
+      if (next.gz) {
+        try {
+          this.emit(await readGz(next.fh));
+        } finally {
+          await next.fh.close();
+        }
+        key = next.key;
+        continue;
+      }
+      this.fh = next.fh;
+      this.pos = { ino: next.ino, key: next.key, offset: 0 };
+      return true;
     }
-    fh ??= await fsp.open(this.path, "r").catch(() => undefined);
-    if (!fh) return false;
-    this.fh = fh;
-    const st = await fh.stat();
-    if (this.pos.ino === undefined) this.pos.ino = st.ino;
-    if (this.pos.ino === st.ino && st.size < this.pos.offset) this.pos.offset = 0;
+    return false;
+  }
+
+  /** Open the file the position names: the current one, or a rotated one it became (maybe compressed). */
+  private async openAt(): Promise<boolean> {
+    if (this.pos.ino !== undefined) {
+      const files = await openLogFiles(this.path);
+      let found: LogFile | undefined;
+      for (const f of files) {
+        const same = this.pos.key !== undefined ? f.key === this.pos.key || f.srcKey === this.pos.key : !f.gz && f.ino === this.pos.ino;
+        if (same && !found) found = f;
+        else await f.fh.close();
+      }
+      if (found?.gz) {
+        // Compressed since: what is left of it, then on to the files after it.
+        try {
+          this.emit((await readGz(found.fh)).subarray(this.pos.offset));
+        } finally {
+          await found.fh.close();
+        }
+        return (await this.moveOn(found.key)) && this.watchNow();
+      }
+      if (found) {
+        this.fh = found.fh;
+        return this.watchNow();
+      }
+      this.pos = { offset: 0 }; // that file is gone: go on with the current one
+    }
+    const cur = await openSlot(this.path, 0).catch(() => undefined);
+    if (!cur) return false;
+    this.fh = cur.fh;
+    if (this.pos.ino === undefined) {
+      this.pos.ino = cur.ino;
+      this.pos.key = cur.key;
+    }
+    if (this.pos.ino === cur.ino && (await cur.fh.stat()).size < this.pos.offset) this.pos.offset = 0;
+    return this.watchNow();
+  }
+
+  /** The directory exists now: watch it instead of polling. */
+  private watchNow(): boolean {
     if (this.pollTimer && this.watcher === undefined) {
-      // The directory exists now: watch it instead of polling.
       clearInterval(this.pollTimer);
       this.pollTimer = undefined;
       this.start();
@@ -515,14 +622,10 @@ export class LogFollower {
     return true;
   }
 
-  /** The file after the one with inode `ino`: `<log>.(j-1)` when it is `<log>.j`, else `<log>`. */
-  private async successor(ino: number): Promise<string> {
-    for (let j = 1; j <= MAX_ROTATED; j++) {
-      const st = await fsp.stat(`${this.path}.${j}`).catch(() => undefined);
-      if (!st) break;
-      if (st.ino === ino) return j === 1 ? this.path : `${this.path}.${j - 1}`;
-    }
-    return this.path;
+  private emit(data: Buffer): void {
+    const recs: LogRecord[] = [];
+    parseRecords(data, recs);
+    if (recs.length && !this.closed) this.onRecords(recs);
   }
 
   private async drain(): Promise<void> {

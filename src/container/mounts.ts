@@ -70,16 +70,17 @@ export function parseBind(spec: string): PlannedMount {
   let rw = true;
   let propagation = "";
   let noCopy = false;
-  const modes: string[] = [];
   for (const o of opts.split(",").filter(Boolean)) {
     if (o === "ro") rw = false;
     else if (o === "rw") rw = true;
-    else if (o === "z" || o === "Z") modes.push(o);
+    else if (o === "z" || o === "Z") continue; // SELinux relabelling: no SELinux here
     else if (PROPAGATIONS.has(o)) propagation = o;
     else if (o === "nocopy") noCopy = true;
     else throw invalidParameter(`invalid mode: ${o}`);
   }
-  const mode = [rw ? "" : "ro", ...modes, propagation, noCopy ? "nocopy" : ""].filter(Boolean).join(",");
+  // Mode is the options as written (moby's parser keeps them raw: "rw" stays "rw"); a named
+  // volume without any shows "z" (moby's setBindModeIfNull).
+  const mode = opts;
   const destination = cleanDestination(dest);
   if (source.startsWith("/")) {
     return {

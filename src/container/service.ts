@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, invalidParameter, isENOENT, notFound, notImplemented, notModified, PierError, systemError } from "../errdefs/index.js";
-import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, type Logger, secureJoin } from "../lib/index.js";
+import { VALID_NAME, invalidPortBinding, newID, randomName, writeFileReplace, writeFileReplaceSync, type Logger, secureJoin } from "../lib/index.js";
 import { nowRFC3339, parseRFC3339Ns, rfc3339FromNs } from "./clock.js";
 import { publishVolumeEvents } from "./volume-events.js";
 import { formatPlatform, parsePlatformSpecifier, platformMatches, type ImageConfig, type Platform } from "../oci/index.js";
@@ -25,6 +25,7 @@ import { ExecManager, execEnv } from "./exec.js";
 import { HealthMonitors, mergeHealthcheck, validateHealthcheck } from "./health.js";
 import { applyDaemonStartPolicies, settleContainers, type RestoreHost } from "./restore.js";
 import { SeccompFilterCache, shimProcess, shimSpec } from "./start-shim.js";
+import type { ContainerSizes } from "./views.js";
 
 /** What the container service needs of the image service. */
 export interface ImageProvider {
@@ -42,6 +43,10 @@ export interface RootfsProvider {
   containerUpperDir?(id: string): string;
   /** The image's layer dirs, top-most first, for diff. */
   lowerDirs?(chainID: string): string[];
+  /** The storage driver's dirs of the container, for inspect's GraphDriver.Data. */
+  containerGraphData?(id: string, chainID: string | undefined): Record<string, string>;
+  /** Bytes the container wrote to its rootfs (SizeRw). */
+  containerRwSize?(id: string): number;
 }
 
 export interface ContainerServiceOptions {
@@ -96,7 +101,7 @@ export class ContainerService {
   private readonly runc: Runc;
   /** Pier's own runtime: the lifecycle of the containers it created (whether or not it is on). */
   private readonly builtin: BuiltinRuntime;
-  /** PIER_RUNTIME=builtin: create containers with pier-exec --runtime where it can (off by default). */
+  /** Create containers with pier-exec --runtime where it can (the default; PIER_RUNTIME=runc: runc alone). */
   private readonly useBuiltin: boolean;
   private exitWatcher: FSWatcher | undefined;
   readonly exitDir: string;
@@ -119,7 +124,7 @@ export class ContainerService {
     this.records = new RecordStore<ContainerRecord>(path.join(o.dataRoot, "_meta"));
     this.runc = new Runc(o.runtimePath, path.join(o.execRoot, "runc"));
     this.builtin = new BuiltinRuntime(path.join(o.execRoot, "builtin"));
-    this.useBuiltin = process.env.PIER_RUNTIME === "builtin" && !!nsExecHelper() && monitorName(o.monitorPath) === "pier-monitor";
+    this.useBuiltin = process.env.PIER_RUNTIME !== "runc" && !!nsExecHelper() && monitorName(o.monitorPath) === "pier-monitor";
     this.exitDir = path.join(o.execRoot, "exits");
     this.execs = new ExecManager(this, { execRoot: o.execRoot, runtimePath: o.runtimePath, monitorPath: o.monitorPath, log: o.log, noHelper: process.env.PIER_EXEC_HELPER === "0" });
     this.health = new HealthMonitors({
@@ -265,8 +270,9 @@ export class ContainerService {
     const argv = [...entrypoint, ...cmd];
     if (argv.length === 0) throw invalidParameter("No command specified");
 
-    const networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
-    if (networkMode.startsWith("container:")) this.get(networkMode.slice("container:".length)); // must exist
+    let networkMode = hc.NetworkMode && hc.NetworkMode !== "default" ? hc.NetworkMode : "bridge";
+    // The joined container must exist; moby stores it by full ID (a rename must not break it).
+    if (networkMode.startsWith("container:")) networkMode = `container:${this.get(networkMode.slice("container:".length)).Id}`;
     hc.NetworkMode = networkMode;
     hc.PidMode = this.donorMode(hc.PidMode as string | undefined);
     hc.IpcMode = this.donorMode(hc.IpcMode as string | undefined);
@@ -588,16 +594,15 @@ export class ContainerService {
       const filter = this.filters?.filterFor(spec);
       const shimmed = filter ? shimProcess(spec.process, spec) : undefined;
       const runtimeSpec = shimmed ? shimSpec(spec, shimmed.runcProcess) : spec;
-      if (shimmed) {
-        // runc gets the shim and no profile; the container's own spec is kept beside it, and
-        // its filter, for execs.
-        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(runtimeSpec));
-        await writeFileReplace(path.join(bundle, "spec.json"), specToJSON(spec));
-        await writeFileReplace(path.join(bundle, "exec-seccomp.bpf"), filter!.program, 0o600);
-        shim = openStartShim(nsExecHelper()!, filter!.fd, shimmed.plan);
-      } else {
-        await writeFileReplace(path.join(bundle, "config.json"), specToJSON(runtimeSpec));
-      }
+      // runc reads config.json (the shim and no profile); the container's own spec is kept
+      // beside it, and its filter, for execs.
+      const writeBundle = () => {
+        writeFileReplaceSync(path.join(bundle, "config.json"), specToJSON(runtimeSpec));
+        if (!shimmed) return;
+        writeFileReplaceSync(path.join(bundle, "spec.json"), specToJSON(spec));
+        writeFileReplaceSync(path.join(bundle, "exec-seccomp.bpf"), filter!.program, 0o600);
+      };
+      if (shimmed) shim = openStartShim(nsExecHelper()!, filter!.fd, shimmed.plan);
       // The builtin runtime takes what it can express exactly; the rest (and the first container
       // of a seccomp profile, which runc compiles) goes to runc.
       const plan = this.useBuiltin ? builtinPlan(runtimeSpec, c.Id) : undefined;
@@ -606,8 +611,9 @@ export class ContainerService {
         await writeFileReplace(path.join(bundle, "runtime.plan"), encodePlanItems(plan.items));
         this.builtin.prepare(c.Id, { ...plan.state, pidFile: path.join(bundle, "pidfile") });
         runtimeArgs = ["--runtime", `--root=${this.builtin.root}`];
-      } else if (plan) {
-        this.o.log.debug("builtin runtime cannot create this container; using runc", { id: c.Id, why: plan.unsupported });
+      } else {
+        if (plan) this.o.log.debug("builtin runtime cannot create this container; using runc", { id: c.Id, why: plan.unsupported });
+        writeBundle();
       }
       mkdirSync(path.dirname(c.LogPath), { recursive: true });
       let pid: number;
@@ -630,12 +636,17 @@ export class ContainerService {
           logPath: logging.driver === "none" ? undefined : c.LogPath,
           logMaxSize: logging.maxSize,
           logMaxFiles: logging.maxFiles,
+          logCompress: logging.compress,
           tty: !!c.Config.Tty,
           stdin: !!c.Config.OpenStdin,
           stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,
           passFds: shim?.fds,
         });
         shim?.release(); // the monitor has them now
+        // The builtin runtime reads only its plan: the bundle's spec files (for execs, which
+        // cannot come before the container is running) are written while it creates the
+        // container, in this same tick, so no other request sees them missing.
+        if (runtimeArgs) writeBundle();
         ({ pid } = await monitor);
       } catch (err) {
         this.creating.delete(c.Id);
@@ -1036,11 +1047,11 @@ export class ContainerService {
     }
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
     const exited = new Promise<void>((resolve) => this.onExit(c.Id, resolve));
-    if (timeout !== 0) {
-      await this.runtimeOf(c.Id).kill(c.Id, sig).catch(() => {});
-      await this.thawForSignal(c);
-      this.emit(c, "kill", { signal: String(sig) });
-    }
+    // The stop signal first even with -t 0 (moby's containerStop): a process that handles it
+    // may still end on its own before the SIGKILL, and `docker events` shows both kills.
+    await this.runtimeOf(c.Id).kill(c.Id, sig).catch(() => {});
+    await this.thawForSignal(c);
+    this.emit(c, "kill", { signal: String(sig) });
     if (timeout < 0) {
       await exited;
     } else {
@@ -1149,12 +1160,23 @@ export class ContainerService {
 
   async prune(filter: (c: ContainerRecord) => boolean): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
+    let reclaimed = 0;
     for (const c of this.all()) {
-      if (c.State.Running || c.State.Paused || !filter(c)) continue;
-      await this.remove(c.Id, {});
+      // A restarting container counts as running (moby's IsRunning): pruning it failed the
+      // whole prune with "container is restarting".
+      if (c.State.Running || c.State.Paused || c.State.Restarting || !filter(c)) continue;
+      const size = this.o.rootfs.containerRwSize?.(c.Id) ?? 0;
+      try {
+        await this.remove(c.Id, {});
+      } catch (err) {
+        // As moby: one container that cannot go (started meanwhile) is skipped, not fatal.
+        this.o.log.warn("prune: cannot remove container", { id: c.Id, err });
+        continue;
+      }
       deleted.push(c.Id);
+      reclaimed += size;
     }
-    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
   // ---------------------------------------------------------------- pause, update, files
@@ -1254,6 +1276,26 @@ export class ContainerService {
     });
   }
 
+  /** GraphDriver.Data of the container's inspect: its overlay dirs ({} when the driver has none to show). */
+  graphDriverData(c: ContainerRecord): Record<string, string> {
+    return this.o.rootfs.containerGraphData?.(c.Id, this.o.images.chainIDOf(c.Image)) ?? {};
+  }
+
+  /**
+   * SizeRw and SizeRootFs (what ?size=1 asks for): the bytes the container wrote, and those
+   * plus its image's. A walk of the container's upper dir, which is why clients must ask.
+   */
+  sizes(c: ContainerRecord, imageSize: (imageID: string) => number): ContainerSizes {
+    const rw = this.o.rootfs.containerRwSize?.(c.Id) ?? 0;
+    let image = 0;
+    try {
+      image = imageSize(c.Image);
+    } catch {
+      // The image was removed by force: only the container's own bytes are left to count.
+    }
+    return { SizeRw: rw, SizeRootFs: rw + image };
+  }
+
   /** The container's overlay upper dir and its image's layer dirs (top first), for diff and commit. */
   layerDirs(ref: string): { upper: string; lowers: string[] } {
     const c = this.get(ref);
@@ -1321,7 +1363,9 @@ function mergeImageConfig(c: ContainerConfig, img: ImageConfig["config"] & objec
   if (!out.StopSignal) delete out.StopSignal;
   out.ExposedPorts = { ...(img.ExposedPorts ?? {}), ...(c.ExposedPorts ?? {}) };
   if (Object.keys(out.ExposedPorts).length === 0) delete out.ExposedPorts;
-  out.Volumes = c.Volumes && Object.keys(c.Volumes).length > 0 ? c.Volumes : null;
+  // runconfig Merge: the image's VOLUMEs join the request's (inspect's Config.Volumes shows both).
+  const volumes = { ...(c.Volumes ?? {}), ...(img.Volumes ?? {}) };
+  out.Volumes = Object.keys(volumes).length > 0 ? volumes : null;
   out.Healthcheck = mergeHealthcheck(c.Healthcheck, img.Healthcheck);
   if (!out.Healthcheck) delete out.Healthcheck;
   if (!out.OnBuild) out.OnBuild = null;

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { promises as fsp, existsSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
@@ -444,10 +445,11 @@ test("load an OCI image layout with a gzip layer and an index of platforms", asy
 });
 
 test("malicious archives are refused and nothing is written outside the root", async () => {
-  const env = await makeEnv();
+  // The root's parent is the test's own: the host's /tmp changes under other programs meanwhile.
+  const outside = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-outside-"));
+  const env = await makeEnv(outside);
   try {
     const { l1, config } = await twoLayerArchive();
-    const outside = path.dirname(env.dir);
     const before = new Set(await fsp.readdir(outside));
     const blobsBefore = async () => {
       const out: string[] = [];
@@ -510,6 +512,7 @@ test("malicious archives are refused and nothing is written outside the root", a
     assert.deepEqual(await fsp.readdir(path.join(env.dir, "snapshots", "layers")), []);
   } finally {
     await env.cleanup();
+    await fsp.rm(outside, { recursive: true, force: true });
   }
 });
 

@@ -404,8 +404,11 @@ export class ImageService {
     }
 
     if (opts.sharedSize) {
+      // As moby: a layer is shared when two of the listed images use it (a build's untagged
+      // intermediates, which are not listed, share nothing).
+      const listed = out.map((s) => this.store.get(hexOf(s.Id))!);
       const refs = new Map<string, number>();
-      for (const r of all) for (const c of this.chainsOf(r)) refs.set(c, (refs.get(c) ?? 0) + 1);
+      for (const r of listed) for (const c of this.chainsOf(r)) refs.set(c, (refs.get(c) ?? 0) + 1);
       for (const s of out) {
         const rec = this.store.get(hexOf(s.Id))!;
         s.SharedSize = 0;
@@ -414,6 +417,24 @@ export class ImageService {
     }
     out.sort((a, b) => b.Created - a.Created);
     return out;
+  }
+
+  /**
+   * /system/df's LayersSize (moby's LayerDiskUsage): each layer once, of the images that are
+   * tagged or have no children (untagged build intermediates' layers are their children's).
+   */
+  layersSize(): number {
+    const all = [...this.store.values()];
+    const hasChildren = new Set<string>();
+    for (const r of all) if (r.parent) hasChildren.add(r.parent);
+    const chains = new Set<string>();
+    for (const r of all) {
+      if (r.repoTags.length + r.repoDigests.length === 0 && hasChildren.has(r.id)) continue;
+      for (const c of this.chainsOf(r)) chains.add(c);
+    }
+    let total = 0;
+    for (const c of chains) total += this.layerSize(c);
+    return total;
   }
 
   inspect(refOrID: string, opts: { apiVersion?: string } = {}): ImageInspect {

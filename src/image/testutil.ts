@@ -21,8 +21,9 @@ export interface Env {
   cleanup(): Promise<void>;
 }
 
-export async function makeEnv(): Promise<Env> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "pier-image-"));
+/** `parent`: where the env's directory is made (a private one lets a test watch it for escapes). */
+export async function makeEnv(parent = os.tmpdir()): Promise<Env> {
+  const dir = await fsp.mkdtemp(path.join(parent, "pier-image-"));
   const content = new ContentStore(path.join(dir, "content"));
   const snapshots = new Snapshotter(path.join(dir, "snapshots"));
   const events = new EventBus();

@@ -34,6 +34,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
  * they sit on the start path of every container and exec.
  */
 export async function writeFileReplace(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  writeFileReplaceSync(file, data, mode);
+}
+
+/** writeFileReplace for code that must finish its writes within the current tick. */
+export function writeFileReplaceSync(file: string, data: string | Uint8Array, mode = 0o644): void {
   const tmp = tempSibling(file);
   writeFileSync(tmp, data, { mode });
   try {

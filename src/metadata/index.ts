@@ -48,8 +48,13 @@ export class RecordStore<T> {
     return this.records.size;
   }
 
-  async put(id: string, record: T): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, `${id}.json`), JSON.stringify(record), 0o600);
+  /**
+   * `durable: false` skips the fsyncs (still written whole or not at all, as seen by readers):
+   * for a record its owner can rebuild exactly when a crash loses it (a cut-short write is
+   * skipped by load()).
+   */
+  async put(id: string, record: T, opts: { durable?: boolean } = {}): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, `${id}.json`), JSON.stringify(record), 0o600, opts);
     this.records.set(id, record);
   }
 

@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import { iptablesRestore, iptablesSave } from "../sys/index.js";
 import type { Logger } from "../lib/index.js";
 import { ownerComment, selfOwner } from "./owner.js";
-import { chainSets, ownerState, removalText } from "./stale-chains.js";
+import { chainSets, ownerState, removalText, type ChainSet } from "./stale-chains.js";
 
 // Pier's iptables rules. Everything lives in chains whose names start with the instance's
 // prefix ("PIER" for the default pierd); the built-in chains only get one jump each. Every write
@@ -242,21 +242,23 @@ export class Firewall {
   }
 
   /**
-   * Remove the chains of other pierds that are gone (stale-chains.ts), and return the source
-   * subnets named by the other pierds' chains that stay: a subnet to keep out of, whoever's
-   * bridge once had it.
+   * Remove the chains of other pierds that are gone (stale-chains.ts). Returns the source
+   * subnets named by the other pierds' chains that stay (a subnet to keep out of, whoever's
+   * bridge once had it), and the interfaces the removed chains named (the gone pierds' bridges).
    */
-  async sweepForeign(): Promise<string[]> {
-    if (!this.enabled) return [];
+  async sweepForeign(): Promise<{ subnets: string[]; goneInterfaces: string[] }> {
+    if (!this.enabled) return { subnets: [], goneInterfaces: [] };
     for (let attempt = 1; ; attempt++) {
       const [nat, filter] = await Promise.all([iptablesSave("nat"), iptablesSave("filter")]);
       const sets = [...chainSets({ nat, filter }).values()].filter((s) => s.prefix !== this.chains.dnat);
       const gone = sets.filter((s) => ownerState(s) === "gone");
       const kept = sets.filter((s) => !gone.includes(s));
+      let removed: ChainSet[] = [];
       if (gone.length) {
         try {
           await iptablesRestore(removalText(gone));
           this.log.info("removed the iptables chains of pierds that are gone", { prefixes: gone.map((s) => s.prefix) });
+          removed = gone;
         } catch (err) {
           // Another pierd removed some of them first, or a rule changed: judge again.
           if (attempt < 3) continue;
@@ -264,7 +266,7 @@ export class Firewall {
           kept.push(...gone);
         }
       }
-      return kept.flatMap((s) => s.sources);
+      return { subnets: kept.flatMap((s) => s.sources), goneInterfaces: [...new Set(removed.flatMap((s) => s.interfaces))] };
     }
   }
 

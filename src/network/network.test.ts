@@ -294,6 +294,7 @@ describe("other pierds' chains", () => {
     assert.equal(s.chains.length, 4);
     assert.deepEqual(s.jumps.map((j) => j.chain), ["PREROUTING", "POSTROUTING", "FORWARD"]);
     assert.deepEqual(s.sources, ["172.20.0.0/16"]);
+    assert.deepEqual(s.interfaces, ["pier0-abc123"], "the bridges its rules name (removed with the set when idle)");
     assert.deepEqual(sets.get("PIER")!.sources, ["172.17.0.0/16"]);
   });
 

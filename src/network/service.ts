@@ -5,7 +5,7 @@ import type { EventBus } from "../events/index.js";
 import { RecordStore } from "../metadata/index.js";
 import { conflict, forbidden, invalidParameter, isKind, notFound, systemError } from "../errdefs/index.js";
 import { newID, rfc3339Nano, silentLogger, type Logger } from "../lib/index.js";
-import { connectLinks, createNetns, deleteLinks, ipLinks, ipRoutes, ipv4Addresses, netScript, setSysctl, setupSandbox, teardownSandbox } from "../sys/index.js";
+import { connectLinks, createNetns, deleteLinks, ipLinks, ipRoutes, ipv4Addresses, netScript, setSysctl, setupSandbox, teardownSandbox, type IPLink } from "../sys/index.js";
 import { DnsServer, parseResolvConf, type Upstream } from "./dns.js";
 import { Firewall, type FwState } from "./firewall.js";
 import { enableIPForwarding } from "./forwarding.js";
@@ -323,6 +323,26 @@ export class NetworkService {
     }
   }
 
+  /**
+   * The bridges of pierds that are gone, once nothing is attached to them: left up, each would
+   * keep its subnet from every later network on this host (the default pools run out). One
+   * that still has ports (containers its pierd left running) stays for that pierd's return.
+   */
+  private async removeIdleBridges(names: string[]): Promise<void> {
+    // Only names Pier gives its own bridges (pier0[-<instance>], pier-<network id>): an admin's
+    // bridge (pierd --bridge, com.docker.network.bridge.name) is never ours to delete.
+    const ours = names.filter((n) => /^(pier0(-[0-9a-f]{6})?|pier-[0-9a-f]{10})$/.test(n));
+    if (!ours.length) return;
+    // Asked over netlink (ip): /sys/class/net shows the interfaces of whoever mounted /sys.
+    const links = await ipLinks().catch(() => [] as IPLink[]);
+    const idle = ours.filter((n) => links.some((l) => l.ifname === n) && !links.some((l) => l.master === n));
+    if (!idle.length) return;
+    await deleteLinks(idle).then(
+      () => this.log.info("removed the bridges of pierds that are gone", { bridges: idle }),
+      (e) => this.log.warn("cannot remove the bridges of pierds that are gone", { bridges: idle, err: e }),
+    );
+  }
+
   /** Remove our chains, jumps and bridges (nothing of ours runs). */
   private async cleanupHost(): Promise<void> {
     await this.firewall.uninstall().catch((e) => this.log.warn("cannot remove firewall rules", { err: e }));
@@ -439,10 +459,11 @@ export class NetworkService {
    * protection: it is logged, never fatal.
    */
   private async foreignSubnets(): Promise<Prefix[]> {
-    const named = await this.firewall.sweepForeign().catch((e) => {
+    const { subnets: named, goneInterfaces } = await this.firewall.sweepForeign().catch((e) => {
       this.log.warn("cannot read other pierds' iptables chains", { err: e });
-      return [] as string[];
+      return { subnets: [] as string[], goneInterfaces: [] as string[] };
     });
+    await this.removeIdleBridges(goneInterfaces);
     return named.flatMap((s) => {
       try {
         return [parsePrefix(s.includes("/") ? s : `${s}/32`)];
@@ -780,7 +801,19 @@ export class NetworkService {
       if (!isKind(err, "NotFound") || !this.isMissingNetwork(mode)) throw err;
       st = { id, name: o.name, mode, configs: [], unresolved: true, endpointsConfig: o.endpointsConfig ?? null };
     }
-    await this.containers.put(id, st);
+    // A state that the mode and name alone give (no aliases, addresses, links, MAC: a plain
+    // `docker run`) is what attach() makes again when a crash loses the record: two fsyncs
+    // less on every such create.
+    await this.containers.put(id, st, { durable: !this.isPlainState(st) });
+  }
+
+  private isPlainState(st: ContainerNet): boolean {
+    if (st.unresolved) return false;
+    try {
+      return JSON.stringify(this.makeState(st.id, { name: st.name, networkMode: st.mode })) === JSON.stringify(st);
+    } catch {
+      return false;
+    }
   }
 
   private isMissingNetwork(ref: string): boolean {
@@ -1189,7 +1222,11 @@ export class NetworkService {
         }
       }
     }
-    return { Ports: ports, NetworkSettings: { Networks: s.Networks } };
+    // moby's list (container snapshot) copies only the addressing of each endpoint: Aliases,
+    // Links, DriverOpts and DNSNames are null there, whatever inspect shows.
+    const networks: Record<string, EndpointSettings> = {};
+    for (const [name, ep] of Object.entries(s.Networks)) networks[name] = { ...ep, Aliases: null, Links: null, DriverOpts: null, DNSNames: null };
+    return { Ports: ports, NetworkSettings: { Networks: networks } };
   }
 
   private endpointSettings(st: ContainerNet, n: NetworkRecord, conf: EndpointConfig, ep: LiveEndpoint | undefined): EndpointSettings {

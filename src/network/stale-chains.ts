@@ -18,6 +18,8 @@ export interface ChainSet {
   jumps: { table: Table; chain: string; rule: string }[];
   /** The source subnets its rules name (loopback aside). */
   sources: string[];
+  /** The interfaces its rules name (`-i`/`-o`): its pierd's bridges. */
+  interfaces: string[];
 }
 
 /** The endings chainNames() gives a prefix's chains beside the bare prefix (the DNAT chain). */
@@ -35,7 +37,7 @@ export function chainSets(saved: Record<Table, string>): Map<string, ChainSet> {
   const sets = new Map<string, ChainSet>();
   const setOf = (prefix: string) => {
     let s = sets.get(prefix);
-    if (!s) sets.set(prefix, (s = { prefix, chains: [], jumps: [], sources: [] }));
+    if (!s) sets.set(prefix, (s = { prefix, chains: [], jumps: [], sources: [], interfaces: [] }));
     return s;
   };
   for (const table of ["nat", "filter"] as const) {
@@ -53,6 +55,9 @@ export function chainSets(saved: Record<Table, string>): Map<string, ChainSet> {
       if (own) {
         for (const s of rule.matchAll(/(?:^| )-s (\S+)/g)) {
           if (!s[1]!.startsWith("127.") && !setOf(own).sources.includes(s[1]!)) setOf(own).sources.push(s[1]!);
+        }
+        for (const i of rule.matchAll(/(?:^| )-[io] (\S+)/g)) {
+          if (!setOf(own).interfaces.includes(i[1]!)) setOf(own).interfaces.push(i[1]!);
         }
       }
       const target = /(?:^| )-[jg] (\S+)/.exec(rule)?.[1];

@@ -3,7 +3,8 @@
 // Docker's daemon getUser do. The files are looked up with secureJoin, so a symlinked
 // /etc/passwd is resolved inside the rootfs and never reads the host's files.
 
-import { promises as fsp } from "node:fs";
+import { constants as fsc, promises as fsp } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { invalidParameter } from "../errdefs/index.js";
 import { secureJoin } from "../lib/index.js";
 
@@ -85,15 +86,32 @@ export function parseGroup(text: string): GroupEntry[] {
   return out;
 }
 
-/** Read a file of the container (path relative to its root); undefined when it does not exist. */
+/** Largest /etc/passwd or /etc/group read: far above any real one, and bounds what an image can make pierd hold. */
+const MAX_USER_DB = 16 * 1024 * 1024;
+
+/**
+ * Read a file of the container (path relative to its root); undefined when it does not exist.
+ * The image decides what is there: opened without blocking (a FIFO would hang the read, and with
+ * it a thread of the pool and the container's lock) and without following a link swapped in
+ * since the path was resolved; only a regular file of a sane size is read.
+ */
 async function readContainerFile(rootfs: string, p: string): Promise<string | undefined> {
   const full = await secureJoin(rootfs, p);
+  let fh: FileHandle;
   try {
-    return await fsp.readFile(full, "utf8");
+    fh = await fsp.open(full, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw invalidParameter(`unable to find user: ${p} in the image is not a regular file`);
+    if (st.size > MAX_USER_DB) throw invalidParameter(`unable to find user: ${p} in the image is larger than ${MAX_USER_DB} bytes`);
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
   }
 }
 

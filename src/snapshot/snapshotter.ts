@@ -308,6 +308,39 @@ export class Snapshotter {
   }
 
   /**
+   * What inspect shows as GraphDriver.Data, in overlay2's words: the lower dirs top-most first
+   * (the container's init layer, then the image's), the merged, upper and work dirs.
+   */
+  containerGraphData(containerID: string, chainID: string | undefined): Record<string, string> {
+    const dir = this.containerFile(containerID);
+    let lowers = [path.join(this.root, "empty")];
+    try {
+      if (chainID !== undefined) lowers = this.lowerDirs(chainID);
+    } catch {
+      // The image's layers are gone (a forced image removal): the container's own dirs remain.
+    }
+    return {
+      LowerDir: [path.join(this.root, "init"), ...lowers].join(":"),
+      MergedDir: path.join(dir, "merged"),
+      UpperDir: path.join(dir, "upper"),
+      WorkDir: path.join(dir, "work"),
+    };
+  }
+
+  /**
+   * Bytes the container wrote (its SizeRw): every non-directory entry of its upper dir, each
+   * inode once, as moby's overlay2 DiffSize counts. 0 before its first start made the dir.
+   */
+  containerRwSize(containerID: string): number {
+    try {
+      return treeBytes(this.containerUpperDir(containerID), () => true);
+    } catch (err) {
+      if (isENOENT(err)) return 0;
+      throw err;
+    }
+  }
+
+  /**
    * Take an unmounted container's upper dir as a staged layer, moved rather than unpacked
    * again from its own diff tar: an upper dir (mounted with index, redirect_dir and metacopy
    * off) is in the very format of a layer's diff dir, whiteouts and opaque markers included.
@@ -430,13 +463,21 @@ function isMounted(dir: string): boolean {
  * counts). Sockets, which a layer tar leaves out, are removed on the way.
  */
 function layerDirBytes(dir: string): number {
+  return treeBytes(dir, (e, p) => {
+    if (e.isSocket()) fs.rmSync(p);
+    return e.isFile();
+  });
+}
+
+/** The sizes of the entries under `dir` that `count` takes (directories are walked, never counted), each inode once. */
+function treeBytes(dir: string, count: (e: fs.Dirent, p: string) => boolean): number {
   let total = 0;
   const seen = new Set<string>();
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile()) {
+      else if (count(e, p)) {
         const st = fs.lstatSync(p);
         if (st.nlink > 1) {
           const key = `${st.dev}:${st.ino}`;
@@ -444,7 +485,7 @@ function layerDirBytes(dir: string): number {
           seen.add(key);
         }
         total += st.size;
-      } else if (e.isSocket()) fs.rmSync(p);
+      }
     }
   };
   walk(dir);

@@ -38,6 +38,8 @@ export interface MonitorOptions {
   logMaxSize?: number;
   /** Files kept at rotation, the current one included (max-file); 1: the log starts afresh. */
   logMaxFiles?: number;
+  /** gzip the rotated files (`<log>.1.gz` …, json-file/local compress); pier-monitor only. */
+  logCompress?: boolean;
   tty: boolean;
   stdin: boolean;
   /**
@@ -211,7 +213,7 @@ function rotationArgs(o: MonitorOptions): string[] {
   if (files > 1 && monitorName(o.monitorPath) === "conmon") {
     throw notImplemented(`failed to initialize logging driver: max-file ${files} needs pier-monitor: conmon cannot keep rotated log files`);
   }
-  return ["--log-size-max", String(o.logMaxSize), ...(files > 1 ? ["--log-max-files", String(files)] : [])];
+  return ["--log-size-max", String(o.logMaxSize), ...(files > 1 ? ["--log-max-files", String(files)] : []), ...(files > 1 && o.logCompress ? ["--log-compress"] : [])];
 }
 
 /** runc logs as logrus text (time="…" level=error msg="…"); keep just the message. */

@@ -24,6 +24,7 @@ interface NativeBinding {
   moveMount(treeFd: number, targetFd: number): void;
   x32SyscallsWork(): boolean;
   mallocTrim?(): boolean; // absent from an addon built before it: see mallocTrim below
+  lowMemoryNotification?(): void; // likewise
   createNetns(path: string): void;
   netlinkConfigure(netnsPath: string, loopbackUp: boolean, links: NetlinkVeth[]): Promise<void>;
   netlinkTeardown(netnsPath: string, hostIfs: string[]): Promise<void>;
@@ -220,6 +221,18 @@ export function x32SyscallsWork(): boolean {
  */
 export function mallocTrim(): boolean {
   return native().mallocTrim?.() ?? false;
+}
+
+/**
+ * V8's LowMemoryNotification: collect until nothing more is freed, shrinking the heap (young
+ * generation to its minimum, fragmented pages compacted) and returning the pages. False with
+ * an addon built before this function existed (the caller then falls back to gc()).
+ */
+export function lowMemoryNotification(): boolean {
+  const fn = native().lowMemoryNotification;
+  if (!fn) return false;
+  fn();
+  return true;
 }
 
 /** Load the addon now (a process about to chroot must not load code afterwards). */

@@ -1,4 +1,4 @@
-import { constants as fsc, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -105,14 +105,19 @@ export class BuiltinRuntime implements ContainerRuntime {
     return pid;
   }
 
+  /** The container's processes: in its cgroup and in any it made below it (runc's GetAllPids). */
   private procs(s: BuiltinState): number[] {
     const dir = s.cgroups[0];
     if (!dir) return [];
-    try {
-      return readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
-    } catch {
-      return [];
+    const out: number[] = [];
+    for (const d of cgroupTree(dir)) {
+      try {
+        out.push(...readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number));
+      } catch {
+        // removed meanwhile
+      }
     }
+    return out;
   }
 
   private freezer(s: BuiltinState): string | undefined {
@@ -129,8 +134,10 @@ export class BuiltinRuntime implements ContainerRuntime {
     }
     // Every process of the container, frozen meanwhile so none forks away from the signal
     // (runc's signalAllProcesses).
+    // A freeze that does not take (a process stuck in the kernel) does not stop the signal:
+    // runc warns and signals all the same. The thaw in `finally` undoes a half-made freeze.
     const freezer = this.freezer(s);
-    if (freezer) await this.freeze(freezer, "FROZEN");
+    if (freezer) await this.freeze(freezer, "FROZEN").catch(() => {});
     try {
       for (const pid of this.procs(s)) {
         try {
@@ -157,7 +164,8 @@ export class BuiltinRuntime implements ContainerRuntime {
     if (s) {
       if (this.procs(s).length > 0) await this.kill(id, 9, true).catch(() => {});
       for (let i = 0; i < 200 && this.procs(s).length > 0; i++) await sleep(10);
-      for (const cg of s.cgroups) {
+      // Deepest first: the cgroups the container made below its own go with it (runc's RemovePath).
+      for (const cg of s.cgroups.flatMap((d) => cgroupTree(d).reverse())) {
         for (let i = 0; ; i++) {
           try {
             rmdirSync(cg);
@@ -208,6 +216,17 @@ export class BuiltinRuntime implements ContainerRuntime {
       writeFileSync(path.join(dir, file), value);
     }
   }
+}
+
+/** A cgroup directory and every cgroup below it, parents before children ([] when it is gone). */
+function cgroupTree(dir: string): string[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return [dir, ...entries.filter((e) => e.isDirectory()).flatMap((e) => cgroupTree(path.join(dir, e.name)))];
 }
 
 function readCgroupValue(s: BuiltinState, file: string): string | undefined {

@@ -10,10 +10,10 @@
 // exposure is detected from mountinfo and stat, never by using it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { startEngine, type Engine } from "../harness.js";
+import { ROOT, startEngine, type Engine } from "../harness.js";
 
 const external = !!process.env.PIER_TEST_DOCKER_HOST;
 
@@ -23,7 +23,7 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
   let work: string;
   let pristine: string;
   before(async () => {
-    runc = await startEngine();
+    runc = await startEngine({ daemonEnv: { PIER_RUNTIME: "runc" } });
     builtin = await startEngine({ daemonEnv: { PIER_RUNTIME: "builtin" } });
     work = mkdtempSync("/tmp/pier-rtsec-");
     // busybox's files, to be altered per case and imported into both engines.
@@ -208,6 +208,56 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     assert.equal((await builtin.docker(["rm", "-f", id], { timeoutMs: 60_000 })).code, 0);
   });
 
+  it("refuses net sysctls in the host's network namespace joined through another container, as runc", async () => {
+    // --network container:X where X has the host's network: the namespace joined is the host's,
+    // and a net sysctl of the config would be written to the host's settings (runc checks the
+    // namespace's inode against its own). The value is the current one, so that nothing changes
+    // on the host should it get through.
+    const current = readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8").trim();
+    const errs: string[] = [];
+    for (const e of [runc, builtin]) {
+      const x = (await e.docker(["run", "-d", "--network", "host", "busybox", "sleep", "1000"])).stdout.trim();
+      try {
+        const r = await e.docker(["run", "-d", "--name", "rtsec-hostnet-sysctl", "--network", `container:${x}`, "--security-opt", "seccomp=unconfined", "--sysctl", `net.ipv4.ip_unprivileged_port_start=${current}`, "busybox", "sleep", "1000"]);
+        assert.notEqual(r.code, 0, `the container runs with a sysctl written to the host's network namespace (${e === builtin ? "builtin" : "runc"})`);
+        errs.push(r.stderr);
+      } finally {
+        await e.docker(["rm", "-f", "rtsec-hostnet-sysctl", x]);
+      }
+    }
+    assert.match(errs[0]!, /sysctl "net.ipv4.ip_unprivileged_port_start" not allowed in host network namespace/);
+    assert.equal(errs[1], errs[0]);
+  });
+
+  it("gives the container's init the container's /dev/null, never the host's (runc reopens it)", async () => {
+    // The monitor hands the runtime the host's /dev/null as stdin. Left as it is, every process
+    // of the container inherits a file of the host's /dev: root in the container could chmod or
+    // chown the host's null device through /proc/1/fd/0 (runc's reOpenDevNull).
+    const script = "stat -L -c '%d:%i %t:%T' /proc/1/fd/0 /dev/null";
+    for (const opts of [[], [], ["--security-opt", "seccomp=unconfined"]]) {
+      const b = await inContainer(builtin, ["--network", "none", ...opts, "busybox"], script);
+      assert.ok(b.ok, "it runs");
+      const [stdin, devNull] = b.out.trim().split("\n");
+      assert.equal(stdin, devNull, `the init's stdin is not the container's /dev/null:\n${b.out}`);
+    }
+    assert.ok((await inContainer(builtin, ["--network", "none", "--security-opt", "seccomp=unconfined", "busybox"], "true") as { builtin: boolean }).builtin, "made by the builtin runtime");
+  });
+
+  it("gives a tmpfs the mode of the directory it covers, as runc: an image's private directory stays private", async () => {
+    // busybox's /root is 0700: a tmpfs on it keeps 0700 (runc), where the tmpfs default (1777)
+    // would let any user of the container write into root's home. A new directory gets the
+    // default, and an explicit mode= wins (runc since 1.1.8; 1.1.5 chmods it away: not compared).
+    const script = "stat -c '%n %a' /root /newdir";
+    const args = ["--network", "none", "--security-opt", "seccomp=unconfined", "--tmpfs", "/root", "--tmpfs", "/newdir", "busybox"];
+    const a = await inContainer(runc, args, script);
+    const b = await inContainer(builtin, args, script);
+    assert.ok(a.ok && b.ok && b.builtin, `both ran, the second made by the builtin runtime: ${JSON.stringify([a, b])}`);
+    assert.equal(b.out, a.out);
+    assert.equal(b.out, "/root 700\n/newdir 1777\n");
+    const c = await inContainer(builtin, ["--network", "none", "--security-opt", "seccomp=unconfined", "--tmpfs", "/root:mode=0750", "busybox"], "stat -c %a /root");
+    assert.equal((c as { out: string }).out, "750\n");
+  });
+
   /** The container's cgroup directories left on the host, and the builtin runtime's state. */
   const leftovers = (id: string) => [
     ...readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h, "pier", id)),
@@ -218,6 +268,10 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
     const cases: [string, string[]][] = [
       // a mount the kernel refuses: the container's init gives up (after it joined its cgroups)
       ["a file bound on a directory", ["-v", "/etc/hostname:/etc"]],
+      // a sysctl the kernel does not have: written after pivot_root
+      ["a missing sysctl", ["--sysctl", "net.ipv4.no_such_sysctl=1"]],
+      // a tmpfs with no inodes left for the mount point made inside it (ENOSPC)
+      ["a full tmpfs", ["--tmpfs", "/data:nr_inodes=2", "-v", `${work}:/data/a/b/c`]],
     ];
     for (const [name, opts] of cases) {
       const r = await builtin.docker(["create", "--network", "none", "--security-opt", "seccomp=unconfined", ...opts, "busybox", "sleep", "1000"]);
@@ -228,6 +282,115 @@ describe("builtin runtime (PIER_RUNTIME=builtin): hostile images and volumes", {
       assert.deepEqual(leftovers(id), [], `${name}: left behind`);
       assert.doesNotMatch(spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout, new RegExp(`--runtime.*${id}`), `${name}: a runtime process left`);
       await builtin.docker(["rm", "-f", id]);
+    }
+  });
+  it("leaves no cgroup or start fifo behind when the kernel refuses a cgroup limit (the runtime alone)", async () => {
+    // A bare bundle whose cgroup is made under a devices cgroup that allows nothing: the first
+    // rule runc adds (an allow) is refused by the kernel, after the container's cgroups were
+    // made in every hierarchy and its start fifo was made. pierd removes what is left when it
+    // can; the runtime must not count on it (a pierd killed meanwhile, `pier-exec --runtime` run
+    // by hand), as runc does not.
+    const { builtinPlan } = await import("../../src/container/builtin-runtime.js");
+    const { buildSpec } = await import("../../src/runtime/index.js");
+    const { BuiltinRuntime, encodePlanItems } = await import("../../src/sys/index.js");
+    const id = `cgfail${process.pid}`;
+    const parent = `rtsec-denied-${process.pid}`;
+    const hierarchies = readdirSync("/sys/fs/cgroup");
+    const dirs = (rel: string) => hierarchies.map((h) => path.join("/sys/fs/cgroup", h, rel)).filter((d) => existsSync(d));
+    mkdirSync(path.join("/sys/fs/cgroup/devices", parent));
+    const rt = new BuiltinRuntime(path.join(work, "cgfail-state"));
+    try {
+      writeFileSync(path.join("/sys/fs/cgroup/devices", parent, "devices.deny"), "a");
+      const spec = buildSpec({
+        id, rootfs: pristine, args: ["sleep", "1000"], env: ["PATH=/bin"], cwd: "/", user: { uid: 0, gid: 0, additionalGids: [] }, tty: false,
+        hostname: "cgfail", hostConfig: { Privileged: false }, network: { mode: "new" }, cgroupsPath: `/${parent}/${id}`, mounts: [],
+      });
+      delete spec.linux!.seccomp;
+      const plan = builtinPlan(spec, id);
+      assert.ok("items" in plan, "unsupported" in plan ? plan.unsupported : "");
+      const bundle = path.join(work, "cgfail-bundle");
+      mkdirSync(bundle);
+      writeFileSync(path.join(bundle, "runtime.plan"), encodePlanItems(plan.items));
+      rt.prepare(id, { ...plan.state, pidFile: path.join(bundle, "pid") });
+      const r = spawnSync(path.join(ROOT, "build/Release/pier-exec"), ["--runtime", `--root=${rt.root}`, "create", "--bundle", bundle, "--pid-file", path.join(bundle, "pid"), id], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /devices\.allow: operation not permitted/);
+      assert.deepEqual(dirs(`${parent}/${id}`), [], "the container's cgroups are left");
+      assert.deepEqual(readdirSync(path.join(rt.root, id)), ["state.json"], "the start fifo is left");
+      assert.ok(!existsSync(path.join(bundle, "pid")));
+    } finally {
+      for (const d of [...dirs(`${parent}/${id}`), ...dirs(parent)]) rmdirSync(d);
+    }
+  });
+  it(
+    "kills the processes a container moved into cgroups of its own, and removes those cgroups, as runc",
+    async () => {
+      // A privileged container may make cgroups below its own (Docker in Docker, systemd) and
+      // move processes into them. With the host's pid namespace nothing kills those when the
+      // init dies: `rm -f` must find them in the subtree. And the subtree must go with the
+      // container's cgroup, or every hierarchy keeps a directory (and the state dir stays).
+      const script = [
+        "for h in pids cpu freezer memory; do mkdir /sys/fs/cgroup/$h/sub; done",
+        "sh -c 'for h in pids cpu freezer memory; do echo $$ > /sys/fs/cgroup/$h/sub/cgroup.procs; done; exec sleep 1000' &",
+        "echo $!",
+        "exec sleep 1000",
+      ].join("\n");
+      const r = await builtin.docker(["run", "-d", "--network", "none", "--privileged", "--pid", "host", "busybox", "sh", "-c", script]);
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.stdout.trim();
+      let escaped = 0;
+      try {
+        assert.ok(madeByBuiltin(id), "made by the builtin runtime");
+        for (let i = 0; i < 200 && !escaped; i++) {
+          escaped = Number((await builtin.docker(["logs", id])).stdout.trim()) || 0;
+          if (!escaped) await new Promise((res) => setTimeout(res, 50));
+        }
+        assert.ok(escaped > 0, "the moved process's pid");
+        assert.equal((await builtin.docker(["rm", "-f", id])).code, 0);
+        let alive = true;
+        for (let i = 0; i < 100 && alive; i++) {
+          alive = existsSync(`/proc/${escaped}`) && readFileSync(`/proc/${escaped}/cgroup`, "utf8").includes(id);
+          if (alive) await new Promise((res) => setTimeout(res, 50));
+        }
+        assert.ok(!alive, "a process of the removed container still runs");
+        assert.deepEqual(leftovers(id), [], "left behind");
+      } finally {
+        // What a failure left: the process (killed, and given time to leave its cgroups), then
+        // the cgroups, deepest first.
+        const stillOurs = () => {
+          try {
+            return readFileSync(`/proc/${escaped}/cgroup`, "utf8").includes(id);
+          } catch {
+            return false;
+          }
+        };
+        if (escaped && stillOurs()) process.kill(escaped, "SIGKILL");
+        for (let i = 0; i < 100 && escaped && stillOurs(); i++) await new Promise((res) => setTimeout(res, 50));
+        await builtin.docker(["rm", "-f", id]);
+        for (const h of readdirSync("/sys/fs/cgroup")) {
+          for (const d of [path.join("/sys/fs/cgroup", h, "pier", id, "sub"), path.join("/sys/fs/cgroup", h, "pier", id)]) {
+            try {
+              rmdirSync(d);
+            } catch {
+              // not there
+            }
+          }
+        }
+      }
+    },
+  );
+  it("refuses an image whose /etc/passwd is a FIFO at once, with either runtime, instead of hanging its start", async () => {
+    // pierd reads the image's user database itself: a FIFO there hung the read (and the
+    // container's lock, so rm -f hung too, and a thread of the pool per container).
+    image("fifo-passwd", (root) => {
+      rmSync(path.join(root, "etc", "passwd"));
+      assert.equal(spawnSync("mkfifo", [path.join(root, "etc", "passwd")]).status, 0);
+    });
+    for (const e of [runc, builtin]) {
+      const r = await e.docker(["run", "-d", "--name", "fifo-passwd", "fifo-passwd", "sleep", "1000"], { timeoutMs: 60_000 });
+      assert.notEqual(r.code, 0, "the start fails");
+      assert.match(r.stderr, /\/etc\/passwd in the image is not a regular file/);
+      assert.equal((await e.docker(["rm", "-f", "fifo-passwd"], { timeoutMs: 60_000 })).code, 0);
     }
   });
 });

@@ -51,7 +51,7 @@ describe("builtin runtime (PIER_RUNTIME=builtin) against runc", { skip: external
   let runc: Engine;
   let builtin: Engine;
   before(async () => {
-    runc = await startEngine();
+    runc = await startEngine({ daemonEnv: { PIER_RUNTIME: "runc" } });
     builtin = await startEngine({ daemonEnv: { PIER_RUNTIME: "builtin" } });
   });
   after(async () => {
@@ -142,6 +142,36 @@ describe("builtin runtime (PIER_RUNTIME=builtin) against runc", { skip: external
     });
   }
 
+  it("hands runc every resource limit it does not write itself", async () => {
+    // A limit the plan silently left out would be a container with less isolation than its
+    // config asks for (pierd emits none of these today; the config is checked key by key).
+    const { builtinPlan } = await import("../../src/container/builtin-runtime.js");
+    const { buildSpec } = await import("../../src/runtime/index.js");
+    const base = () => {
+      const s = buildSpec({
+        id: "limits", rootfs: "/", args: ["true"], env: [], cwd: "/", user: { uid: 0, gid: 0, additionalGids: [] }, tty: false,
+        hostname: "", hostConfig: {}, network: { mode: "new" }, cgroupsPath: "/pier/limits", mounts: [],
+      });
+      delete s.linux!.seccomp;
+      return s;
+    };
+    assert.ok("items" in builtinPlan(base(), "limits"));
+    const extra: [string, (r: Record<string, Record<string, unknown>>) => void][] = [
+      ["cpu.burst", (r) => (r.cpu = { ...r.cpu, burst: 1000 })],
+      ["cpu.idle", (r) => (r.cpu = { ...r.cpu, idle: 1 })],
+      ["memory.kernel", (r) => (r.memory = { ...r.memory, kernel: 1 << 20 })],
+      ["blockIO.throttleReadBpsDevice", (r) => (r.blockIO = { throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1 }] })],
+      ["hugepageLimits", (r) => (r.hugepageLimits = {})],
+    ];
+    for (const [what, add] of extra) {
+      const s = base();
+      s.linux!.resources = s.linux!.resources ?? {};
+      add(s.linux!.resources as unknown as Record<string, Record<string, unknown>>);
+      const p = builtinPlan(s, "limits");
+      assert.ok("unsupported" in p, `${what} is left out instead of going to runc`);
+    }
+  });
+
   it("ends with the same exit codes and start errors as runc", async () => {
     const cases: [string[], string[]][] = [
       [[], ["true"]],
@@ -218,8 +248,8 @@ describe("builtin runtime (PIER_RUNTIME=builtin) against runc", { skip: external
     assert.equal(tty.stdout, "/dev/pts/0\r\n");
     // restart (kill of every process, a new create) and a pierd restart (state from disk)
     assert.equal((await e.docker(["restart", "-t", "1", id])).code, 0);
-    // A pierd restarted without the switch still drives the containers the runtime made.
-    await e.restart!("SIGKILL", undefined, undefined, {});
+    // A pierd restarted with runc alone still drives the containers the runtime made.
+    await e.restart!("SIGKILL", undefined, undefined, { PIER_RUNTIME: "runc" });
     assert.equal((await e.docker(["inspect", "-f", "{{.State.Running}}", id])).stdout.trim(), "true");
     assert.equal((await e.docker(["pause", id])).code, 0);
     assert.equal((await e.docker(["unpause", id])).code, 0);

@@ -113,6 +113,16 @@ describe("events", () => {
     assert.ok(events.some((ev) => ev.Type === "image" && ev.Action === "untag" && ev.Actor.ID === tag.Actor.ID));
   });
 
+  it("docker stop -t 0 sends the stop signal, then SIGKILL, as dockerd does", async () => {
+    const t1 = nowUnix();
+    const id = (await ok(["run", "-d", ...net, "busybox", "sleep", "300"])).stdout.trim();
+    await ok(["stop", "-t", "0", id]);
+    const { events } = await apiEvents(`since=${t1}&until=${nowUnix()}&filters=${filters({ container: [id] })}`);
+    const actions = events.map((ev) => (ev.Action === "kill" ? `kill ${ev.Actor.Attributes.signal}` : ev.Action));
+    assert.deepEqual(actions.filter((a) => a.startsWith("kill") || a === "die" || a === "stop"), ["kill 15", "kill 9", "die", "stop"], actions.join(","));
+    await ok(["rm", id]);
+  });
+
   it("since and until select an exact window, to the nanosecond", async () => {
     const { raw } = await apiEvents(`since=${t0}&until=${nowUnix()}&filters=${filters({ container: [cid], event: ["die"] })}`);
     assert.equal(raw.length, 1);

@@ -102,6 +102,30 @@ describe("iptables chains of other pierds", { skip: !!process.env.PIER_TEST_DOCK
     }
   });
 
+  it("removes the idle bridges of a pierd killed with SIGKILL, so their subnets are free again", async () => {
+    const dead = await startInNetns();
+    let next: Engine | undefined;
+    try {
+      await dockerOk(dead, ["run", "--rm", "busybox", "true"]);
+      await dockerOk(dead, ["network", "create", "left-behind"]);
+      const netId = await dockerOk(dead, ["network", "inspect", "-f", "{{.Id}}", "left-behind"]);
+      const old = await defaultBridge(dead);
+      await killHard(dead);
+      const links = () => inNetns("ip", ["-o", "link", "show"]);
+      assert.match(links(), new RegExp(`: ${old.bridge}:`), "the dead pierd's default bridge is still up");
+      assert.match(links(), new RegExp(`: pier-${netId.slice(0, 10)}:`), "and its network's bridge");
+
+      next = await startInNetns({ busybox: false });
+      await dockerOk(next, ["network", "create", "next-one"]); // the host side is made on first use
+      assert.doesNotMatch(links(), new RegExp(`: ${old.bridge}:`), "the default bridge of the pierd that is gone was removed");
+      assert.doesNotMatch(links(), new RegExp(`: pier-${netId.slice(0, 10)}:`), "and its network's bridge");
+      assert.equal((await defaultBridge(next)).subnet, old.subnet, "its subnet is taken by the next pierd");
+    } finally {
+      await next?.stop();
+      await dead.stop();
+    }
+  });
+
   it("keeps a running pierd's chains, even with its bridge deleted, and keeps out of its subnet", async () => {
     const live = await startInNetns();
     let next: Engine | undefined;

@@ -117,7 +117,8 @@ describe("top, stats, pause and update", () => {
     assert.ok("io_service_bytes_recursive" in s.blkio_stats);
     assert.equal(s.num_procs, 0);
     const pct = ((s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage) / (s.cpu_stats.system_cpu_usage - s.precpu_stats.system_cpu_usage)) * s.cpu_stats.online_cpus * 100;
-    assert.ok(pct > 20, `a busy loop shows up as CPU % (${pct})`);
+    // Its fair share of 2 cores: ~100% on a quiet host, 15% was seen at load 16.
+    assert.ok(pct > 2, `a busy loop shows up as CPU % (${pct})`);
 
     const one = (await api(e, "GET", "/containers/obs/stats?stream=false&one-shot=true")).json();
     assert.equal(one.precpu_stats.cpu_usage.total_usage, 0, "one-shot does not prime");
@@ -153,7 +154,9 @@ describe("top, stats, pause and update", () => {
     const child = spawn(process.execPath, [path.join(ROOT, "bin/pier.js"), "stats", "obs"], { env: { ...process.env, PIER_HOST: e.host, DOCKER_HOST: e.host } });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    await sleep(2500);
+    // Until three frames came (one a second), or a generous deadline on a loaded machine.
+    const frameCount = () => out.split("\x1b[2J\x1b[H").filter(Boolean).length;
+    for (const deadline = Date.now() + 20_000; frameCount() < 3 && Date.now() < deadline; ) await sleep(100);
     child.kill("SIGINT");
     await new Promise((res) => child.once("close", res));
     const frames = out.split("\x1b[2J\x1b[H").filter(Boolean);

@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { invalidParameter, notImplemented, PierError } from "../../errdefs/index.js";
 import { parseTimestampNs } from "../../lib/index.js";
-import { LogEncoder, LogFollower, attachBypassesLog, inWindow, logEnd, streamLog, inspectView, parseDetachKeys, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogPosition, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
+import { DEFAULT_LOG_CONFIG, LogEncoder, LogFollower, attachBypassesLog, detailsPrefix, logAttributes, type LogInfo, inWindow, logEnd, streamLog, inspectView, parseDetachKeys, parseRFC3339Ns, readLog, summaryView, type ContainerRecord, type LogPosition, type LogReadOptions, type WaitCondition, type CreateRequest } from "../../container/index.js";
 import { boolParam, checkFilterKeys, filtersParam, intParam, jsonReply, readJSON, sendJSON, sendNoContent } from "../http.js";
 import type { Router, HijackCtx } from "../router.js";
 import type { Services } from "../services.js";
@@ -22,6 +22,7 @@ function createdNs(c: ContainerRecord): bigint {
 }
 
 export function containerRoutes(r: Router, s: Services): void {
+  const imageSize = (imageID: string) => s.images.resolve(imageID).size;
 
   r.on("POST", "/containers/create", async ({ req, res, query, version }) => {
     const body = await readJSON<Record<string, unknown>>(req);
@@ -44,17 +45,24 @@ export function containerRoutes(r: Router, s: Services): void {
     const all = boolParam(query, "all");
     const limit = intParam(query, "limit") ?? -1;
     const match = containerFilter(filters, s);
-    let list = s.containers.all().filter((c) => (all || limit > 0 || filters.status !== undefined || c.State.Running) && match(c));
+    // A restarting container counts as running (moby lists it without all=1).
+    let list = s.containers.all().filter((c) => (all || limit > 0 || filters.status !== undefined || c.State.Running || c.State.Restarting) && match(c));
     list.sort((a, b) => { const x = createdNs(a), y = createdNs(b); return x < y ? 1 : x > y ? -1 : 0; });
     if (limit > 0) list = list.slice(0, limit);
     const now = Date.now();
-    return jsonReply(200, list.map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now)));
+    const size = boolParam(query, "size");
+    return jsonReply(200, list.map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now, size ? s.containers.sizes(c, imageSize) : undefined)));
   });
 
-  r.onFast("GET", "/containers/:id/json", ({ params }) => {
+  r.onFast("GET", "/containers/:id/json", ({ params, query, version }) => {
     const c = s.containers.get(params.id!);
+    const view = inspectView(c, s.networks, (id) => s.containers.find(id), {
+      version,
+      graphDriverData: s.containers.graphDriverData(c),
+      sizes: boolParam(query, "size") ? s.containers.sizes(c, imageSize) : undefined,
+    });
     // ExecIDs: the running exec sessions, which only the exec manager knows.
-    return jsonReply(200, { ...inspectView(c, s.networks, (id) => s.containers.find(id)), ExecIDs: s.containers.execs.idsFor(c.Id) });
+    return jsonReply(200, { ...view, ExecIDs: s.containers.execs.idsFor(c.Id) });
   });
 
   r.on("POST", "/containers/:id/start", async ({ res, params }) => {
@@ -187,6 +195,21 @@ function logOptions(query: URLSearchParams, c: ContainerRecord): LogReadOptions 
     sinceNs,
     untilNs,
     tty: !!c.Config.Tty,
+    details: boolParam(query, "details") ? detailsPrefix(logAttributes(c.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG, logInfo(c))) : undefined,
+  };
+}
+
+/** What a container's log attributes are made of (moby's logger.Info of the container). */
+function logInfo(c: ContainerRecord): LogInfo {
+  return {
+    id: c.Id,
+    name: c.Name,
+    imageId: c.Image,
+    imageName: c.Config.Image ?? "",
+    entrypoint: c.Path,
+    args: c.Args,
+    labels: c.Config.Labels ?? {},
+    env: c.Config.Env ?? [],
   };
 }
 

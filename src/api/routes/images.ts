@@ -1,6 +1,6 @@
 import { invalidParameter, notImplemented, notFound } from "../../errdefs/index.js";
 import { boolParam, checkFilterKeys, filtersParam, sendJSON, startJSONStream } from "../http.js";
-import type { Ctx, Router } from "../router.js";
+import { apiVersionString, type Ctx, type Router } from "../router.js";
 import type { Services } from "../services.js";
 import { publishPrune } from "./prune-event.js";
 
@@ -11,11 +11,18 @@ import { publishPrune } from "./prune-event.js";
 export function imageRoutes(r: Router, s: Services): void {
   const usedBy = (id: string) => s.containers.usingImage(id).map((c) => ({ id: c.Id, running: c.State.Running }));
 
-  r.on("GET", "/images/json", ({ res, query }) => {
+  r.on("GET", "/images/json", ({ res, query, version }) => {
     const filters = filtersParam(query);
     checkFilterKeys(filters, ["dangling", "label", "before", "since", "reference", "until"]);
-    const list = s.images.list({ all: boolParam(query, "all"), filters, digests: boolParam(query, "digests") });
-    for (const i of list) i.Containers = s.containers.usingImage(i.Id as string).length;
+    // Containers stays -1 ("not calculated") as in moby: only /system/df counts them.
+    // shared-size came with API 1.42; VirtualSize went with 1.44 (older clients still get it).
+    const list = s.images.list({
+      all: boolParam(query, "all"),
+      filters,
+      digests: boolParam(query, "digests"),
+      sharedSize: version >= 1.42 && boolParam(query, "shared-size"),
+      apiVersion: apiVersionString(version),
+    });
     sendJSON(res, 200, list);
   });
 
@@ -81,7 +88,8 @@ export function imageRoutes(r: Router, s: Services): void {
     const { name, action } = splitImagePath(ctx);
     switch (action) {
       case "json":
-        return sendJSON(ctx.res, 200, s.images.inspect(name));
+        // Container/ContainerConfig (before 1.45) and VirtualSize (before 1.44) by version.
+        return sendJSON(ctx.res, 200, s.images.inspect(name, { apiVersion: apiVersionString(ctx.version) }));
       case "history":
         return sendJSON(ctx.res, 200, s.images.history(name));
       case "get":

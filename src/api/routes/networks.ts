@@ -63,7 +63,8 @@ export function networkRoutes(r: Router, s: Services): void {
       return true;
     };
     const deleted = await s.networks.prune(match);
-    publishPrune(s, "network");
+    // moby logs reclaimed "0" for networks (they hold no space).
+    publishPrune(s, "network", 0);
     sendJSON(res, 200, { NetworksDeleted: deleted });
   });
 

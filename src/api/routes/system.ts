@@ -1,10 +1,12 @@
+import { readdirSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import { invalidParameter } from "../../errdefs/index.js";
 import { eventJSON, eventMatcher } from "../../events/index.js";
 import { nowNs, parseTimestampNs } from "../../lib/index.js";
 import { hostArchitecture } from "../../oci/index.js";
 import { filtersParam, jsonReply, sendJSON, type Reply } from "../http.js";
-import { API_VERSION, MIN_API_VERSION, type Router } from "../router.js";
+import { API_VERSION, MIN_API_VERSION, apiVersionString, type Router } from "../router.js";
+import { summaryView } from "../../container/index.js";
 import type { Services } from "../services.js";
 
 export function systemRoutes(r: Router, s: Services): void {
@@ -59,8 +61,10 @@ export function systemRoutes(r: Router, s: Services): void {
     req.socket.once("close", stop);
   });
 
-  r.on("GET", "/system/df", async ({ res }) => {
-    const images = s.images.list({ all: false });
+  // moby's df: the list's own summaries (sized), images with their container counts and
+  // shared sizes, volumes with their usage.
+  r.on("GET", "/system/df", async ({ res, version }) => {
+    const images = s.images.list({ all: false, sharedSize: true, containerCount: (id) => s.containers.usingImage(id).length, apiVersion: apiVersionString(version) });
     const volumes = await Promise.all(
       s.volumes.list().map(async (v) => ({
         ...v,
@@ -68,29 +72,40 @@ export function systemRoutes(r: Router, s: Services): void {
         UsageData: { Size: await s.volumes.usage(v.Name), RefCount: s.containers.usingVolume(v.Name).length },
       })),
     );
-    const containers = s.containers.all().map((c) => ({
-      Id: c.Id,
-      Names: [c.Name],
-      Image: c.Config.Image,
-      ImageID: c.Image,
-      Command: [c.Path, ...c.Args].join(" "),
-      Created: Math.floor(Date.parse(c.Created) / 1000),
-      State: c.State.Status,
-      Status: c.State.Status,
-      SizeRw: 0,
-      SizeRootFs: 0,
-      Labels: c.Config.Labels ?? {},
-      Mounts: c.Mounts,
-    }));
-    const layersSize = images.reduce((n, i) => n + (i.Size as number), 0);
+    const imageSize = (id: string) => s.images.resolve(id).size;
+    const now = Date.now();
+    const containers = s.containers.all().map((c) => summaryView(c, c.Config.Image ?? "", s.networks, now, s.containers.sizes(c, imageSize)));
     sendJSON(res, 200, {
-      LayersSize: layersSize,
-      Images: images.map((i) => ({ ...i, Containers: s.containers.usingImage(i.Id as string).length })),
+      // Each layer once (summing image sizes counted a shared base once per image).
+      LayersSize: s.images.layersSize(),
+      Images: images,
       Containers: containers,
       Volumes: volumes,
       BuildCache: [],
     });
   });
+}
+
+/** The daemon's open file descriptors (Info.NFd); 0 where /proc cannot tell. */
+function openFiles(): number {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return 0;
+  }
+}
+
+let cachedOSVersion: string | undefined;
+/** Info.OSVersion: the host's VERSION_ID from os-release ("12"), as dockerd gives it; "" when unknown. */
+function osVersion(): string {
+  if (cachedOSVersion === undefined) {
+    try {
+      cachedOSVersion = /^VERSION_ID="?([^"\n]*)"?/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "";
+    } catch {
+      cachedOSVersion = "";
+    }
+  }
+  return cachedOSVersion;
 }
 
 /** since/until: unix seconds with a fraction (what clients send), RFC 3339, or a duration ago. */
@@ -147,7 +162,7 @@ function infoBody(s: Services) {
     BridgeNfIptables: false,
     BridgeNfIp6tables: false,
     Debug: false,
-    NFd: 0,
+    NFd: openFiles(),
     OomKillDisable: s.info.cgroupVersion === "1",
     NGoroutines: 0,
     SystemTime: new Date().toISOString(),
@@ -157,11 +172,11 @@ function infoBody(s: Services) {
     NEventsListener: 0,
     KernelVersion: s.info.kernelVersion,
     OperatingSystem: s.info.operatingSystem,
-    OSVersion: "",
+    OSVersion: osVersion(),
     OSType: "linux",
     Architecture: os.machine(),
     IndexServerAddress: "https://index.docker.io/v1/",
-    RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ["127.0.0.0/8"], IndexConfigs: {}, Mirrors: [] },
+    RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ["127.0.0.0/8"], IndexConfigs: { "docker.io": { Name: "docker.io", Mirrors: [], Secure: true, Official: true } }, Mirrors: [] },
     NCPU: os.availableParallelism(),
     MemTotal: os.totalmem(),
     GenericResources: null,
