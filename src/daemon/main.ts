@@ -48,6 +48,7 @@ export async function main(argv: string[]): Promise<void> {
 export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<{ close(): Promise<void> }> {
   // First, so that no start-up work (restoring many containers) reaches TurboFan while quiet.
   const tierUp = deferTierUpUntilBusy({
+    eager: process.env.PIER_V8_TIER_UP === "eager",
     onBusy: (why) => log.debug("busy: V8's optimizing compiler on from now", { why }),
   });
   await fsp.mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });

@@ -114,3 +114,14 @@ test("the flags exist in this V8 and BUSY_FLAGS are its defaults", () => {
   for (const f of QUIET_FLAGS) assert.ok(out.includes(`  ${f.split("=")[0]!.replace(/^--no-/, "--")} (`), `${f}: not a V8 flag here`);
   for (const f of BUSY_FLAGS) assert.ok(out.includes(`default: ${f}\n`), `${f}: not V8's default here`);
 });
+
+test("eager (PIER_V8_TIER_UP=eager): V8's defaults from the start", () => {
+  const flags: string[] = [];
+  const t = deferTierUpUntilBusy({ eager: true, setFlags: (f) => flags.push(f) });
+  try {
+    assert.equal(t.busy, true);
+    assert.deepEqual(flags.slice(-BUSY_FLAGS.length), BUSY_FLAGS);
+  } finally {
+    t.stop();
+  }
+});

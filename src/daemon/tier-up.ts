@@ -45,6 +45,8 @@ export interface TierUpOptions {
   cpuMicros?: () => number; // the process's user + system CPU time so far, µs
   onSample?: (s: { cpuShare: number; touches: number }) => void;
   onBusy?: (why: string) => void; // for the log
+  /** V8's defaults from the start (PIER_V8_TIER_UP=eager: speed over idle memory, and to compare). */
+  eager?: boolean;
 }
 
 /**
@@ -93,6 +95,7 @@ export function deferTierUpUntilBusy(o: TierUpOptions = {}): TierUp {
       disarm(); // quiet again: the next touch re-arms
     }
   };
+  if (o.eager) becomeBusy("PIER_V8_TIER_UP=eager");
   return {
     touch: () => {
       work++;
