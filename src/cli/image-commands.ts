@@ -9,6 +9,7 @@ import { filtersQuery, parseFilters } from "./filters.js";
 import { ellipsis, goTimeString, makeContext, renderFormat, truncateID } from "./format.js";
 import { imageContexts, imagesFormat, IMAGES_HEADER, type ImageSummary } from "./image-format.js";
 import { pullImage } from "./image-pull.js";
+import { dockerArgumentCount } from "./argument-counts.js";
 import { encodePathName, inspectFetchers, runInspect } from "./inspect.js";
 import { jsonMessagePrinter } from "./json-message.js";
 import { humanDuration, humanSize, humanSizeWithPrecision } from "./units.js";
@@ -281,8 +282,7 @@ export function registerSave(parent: Command, cli: CliContext): Command {
 }
 
 export function registerImport(parent: Command, cli: CliContext): Command {
-  return parent
-    .command("import")
+  return dockerArgumentCount(parent.command("import"), 1, Infinity)
     .description("Import the contents from a tarball to create a filesystem image")
     .usage("[OPTIONS] file|URL|- [REPOSITORY[:TAG]]")
     .argument("<source>")

@@ -2,6 +2,7 @@
 
 import { Command, CommanderError, type Option } from "commander";
 import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
+import { argumentCountMessage } from "./argument-counts.js";
 import {
   registerAttach,
   registerContainerInspect,
@@ -206,9 +207,8 @@ function usageFailure(err: UsageError): StatusError {
     case "commander.unknownCommand":
       return new StatusError(1, `${PROGRAM}: unknown command: ${path} ${flagOf(cause.message)}\n\nRun '${path} --help' for more information`);
     case "commander.missingArgument":
-      return new StatusError(1, `${PROGRAM}: '${path}' requires at least 1 argument\n\n${usage}\n\nSee '${path} --help' for more information`);
     case "commander.excessArguments":
-      return new StatusError(1, `${PROGRAM}: '${path}' accepts no more arguments than it lists\n\n${usage}\n\nSee '${path} --help' for more information`);
+      return new StatusError(1, argumentCountMessage(command, path, usage));
     default:
       return new StatusError(125, `${cause.message.replace(/^error: /, "")}\n\n${usage}\n\nRun '${path} --help' for more information`);
   }

@@ -1,0 +1,78 @@
+// `pier` and `docker` side by side against the same daemon: for each case the same arguments go
+// to both CLIs, and stdout, stderr and the exit code must match once ids, times and the
+// program's name are normalised. Each case is one difference found and fixed in pier's CLI.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startEngine, type Engine, type RunResult } from "../harness.js";
+
+interface Case {
+  /** The command line, as both CLIs get it. */
+  args: string[];
+  /** docker commands run before each CLI's turn, and after it. */
+  setup?: string[][];
+  cleanup?: string[][];
+  input?: string;
+}
+
+/** What may differ between two runs: ids, times, the program's name. */
+function normalise(s: string): string {
+  return s
+    .replace(/sha256:[0-9a-f]{64}/g, "sha256:<ID>")
+    .replace(/\b[0-9a-f]{64}\b/g, "<ID>")
+    .replace(/\b[0-9a-f]{12}\b/g, "<SID>")
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, "<TIME>")
+    .replace(/\bdocker\b/g, "pier")
+    .replace(/\bDocker\b/g, "Pier");
+}
+
+const view = (r: RunResult) => ({ code: r.code, stdout: normalise(r.stdout), stderr: normalise(r.stderr) });
+
+async function compare(e: Engine, c: Case): Promise<void> {
+  const turn = async (cli: "docker" | "pier") => {
+    for (const s of c.setup ?? []) await e.docker(s);
+    const r = await e[cli](c.args, { input: c.input });
+    for (const s of c.cleanup ?? []) await e.docker(s);
+    return r;
+  };
+  const docker = view(await turn("docker"));
+  const pier = view(await turn("pier"));
+  assert.deepEqual(pier, docker, `pier ${c.args.join(" ")}`);
+}
+
+function cases(title: string, list: Case[], e: () => Engine): void {
+  it(title, async () => {
+    for (const c of list) await compare(e(), c);
+  });
+}
+
+describe("pier CLI parity with docker", () => {
+  let e: Engine;
+  before(async () => {
+    e = await startEngine();
+  });
+  after(async () => {
+    await e?.stop();
+  });
+  const engine = () => e;
+
+  cases(
+    "words a wrong number of arguments as docker's checks do",
+    [
+      { args: ["rename"] },
+      { args: ["rename", "a"] },
+      { args: ["rename", "a", "b", "c"] },
+      { args: ["ps", "x"] },
+      { args: ["images", "a", "b"] },
+      { args: ["logs", "a", "b"] },
+      { args: ["tag", "a"] },
+      { args: ["port"] },
+      { args: ["exec", "a"] },
+      { args: ["volume", "create", "a", "b"] },
+      { args: ["system", "df", "x"] },
+      { args: ["version", "x"] },
+      { args: ["import"] },
+      { args: ["rm"] },
+    ],
+    engine,
+  );
+});
