@@ -106,8 +106,8 @@ export function registerStop(parent: Command, cli: CliContext, name: "stop" | "r
     .usage("[OPTIONS] CONTAINER [CONTAINER...]")
     .argument("<containers...>")
     .option("-s, --signal <signal>", "Signal to send to the container")
-    .option("-t, --timeout <seconds>", "Seconds to wait before killing the container")
-    .addOption(new Option("--time <seconds>").hideHelp())
+    .option("-t, --timeout <int>", "Seconds to wait before killing the container")
+    .addOption(new Option("--time <int>").hideHelp())
     .action(async (refs: string[], opts: { signal?: string; timeout?: string; time?: string }) => {
       const t = opts.timeout ?? opts.time;
       await forEachContainer(cli, refs, (ref) => cli.client.post(cpath(ref, `/${name}`), { signal: opts.signal, t }).then(() => undefined));

@@ -173,7 +173,7 @@ export function addContainerFlags(cmd: Command, forRun: boolean): Command {
   cmd.option("--oom-score-adj <int>", "Tune host's OOM preferences (-1000 to 1000)");
   cmd.addOption(new Option("--restart <policy>", "Restart policy to apply when a container exits").default("no"));
   list("--network <network>", "Connect a container to a network");
-  list("--net <network>", "Connect a container to a network");
+  cmd.addOption(new Option("--net <network>", "Connect a container to a network").argParser(collect).hideHelp());
   list("--network-alias <alias>", "Add network-scoped alias for the container");
   cmd.option("--ip <address>", "IPv4 address (e.g., 172.30.100.104)");
   cmd.option("--ip6 <address>", "IPv6 address (e.g., 2001:db8::33)");

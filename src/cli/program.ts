@@ -3,6 +3,8 @@
 import { Command, CommanderError, type Option } from "commander";
 import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
 import { argumentCountMessage } from "./argument-counts.js";
+import { dockerHelp } from "./help-format.js";
+import { checkNumberFlags } from "./number-flags.js";
 import {
   registerAttach,
   registerContainerInspect,
@@ -80,7 +82,7 @@ function registerContainerGroup(program: Command, cli: CliContext): void {
   registerAttach(container, cli);
   registerLogs(container, cli);
   registerContainerInspect(container, cli);
-  registerPs(container, cli, "ls", ["ps", "list"]);
+  registerPs(container, cli, "ls", ["list", "ps"]);
   registerContainerPrune(container, cli);
   registerExec(container, cli);
   registerPause(container, cli, "pause");
@@ -133,7 +135,8 @@ export function buildProgram(cli: CliContext): Command {
       writeErr: (s) => cli.err(s),
       outputError: () => undefined,
     })
-    .showSuggestionAfterError(false);
+    .showSuggestionAfterError(false)
+    .configureHelp({ formatHelp: (cmd) => dockerHelp(cmd as Command) });
   program.hook("preAction", (thisCommand) => {
     cli.hostFlag = (thisCommand.opts() as { host?: string }).host;
   });
@@ -171,6 +174,7 @@ export function buildProgram(cli: CliContext): Command {
   registerSystem(program, cli);
 
   const each = (cmd: Command) => {
+    checkNumberFlags(cmd);
     cmd.exitOverride((err) => {
       throw new UsageError(err, cmd);
     });
@@ -204,6 +208,11 @@ function usageFailure(err: UsageError): StatusError {
     }
     case "commander.optionMissingArgument":
       return new StatusError(125, `flag needs an argument: ${flagOf(cause.message).split(/[ ,]+/).find((t) => t.startsWith("--")) ?? flagOf(cause.message)}\n\n${usage}\n\nRun '${path} --help' for more information`);
+    case "commander.invalidArgument": {
+      // Our parsers' words (number-flags.ts) after commander's "option '…' argument '…' is invalid. ".
+      const text = / is invalid\. (.*)$/s.exec(cause.message)?.[1] ?? cause.message;
+      return new StatusError(125, `${text}\n\n${usage}\n\nRun '${path} --help' for more information`);
+    }
     case "commander.unknownCommand":
       return new StatusError(1, `${PROGRAM}: unknown command: ${path} ${flagOf(cause.message)}\n\nRun '${path} --help' for more information`);
     case "commander.missingArgument":

@@ -75,4 +75,30 @@ describe("pier CLI parity with docker", () => {
     ],
     engine,
   );
+
+  cases(
+    "lays out help as docker's: usage, aliases, flags sorted with their types, subcommands",
+    [
+      { args: ["ps", "--help"] },
+      { args: ["image", "ls", "--help"] },
+      { args: ["network", "ls", "--help"] },
+      { args: ["events", "--help"] },
+      { args: ["system", "--help"] },
+      { args: ["system"] },
+    ],
+    engine,
+  );
+
+  cases(
+    "rejects a number flag that is not a number before asking the daemon",
+    [
+      { args: ["stop", "-t", "x", "a"] },
+      { args: ["stop", "--time", "x", "a"] },
+      { args: ["restart", "-t", "1.5", "a"] },
+      { args: ["ps", "-n", "x"] },
+      { args: ["ps", "-n", "99999999999999999999"] },
+      { args: ["update", "--blkio-weight", "70000", "nosuch"] },
+    ],
+    engine,
+  );
 });

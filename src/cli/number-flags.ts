@@ -1,0 +1,41 @@
+// Number flags checked when they are parsed, as pflag checks them: `-t x` is a usage error
+// (exit 125, with the usage lines) before anything reaches the daemon, worded as Go's strconv.
+
+import { InvalidArgumentError, type Command, type Option } from "commander";
+
+const KINDS: Record<string, { fn: string; min: bigint; max: bigint }> = {
+  int: { fn: "ParseInt", min: -(2n ** 63n), max: 2n ** 63n - 1n },
+  int64: { fn: "ParseInt", min: -(2n ** 63n), max: 2n ** 63n - 1n },
+  uint16: { fn: "ParseUint", min: 0n, max: 2n ** 16n - 1n },
+  uint64: { fn: "ParseUint", min: 0n, max: 2n ** 64n - 1n },
+};
+
+/** The flag as pflag names it in errors: "-t, --timeout" or "--time". */
+export function flagName(opt: Option): string {
+  return opt.short && opt.long ? `${opt.short}, ${opt.long}` : (opt.long ?? opt.short ?? "");
+}
+
+/** Go's strconv error for a value that is not a number of this kind, or undefined. */
+export function numberError(value: string, kind: string): string | undefined {
+  const k = KINDS[kind];
+  if (!k) return undefined;
+  const signed = k.fn === "ParseInt";
+  const syntax = signed ? /^[+-]?\d+$/ : /^\+?\d+$/;
+  if (!syntax.test(value)) return `strconv.${k.fn}: parsing ${JSON.stringify(value)}: invalid syntax`;
+  const n = BigInt(value);
+  if (n < k.min || n > k.max) return `strconv.${k.fn}: parsing ${JSON.stringify(value)}: value out of range`;
+  return undefined;
+}
+
+/** Give every number flag of the command (placeholder <int>, <uint16> …) without a parser one that checks it. */
+export function checkNumberFlags(cmd: Command): void {
+  for (const opt of cmd.options) {
+    const kind = /<(int|int64|uint16|uint64)>/.exec(opt.flags)?.[1];
+    if (!kind || opt.parseArg) continue;
+    opt.argParser((value: string) => {
+      const err = numberError(value, kind);
+      if (err) throw new InvalidArgumentError(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flagName(opt))} flag: ${err}`);
+      return value;
+    });
+  }
+}
