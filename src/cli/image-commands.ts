@@ -158,7 +158,7 @@ export function historyContexts(items: readonly HistoryItem[], opts: { trunc: bo
     const created = h.Created * 1000;
     const rfc3339 = new Date(created).toISOString().replace(/\.\d{3}Z$/, "Z");
     const createdBy = h.CreatedBy.replace(/\t/g, " ");
-    return makeContext("*formatter.historyContext", {
+    return makeContext("*image.historyContext", {
       ID: opts.trunc ? truncateID(h.Id) : h.Id,
       CreatedSince: opts.human ? `${humanDuration(now - created)} ago` : rfc3339,
       CreatedAt: opts.human ? goTimeString(created) : rfc3339,

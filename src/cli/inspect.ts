@@ -78,7 +78,8 @@ export async function runInspect(cli: CliContext, refs: readonly string[], forma
     try {
       tmpl = new Template(source);
     } catch (err) {
-      throw new StatusError(1, `template parsing error: ${(err as Error).message}`);
+      // docker's inspect: a format that does not parse is exit 64 (EX_USAGE).
+      throw new StatusError(64, `template parsing error: ${(err as Error).message}`);
     }
   }
   for (const ref of refs) {

@@ -36,7 +36,7 @@ export const NETWORK_HEADER: Record<string, string> = {
 export function networkContexts(networks: readonly NetworkSummary[], trunc: boolean): Record<string, unknown>[] {
   return networks.map((n) =>
     makeContext(
-      "*formatter.networkContext",
+      "*network.networkContext",
       {
         ID: trunc ? truncateID(n.Id) : n.Id,
         Name: n.Name,

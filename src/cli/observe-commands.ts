@@ -151,7 +151,7 @@ export function registerStats(parent: Command, cli: CliContext): Command {
     .option("--no-trunc", "Do not truncate output")
     .action(async (refs: string[], opts: StatsOptions) => {
       const format = !opts.format || opts.format === "table" ? STATS_FORMAT : opts.format;
-      if (opts.format) checkFormat(format, statsContext(statsEntry("", emptyJSON("", "")), true));
+      if (opts.format) checkFormat(format, statsContext(statsEntry("", emptyJSON("", "")), true), "template parsing error");
       const trunc = opts.trunc !== false;
       const explicit = refs.length > 0;
       const list = async (): Promise<{ ref: string; id: string }[]> => {

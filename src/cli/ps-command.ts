@@ -34,8 +34,9 @@ export function registerPs(parent: Command, cli: CliContext, name: string, alias
     .option("-q, --quiet", "Only display container IDs")
     .option("-s, --size", "Display total file sizes")
     .action(async (opts: PsOptions) => {
-      const format = psFormat(opts.format, !!opts.quiet, !!opts.size);
-      if (opts.format) checkFormat(opts.format, containerContext({ Id: "" }, { trunc: true }));
+      if (opts.format && opts.quiet) cli.err("WARNING: Ignoring custom format, because both --format and --quiet are set.\n");
+      const format = psFormat(opts.quiet ? undefined : opts.format, !!opts.quiet, !!opts.size);
+      if (opts.format && !opts.quiet) checkFormat(opts.format, containerContext({ Id: "" }, { trunc: true }));
       let limit = Number(opts.last);
       if (opts.latest && limit === -1) limit = 1;
       // Docker asks for sizes when the template reads .Size (and {{json .}} reads every field).

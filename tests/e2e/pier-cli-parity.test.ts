@@ -101,4 +101,46 @@ describe("pier CLI parity with docker", () => {
     ],
     engine,
   );
+
+  cases(
+    "reports --format templates that fail with docker's words and exit codes",
+    [
+      { args: ["ps", "--format", "{{"] },
+      { args: ["images", "--format", "{{.Nope}}"] },
+      { args: ["network", "ls", "--format", "{{.Nope}}"] },
+      { args: ["history", "--format", "{{.Nope}}", "busybox"] },
+      { args: ["system", "df", "--format", "{{.Nope}}"] },
+      { args: ["stats", "--no-stream", "--format", "{{"] },
+      { args: ["inspect", "--format", "{{", "busybox"] },
+      { args: ["info", "--format", "{{.Nope}}"] },
+      { args: ["info", "--format", "{{"] },
+      { args: ["version", "--format", "{{.Nope}}"] },
+      { args: ["version", "--format", "{{"] },
+      {
+        setup: [["run", "-d", "--name", "fmt1", "-l", "a=b", "-l", "x=y", "busybox", "sleep", "300"]],
+        args: ["ps", "--format", '{{.Labels}}|{{.Label "a"}}|{{index .Labels "x"}}'],
+        cleanup: [["rm", "-f", "fmt1"]],
+      },
+      {
+        setup: [["run", "-d", "--name", "fmt1", "busybox", "sleep", "300"]],
+        args: ["ps", "--format", "{{range .Names}}{{.}}{{end}}"],
+        cleanup: [["rm", "-f", "fmt1"]],
+      },
+    ],
+    engine,
+  );
+
+  cases(
+    "ps -q wins over --format with docker's warning; df -v runs a custom format once over all lists",
+    [
+      {
+        setup: [["run", "-d", "--name", "q1", "busybox", "sleep", "300"]],
+        args: ["ps", "-q", "--format", "table {{.Names}}"],
+        cleanup: [["rm", "-f", "q1"]],
+      },
+      { args: ["system", "df", "-v", "--format", "{{json .}}"] },
+      { args: ["system", "df", "-v", "--format", "{{.Nope}}"] },
+    ],
+    engine,
+  );
 });
