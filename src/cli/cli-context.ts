@@ -2,6 +2,7 @@
 // the output streams, and the errors that carry an exit code.
 
 import { ApiClient, ApiError, ConnectionError, resolveHost } from "../client/index.js";
+import { isKind } from "../errdefs/index.js";
 
 export const PROGRAM = "pier";
 
@@ -62,6 +63,11 @@ export class CliContext {
   err(text: string): void {
     this.streams.stderr.write(text);
   }
+}
+
+/** The daemon said the object does not exist (404), which -f on rm, rmi and network rm forgives. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof ApiError && isKind(err, "NotFound");
 }
 
 /** How Docker words an error on stderr: daemon errors get "Error response from daemon: ". */

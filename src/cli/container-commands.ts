@@ -2,7 +2,7 @@
 
 import { Option, type Command } from "commander";
 import { attachContainer, monitorTtySize, proxySignals } from "./attach-session.js";
-import { CliContext, StatusError, describeError, promptForConfirmation } from "./cli-context.js";
+import { CliContext, StatusError, describeError, isNotFound, promptForConfirmation } from "./cli-context.js";
 import { filtersQuery, parseFilters } from "./filters.js";
 import { humanSize } from "./units.js";
 import { inspectFetchers, runInspect } from "./inspect.js";
@@ -19,7 +19,7 @@ export async function forEachContainer(
   cli: CliContext,
   refs: readonly string[],
   action: (ref: string) => Promise<void>,
-  options: { print?: boolean; trailer?: (failed: string[]) => string } = {},
+  options: { print?: boolean; trailer?: (failed: string[]) => string; forgive?: (err: unknown) => boolean } = {},
 ): Promise<void> {
   const errors: string[] = [];
   const failed: string[] = [];
@@ -28,6 +28,11 @@ export async function forEachContainer(
       await action(ref);
       if (options.print !== false) cli.out(`${ref}\n`);
     } catch (err) {
+      // A forgiven error is still shown, but the command succeeds (rm -f of a missing container).
+      if (options.forgive?.(err)) {
+        cli.err(`${describeError(err)}\n`);
+        continue;
+      }
       errors.push(describeError(err));
       failed.push(ref);
     }
@@ -140,7 +145,7 @@ export function registerRm(parent: Command, cli: CliContext, name = "rm"): Comma
         const name = ref.replace(/^\/+/, "");
         if (name === "") throw new Error("Container name cannot be empty");
         await cli.client.delete(cpath(name), { force: opts.force || undefined, v: opts.volumes || undefined, link: opts.link || undefined });
-      });
+      }, { forgive: (err) => !!opts.force && isNotFound(err) });
     });
 }
 

@@ -2,6 +2,7 @@
 // (Config + HostConfig + NetworkingConfig, fields in Go's marshalling order).
 
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Option, type Command } from "commander";
 import {
   FlagError,
@@ -24,6 +25,7 @@ import {
   sortKeys,
 } from "./flag-parsers.js";
 import { parseCpus, parseDurationNs } from "./units.js";
+import { CliError } from "./cli-context.js";
 
 /** The values commander gives for the container flags (camel-cased long names). */
 export interface ContainerFlags {
@@ -218,6 +220,14 @@ export interface CreateRequest {
   body: Record<string, unknown>;
 }
 
+/** opts.ValidateIPAddress for --dns: an IP address, written back in its canonical form. */
+function validateDnsAddress(value: string): string {
+  const ip = value.trim();
+  const kind = isIP(ip.replace(/%.*$/, ""));
+  if (kind === 0) throw new FlagError(`invalid argument "${value}" for "--dns" flag: IP address is not correctly formatted: ${value}`);
+  return ip;
+}
+
 function intFlag(value: string | undefined, flag: string, dflt = 0): number {
   if (value === undefined) return dflt;
   if (!/^[+-]?\d+$/.test(value.trim())) {
@@ -300,7 +310,8 @@ export function buildCreateRequest(
   const openStdin = !!flags.interactive;
   let stdinOnce = openStdin && attachStdin;
   if (options.forRun && flags.detach) {
-    if (attach.length > 0) throw new FlagError("conflicting options: cannot specify both --attach and --detach");
+    // Found by docker's runContainer, not its flag parser: a plain error, exit 1.
+    if (attach.length > 0) throw new CliError("conflicting options: cannot specify both --attach and --detach");
     attachStdin = attachStdout = attachStderr = false;
     stdinOnce = false;
   }
@@ -406,12 +417,14 @@ export function buildCreateRequest(
     if (userDefined && builtin) throw new FlagError("conflicting options: cannot attach both user-defined and non-user-defined network-modes");
   }
 
+  // opts.ConvertKVStringsToMap: "key" alone is the key with an empty value; the daemon judges it.
   const logConfig: Record<string, string> = {};
   for (const opt of flags.logOpt ?? []) {
     const eq = opt.indexOf("=");
-    if (eq < 0) throw new FlagError(`invalid log opt: ${opt}`);
-    logConfig[opt.slice(0, eq)] = opt.slice(eq + 1);
+    if (eq < 0) logConfig[opt] = "";
+    else logConfig[opt.slice(0, eq)] = opt.slice(eq + 1);
   }
+  if (flags.logDriver === "none" && (flags.logOpt ?? []).length > 0) throw new FlagError("invalid logging opts for driver none");
 
   const config: Record<string, unknown> = {
     Hostname: flags.hostname ?? "",
@@ -455,7 +468,7 @@ export function buildCreateRequest(
     CapAdd: capAdd,
     CapDrop: capDrop,
     CgroupnsMode: flags.cgroupns ?? "",
-    Dns: [...(flags.dns ?? [])],
+    Dns: (flags.dns ?? []).map(validateDnsAddress),
     DnsOptions: [...(flags.dnsOption ?? [])],
     DnsSearch: [...(flags.dnsSearch ?? [])],
     ExtraHosts: extraHosts,

@@ -4,7 +4,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { fullName, parseReference, looksLikeID } from "../oci/index.js";
-import { CliContext, StatusError, describeError, promptForConfirmation } from "./cli-context.js";
+import { CliContext, StatusError, describeError, isNotFound, promptForConfirmation } from "./cli-context.js";
 import { filtersQuery, parseFilters } from "./filters.js";
 import { ellipsis, goTimeString, makeContext, renderFormat, truncateID } from "./format.js";
 import { imageContexts, imagesFormat, IMAGES_HEADER, type ImageSummary } from "./image-format.js";
@@ -88,7 +88,9 @@ export function registerRmi(parent: Command, cli: CliContext, name: string, alia
             else if (item.Untagged) cli.out(`Untagged: ${item.Untagged}\n`);
           }
         } catch (err) {
-          errors.push(describeError(err));
+          // -f forgives a missing image: said, but not a failure (docker's rmi).
+          if (opts.force && isNotFound(err)) cli.err(`${describeError(err)}\n`);
+          else errors.push(describeError(err));
         }
       }
       if (errors.length) throw new StatusError(1, errors.join("\n"));

@@ -4,7 +4,7 @@ import { Command, CommanderError, type Option } from "commander";
 import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
 import { argumentCountMessage } from "./argument-counts.js";
 import { dockerHelp } from "./help-format.js";
-import { checkNumberFlags } from "./number-flags.js";
+import { checkFlagValues } from "./flag-checks.js";
 import {
   registerAttach,
   registerContainerInspect,
@@ -32,7 +32,7 @@ import { registerBuild } from "./build-command.js";
 import { registerExec, registerPause } from "./exec-command.js";
 import { registerCp } from "./cp-command.js";
 import { registerCommit, registerDiff, registerExport, registerPort, registerStats, registerTop, registerUpdate } from "./observe-commands.js";
-import { anyObjectFetcher, runInspect, type ObjectType } from "./inspect.js";
+import { INSPECT_TYPES, anyObjectFetcher, runInspect, type ObjectType, type OtherObjectType } from "./inspect.js";
 import { registerLogs } from "./logs-command.js";
 import { registerNetwork } from "./network-commands.js";
 import { registerPs } from "./ps-command.js";
@@ -60,9 +60,9 @@ function registerInspect(program: Command, cli: CliContext): void {
     .option("-s, --size", "Display total file sizes if the type is container")
     .option("--type <type>", "Return JSON for specified type")
     .action(async (refs: string[], opts: { format?: string; size?: boolean; type?: string }) => {
-      const type = opts.type as ObjectType | undefined;
-      if (type && !["container", "image", "volume", "network"].includes(type)) {
-        throw new StatusError(1, `"${type}" is not a valid value for --type`);
+      const type = opts.type as ObjectType | OtherObjectType | undefined;
+      if (type && !INSPECT_TYPES.includes(type)) {
+        throw new StatusError(1, `unknown type: ${JSON.stringify(type)}: must be one of ${INSPECT_TYPES.map((k) => JSON.stringify(k)).join(", ")}`);
       }
       await runInspect(cli, refs, opts.format, anyObjectFetcher(cli, type, !!opts.size));
     });
@@ -174,7 +174,7 @@ export function buildProgram(cli: CliContext): Command {
   registerSystem(program, cli);
 
   const each = (cmd: Command) => {
-    checkNumberFlags(cmd);
+    checkFlagValues(cmd);
     cmd.exitOverride((err) => {
       throw new UsageError(err, cmd);
     });
@@ -209,7 +209,7 @@ function usageFailure(err: UsageError): StatusError {
     case "commander.optionMissingArgument":
       return new StatusError(125, `flag needs an argument: ${flagOf(cause.message).split(/[ ,]+/).find((t) => t.startsWith("--")) ?? flagOf(cause.message)}\n\n${usage}\n\nRun '${path} --help' for more information`);
     case "commander.invalidArgument": {
-      // Our parsers' words (number-flags.ts) after commander's "option '…' argument '…' is invalid. ".
+      // Our parsers' words (flag-checks.ts) after commander's "option '…' argument '…' is invalid. ".
       const text = / is invalid\. (.*)$/s.exec(cause.message)?.[1] ?? cause.message;
       return new StatusError(125, `${text}\n\n${usage}\n\nRun '${path} --help' for more information`);
     }

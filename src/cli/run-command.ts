@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { ApiError } from "../client/index.js";
 import { PierError } from "../errdefs/index.js";
 import { attachContainer, monitorTtySize, proxySignals, type AttachSession } from "./attach-session.js";
-import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
+import { CliContext, CliError, PROGRAM, StatusError, describeError } from "./cli-context.js";
 import { addContainerFlags, buildCreateRequest, checkCidfile, type ContainerFlags, type CreateRequest } from "./container-options.js";
 import { FlagError } from "./flag-parsers.js";
 import { familiarTagged, pullForCreate } from "./image-pull.js";
@@ -14,6 +14,7 @@ import { familiarTagged, pullForCreate } from "./image-pull.js";
 /** An error of `run`/`create`: "pier: <message>" plus the help hint, exit 125 unless given. */
 export function commandFailure(command: string, err: unknown, code = 125): StatusError {
   if (err instanceof StatusError) return err;
+  if (err instanceof CliError) return new StatusError(1, err.message);
   if (err instanceof FlagError && err.message.startsWith("invalid argument ")) {
     // pflag's wording for a bad flag value: the usage follows, no program prefix.
     const usage = `Usage:  ${PROGRAM} ${command} [OPTIONS] IMAGE [COMMAND] [ARG...]`;

@@ -143,4 +143,32 @@ describe("pier CLI parity with docker", () => {
     ],
     engine,
   );
+
+  cases(
+    "forgives missing objects under -f, and words failures of rm, rmi and network rm as docker does",
+    [
+      { args: ["rmi", "-f", "nosuch", "busybox:nosuchtag"] },
+      { args: ["rm", "-f", "nosuch", "nosuch2"] },
+      { args: ["network", "rm", "nosuch", "nosuch2"] },
+      { args: ["network", "rm", "-f", "nosuch"] },
+      { setup: [["network", "create", "parity-n1"]], args: ["network", "rm", "nosuch", "parity-n1"] },
+    ],
+    engine,
+  );
+
+  cases(
+    "checks filters, --dns, --log-opt, -a with -d and --type where docker does",
+    [
+      { args: ["ps", "--filter", "bad"] },
+      { args: ["system", "prune", "-f", "--filter", "bad"] },
+      { args: ["events", "--filter", "bad"] },
+      { args: ["run", "--dns", "bad", "busybox"] },
+      { args: ["run", "-d", "--rm", "-a", "stdout", "busybox"] },
+      { args: ["run", "--log-opt", "bad", "busybox"] },
+      { args: ["run", "--log-driver", "none", "--log-opt", "max-size=1m", "busybox"] },
+      { args: ["inspect", "--type", "bogus", "x"] },
+      { args: ["inspect", "--type", "node", "x"] },
+    ],
+    engine,
+  );
 });

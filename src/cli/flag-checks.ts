@@ -1,5 +1,6 @@
-// Number flags checked when they are parsed, as pflag checks them: `-t x` is a usage error
-// (exit 125, with the usage lines) before anything reaches the daemon, worded as Go's strconv.
+// Flag values checked when they are parsed, as pflag checks them: `-t x` or `--filter bad` is
+// a usage error (exit 125, with the usage lines) before anything reaches the daemon, worded
+// as docker's flag types word it (Go's strconv for numbers, opts.FilterOpt for filters).
 
 import { InvalidArgumentError, type Command, type Option } from "commander";
 
@@ -27,15 +28,29 @@ export function numberError(value: string, kind: string): string | undefined {
   return undefined;
 }
 
-/** Give every number flag of the command (placeholder <int>, <uint16> …) without a parser one that checks it. */
-export function checkNumberFlags(cmd: Command): void {
+const invalid = (opt: Option, value: string, why: string) =>
+  new InvalidArgumentError(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flagName(opt))} flag: ${why}`);
+
+/**
+ * Give every number flag of the command (placeholder <int>, <uint16> …) without a parser one
+ * that checks it, and make every filter flag (<filter>) check "name=value" before collecting.
+ */
+export function checkFlagValues(cmd: Command): void {
   for (const opt of cmd.options) {
     const kind = /<(int|int64|uint16|uint64)>/.exec(opt.flags)?.[1];
-    if (!kind || opt.parseArg) continue;
-    opt.argParser((value: string) => {
-      const err = numberError(value, kind);
-      if (err) throw new InvalidArgumentError(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flagName(opt))} flag: ${err}`);
-      return value;
-    });
+    if (kind && !opt.parseArg) {
+      opt.argParser((value: string) => {
+        const err = numberError(value, kind);
+        if (err) throw invalid(opt, value, err);
+        return value;
+      });
+    }
+    if (opt.flags.includes("<filter>")) {
+      const collect = opt.parseArg as ((value: string, previous: unknown) => unknown) | undefined;
+      opt.argParser((value: string, previous: unknown) => {
+        if (!value.includes("=")) throw invalid(opt, value, "bad format of filter (expected name=value)");
+        return collect ? collect(value, previous) : value;
+      });
+    }
   }
 }
