@@ -2,11 +2,11 @@
 
 import { createReadStream, createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { fullName, parseReference, looksLikeID } from "../oci/index.js";
-import { CliContext, StatusError, describeError, isNotFound, promptForConfirmation } from "./cli-context.js";
+import { CliContext, PROGRAM, StatusError, describeError, isNotFound, promptForConfirmation } from "./cli-context.js";
 import { filtersQuery, parseFilters } from "./filters.js";
-import { ellipsis, goTimeString, makeContext, renderFormat, truncateID } from "./format.js";
+import { ellipsis, makeContext, renderFormat, rfc3339NanoFixed, truncateID } from "./format.js";
 import { imageContexts, imagesFormat, IMAGES_HEADER, type ImageSummary } from "./image-format.js";
 import { pullImage } from "./image-pull.js";
 import { dockerArgumentCount } from "./argument-counts.js";
@@ -39,7 +39,15 @@ export function registerImages(parent: Command, cli: CliContext, name: string, a
     .option("--format <format>", "Format output using a custom template")
     .option("--no-trunc", "Don't truncate output")
     .option("-q, --quiet", "Only show image IDs")
-    .action(async (repository: string | undefined, opts: ImagesOptions) => {
+    // docker hides flags newer than the daemon's API from help; this client speaks 1.45 at most.
+    .addOption(new Option("--tree", "List multi-platform images as a tree (EXPERIMENTAL)").hideHelp())
+    .action(async (repository: string | undefined, opts: ImagesOptions & { tree?: boolean }) => {
+      if (opts.tree) {
+        // The tree view needs the image manifests of API 1.47, which this client does not speak.
+        const version = await cli.client.apiVersion();
+        if (Number(version.split(".")[1]) < 47) throw new StatusError(1, `"--tree" requires API version 1.47, but the Docker daemon API version is ${version}`);
+        throw new StatusError(1, `"--tree" is not implemented by ${PROGRAM}`);
+      }
       const filters = parseFilters(opts.filter);
       if (repository) (filters["reference"] ??= {})[repository] = true;
       const images = await cli.client.get<ImageSummary[]>("/images/json", {
@@ -158,12 +166,13 @@ export function historyContexts(items: readonly HistoryItem[], opts: { trunc: bo
   const now = opts.now ?? Date.now();
   return items.map((h) => {
     const created = h.Created * 1000;
-    const rfc3339 = new Date(created).toISOString().replace(/\.\d{3}Z$/, "Z");
+    // time.Unix(created, 0).Format(time.RFC3339): local time, whole seconds.
+    const rfc3339 = rfc3339NanoFixed(created).replace(/\.\d{9}/, "");
     const createdBy = h.CreatedBy.replace(/\t/g, " ");
     return makeContext("*image.historyContext", {
       ID: opts.trunc ? truncateID(h.Id) : h.Id,
       CreatedSince: opts.human ? `${humanDuration(now - created)} ago` : rfc3339,
-      CreatedAt: opts.human ? goTimeString(created) : rfc3339,
+      CreatedAt: rfc3339,
       CreatedBy: opts.trunc ? ellipsis(createdBy, 45) : createdBy,
       Size: opts.human ? humanSizeWithPrecision(h.Size, 3) : String(h.Size),
       Comment: h.Comment,

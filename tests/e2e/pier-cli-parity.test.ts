@@ -171,4 +171,24 @@ describe("pier CLI parity with docker", () => {
     ],
     engine,
   );
+
+  cases(
+    "prints volume inspect as docker's volume.Volume struct, history's CreatedAt in RFC 3339, image ls --tree's version check",
+    [
+      {
+        setup: [["volume", "create", "--label", "a=b", "-o", "type=tmpfs", "-o", "device=tmpfs", "parity-v1"]],
+        args: ["volume", "inspect", "parity-v1"],
+        cleanup: [["volume", "rm", "parity-v1"]],
+      },
+      {
+        setup: [["volume", "create", "parity-v1"]],
+        args: ["volume", "inspect", "-f", "{{.Name}} {{.Labels}} {{.Options}} {{.Status}}|{{json .}}", "parity-v1"],
+        cleanup: [["volume", "rm", "parity-v1"]],
+      },
+      { setup: [["volume", "create", "parity-v1"]], args: ["volume", "inspect", "-f", "{{.Nope}}", "parity-v1"], cleanup: [["volume", "rm", "parity-v1"]] },
+      { args: ["history", "--format", "json", "busybox"] },
+      { args: ["image", "ls", "--tree"] },
+    ],
+    engine,
+  );
 });
