@@ -509,14 +509,50 @@ export function eventContext(e: EventMessage): Record<string, unknown> {
     From: e["from"] ?? "",
     Type: e.Type ?? "",
     Action: e.Action ?? "",
-    Actor: { ID: e.Actor?.ID ?? "", Attributes: e.Actor?.Attributes ?? null },
+    // A nil Go map reads as empty (.Actor.Attributes.name is ""), and prints "map[]".
+    Actor: { ID: e.Actor?.ID ?? "", Attributes: e.Actor?.Attributes ?? {} },
     Scope: e["scope"] ?? "",
     Time: e.time ?? 0,
     TimeNano: e.timeNano ?? 0,
   };
-  Object.defineProperty(ctx, GO_TYPE, { value: "events.Message", enumerable: false });
-  Object.defineProperty(ctx, "toJSON", { value: () => e, enumerable: false });
+  Object.defineProperty(ctx, GO_TYPE, { value: "*events.Message", enumerable: false });
+  Object.defineProperty(ctx, "toJSON", { value: () => eventJSON(e), enumerable: false });
   return ctx;
+}
+
+/** events.Message as Go marshals it: the struct's order, omitempty fields left out, attributes sorted. */
+function eventJSON(e: EventMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const omitEmpty = (key: string) => {
+    const v = e[key];
+    if (v !== undefined && v !== null && v !== "" && v !== 0) out[key] = v;
+  };
+  omitEmpty("status");
+  omitEmpty("id");
+  omitEmpty("from");
+  out["Type"] = e.Type ?? "";
+  out["Action"] = e.Action ?? "";
+  const attrs = e.Actor?.Attributes;
+  const sorted = attrs ? Object.fromEntries(Object.keys(attrs).sort().map((k) => [k, attrs[k]])) : null;
+  out["Actor"] = { ID: e.Actor?.ID ?? "", Attributes: sorted };
+  omitEmpty("scope");
+  omitEmpty("time");
+  omitEmpty("timeNano");
+  return out;
+}
+
+/**
+ * docker's events makeTemplate: parse the format and run it once on an empty message, so a
+ * template that cannot work fails before any event, exit 64.
+ */
+function eventsTemplate(format: string): Template {
+  try {
+    const tmpl = new Template(format === "json" ? "{{json .}}" : format);
+    tmpl.execute(eventContext({} as EventMessage));
+    return tmpl;
+  } catch (err) {
+    throw new StatusError(64, `Error parsing format: ${(err as Error).message}`);
+  }
 }
 
 function registerEvents(parent: Command, cli: CliContext): Command {
@@ -530,7 +566,7 @@ function registerEvents(parent: Command, cli: CliContext): Command {
     .option("--until <time>", "Stream events until this timestamp")
     .action(async (opts: { filter?: string[]; format?: string; since?: string; until?: string }) => {
       const now = Date.now();
-      const tmpl = opts.format ? new Template(opts.format === "json" ? "{{json .}}" : opts.format) : undefined;
+      const tmpl = opts.format ? eventsTemplate(opts.format) : undefined;
       await cli.client.jsonLines(
         "GET",
         "/events",

@@ -191,4 +191,39 @@ describe("pier CLI parity with docker", () => {
     ],
     engine,
   );
+
+  cases(
+    "words bad logs --since/--until as docker's client does",
+    [
+      {
+        setup: [["run", "--name", "parity-lg", "busybox", "echo", "a"]],
+        args: ["logs", "--since", "bogus", "parity-lg"],
+        cleanup: [["rm", "-f", "parity-lg"]],
+      },
+      {
+        setup: [["run", "--name", "parity-lg", "busybox", "echo", "a"]],
+        args: ["logs", "--until", "bogus", "parity-lg"],
+        cleanup: [["rm", "-f", "parity-lg"]],
+      },
+    ],
+    engine,
+  );
+
+  it("prints events as docker's events.Message and checks --format on an empty one first", async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    assert.equal((await e.docker(["run", "--rm", "--name", "parity-ev", "-l", "z=1", "busybox", "true"])).code, 0);
+    // A closed window, so that both CLIs see the same events.
+    await new Promise((r) => setTimeout(r, 1100));
+    const until = String(Math.floor(Date.now() / 1000));
+    const window = ["--since", String(since), "--until", until, "--filter", "container=parity-ev"];
+    for (const args of [
+      ["events", ...window, "--format", "json"],
+      ["events", ...window, "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.z}}"],
+      ["events", ...window, "--filter", "event=die"],
+      ["events", ...window, "--format", "{{.Nope}}"],
+      ["events", ...window, "--format", "{{"],
+    ]) {
+      await compare(e, { args });
+    }
+  });
 });
