@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ramInBytes } from "./units.js";
+import { goErrnoText } from "./local-files.js";
 import { parsePortRange, parsePortSpec as parsePortSpecParts, splitPortProto } from "../lib/index.js";
 
 /** A usage error in a flag value (exit 125, like every docker flag error). */
@@ -32,7 +33,7 @@ export function parseKeyValueFile(file: string, lookupEnv?: (key: string) => str
   try {
     content = readFileSync(file, "utf8");
   } catch (err) {
-    throw new FlagError(`open ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (err as Error).message}`);
+    throw new FlagError(`open ${file}: ${goErrnoText(err)}`);
   }
   const out: string[] = [];
   content.split("\n").forEach((rawLine, i) => {

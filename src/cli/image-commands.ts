@@ -1,6 +1,6 @@
 // Image commands: images/ls, pull, rm, tag, inspect, history, prune, load, save, import.
 
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { Option, type Command } from "commander";
 import { fullName, parseReference, looksLikeID } from "../oci/index.js";
@@ -12,6 +12,7 @@ import { pullImage } from "./image-pull.js";
 import { dockerArgumentCount } from "./argument-counts.js";
 import { encodePathName, inspectFetchers, runInspect } from "./inspect.js";
 import { jsonMessagePrinter } from "./json-message.js";
+import { checkOutputPath, openInputFile } from "./local-files.js";
 import { humanDuration, humanSize, humanSizeWithPrecision } from "./units.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -253,7 +254,7 @@ export function registerLoad(parent: Command, cli: CliContext): Command {
     .option("--platform <platform>", "Load only the given platform variant")
     .action(async (opts: { input?: string; quiet?: boolean; platform?: string }) => {
       let body: NodeJS.ReadableStream;
-      if (opts.input) body = createReadStream(opts.input);
+      if (opts.input) body = openInputFile(opts.input);
       else {
         if (cli.streams.stdin.isTTY) throw new StatusError(1, "requested load from stdin, but stdin is empty");
         body = cli.streams.stdin;
@@ -286,6 +287,7 @@ export function registerSave(parent: Command, cli: CliContext): Command {
       if (!opts.output && cli.streams.stdout.isTTY) {
         throw new StatusError(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect");
       }
+      if (opts.output) checkOutputPath(opts.output, "failed to save image");
       const body = await cli.client.stream("GET", "/images/get", { query: { names: refs, platform: opts.platform } });
       if (opts.output) await pipeline(body, createWriteStream(opts.output));
       else await pipeline(body, cli.streams.stdout as unknown as NodeJS.WritableStream, { end: false });
@@ -313,7 +315,7 @@ export function registerImport(parent: Command, cli: CliContext): Command {
       let body: NodeJS.ReadableStream | undefined;
       if (source === "-") body = cli.streams.stdin;
       else if (/^(https?):\/\//.test(source)) fromSrc = source;
-      else body = createReadStream(source);
+      else body = openInputFile(source);
       await cli.client.jsonLines(
         "POST",
         "/images/create",

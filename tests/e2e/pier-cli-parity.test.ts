@@ -226,4 +226,16 @@ describe("pier CLI parity with docker", () => {
       await compare(e, { args });
     }
   });
+
+  cases(
+    "says why a load, import or save file cannot be used, as Go's os package words it, before asking the daemon",
+    [
+      { args: ["load", "-i", "/nonexistent/pier-parity.tar"] },
+      { args: ["import", "/nonexistent/pier-parity.tar"] },
+      { args: ["save", "-o", "/nonexistent/dir/x.tar", "nosuch"] },
+      { args: ["save", "-o", "/tmp", "busybox"] },
+      { args: ["save", "-o", "/dev/null", "busybox"] },
+    ],
+    engine,
+  );
 });
