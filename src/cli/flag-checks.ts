@@ -1,8 +1,10 @@
 // Flag values checked when they are parsed, as pflag checks them: `-t x` or `--filter bad` is
 // a usage error (exit 125, with the usage lines) before anything reaches the daemon, worded
-// as docker's flag types word it (Go's strconv for numbers, opts.FilterOpt for filters).
+// as docker's flag types word it (Go's strconv for numbers, units.RAMInBytes for sizes,
+// opts.FilterOpt for filters).
 
 import { InvalidArgumentError, type Command, type Option } from "commander";
+import { ramInBytes } from "./units.js";
 
 const KINDS: Record<string, { fn: string; min: bigint; max: bigint }> = {
   int: { fn: "ParseInt", min: -(2n ** 63n), max: 2n ** 63n - 1n },
@@ -42,6 +44,18 @@ export function checkFlagValues(cmd: Command): void {
       opt.argParser((value: string) => {
         const err = numberError(value, kind);
         if (err) throw invalid(opt, value, err);
+        return value;
+      });
+    }
+    if (opt.flags.includes("<bytes>") && !opt.parseArg) {
+      // opts.MemBytes (units.RAMInBytes); --memory-swap's MemSwapBytes also takes -1.
+      opt.argParser((value: string) => {
+        if (opt.long === "--memory-swap" && value === "-1") return value;
+        try {
+          ramInBytes(value);
+        } catch (err) {
+          throw invalid(opt, value, (err as Error).message);
+        }
         return value;
       });
     }

@@ -425,7 +425,7 @@ export function registerPort(parent: Command, cli: CliContext): Command {
       if (port) {
         const key = port.includes("/") ? port : `${port}/tcp`;
         const bindings = ports[key];
-        if (!bindings || bindings.length === 0) throw new StatusError(1, `Error: No public port '${key}' published for ${ref}`);
+        if (!bindings || bindings.length === 0) throw new StatusError(1, `Error: No public port '${port}' published for ${ref}`);
         cli.out(bindings.map((b) => `${hostAddr(b)}\n`).join(""));
         return;
       }

@@ -238,4 +238,15 @@ describe("pier CLI parity with docker", () => {
     ],
     engine,
   );
+
+  cases(
+    "checks size flags at parse time everywhere and names the port as given",
+    [
+      { setup: [["run", "-d", "--name", "parity-up", "busybox", "sleep", "300"]], args: ["update", "--memory", "1x", "parity-up"], cleanup: [["rm", "-f", "parity-up"]] },
+      { args: ["run", "--memory-swap", "1x", "busybox"] },
+      { args: ["run", "--shm-size", "abc", "busybox"] },
+      { setup: [["run", "-d", "--name", "parity-pt", "-p", "8080", "busybox", "sleep", "300"]], args: ["port", "parity-pt", "80"], cleanup: [["rm", "-f", "parity-pt"]] },
+    ],
+    engine,
+  );
 });
