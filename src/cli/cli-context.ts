@@ -45,9 +45,15 @@ export class CliContext {
   }
 
   get client(): ApiClient {
-    this.apiClient ??= new ApiClient(resolveHost(this.hostFlag), {
-      apiVersion: process.env["DOCKER_API_VERSION"] || undefined,
-    });
+    if (!this.apiClient) {
+      const host = resolveHost(this.hostFlag);
+      try {
+        this.apiClient = new ApiClient(host, { apiVersion: process.env["DOCKER_API_VERSION"] || undefined });
+      } catch (err) {
+        // The docker CLI's words for an address it cannot use (-H, PIER_HOST, DOCKER_HOST).
+        throw new CliError(`Failed to initialize: unable to resolve docker endpoint: invalid bind address format: ${host || (err as Error).message}`);
+      }
+    }
     return this.apiClient;
   }
 

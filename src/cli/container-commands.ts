@@ -215,7 +215,8 @@ export function registerAttach(parent: Command, cli: CliContext): Command {
       const stopSignals = !c.Config.Tty && opts.sigProxy !== false ? proxySignals(cli, c.Id) : () => undefined;
       try {
         await session.done;
-        if (session.detached) return;
+        // docker attach reports the detach keys as the error they are to its stream copier (exit 1).
+        if (session.detached) throw new StatusError(1, "read escape sequence");
         const code = (await waitBody).StatusCode;
         if (code !== 0) throw new StatusError(code);
       } finally {

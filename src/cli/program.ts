@@ -5,6 +5,7 @@ import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.j
 import { argumentCountMessage } from "./argument-counts.js";
 import { dockerHelp } from "./help-format.js";
 import { checkFlagValues } from "./flag-checks.js";
+import { commandStarting } from "./termination-signals.js";
 import {
   registerAttach,
   registerContainerInspect,
@@ -124,7 +125,7 @@ export function buildProgram(cli: CliContext): Command {
     .description("A self-sufficient runtime for containers")
     .helpOption("--help", "Print usage")
     .enablePositionalOptions()
-    .option("-H, --host <host>", "Daemon socket to connect to")
+    .option("-H, --host <list>", "Daemon socket to connect to")
     .option("-D, --debug", "Enable debug mode")
     .option("-l, --log-level <level>", 'Set the logging level ("debug", "info", "warn", "error", "fatal")')
     .option("-c, --context <name>", "Name of the context to use to connect to the daemon")
@@ -137,8 +138,9 @@ export function buildProgram(cli: CliContext): Command {
     })
     .showSuggestionAfterError(false)
     .configureHelp({ formatHelp: (cmd) => dockerHelp(cmd as Command) });
-  program.hook("preAction", (thisCommand) => {
+  program.hook("preAction", (thisCommand, actionCommand) => {
     cli.hostFlag = (thisCommand.opts() as { host?: string }).host;
+    commandStarting(actionCommand.name());
   });
 
   registerRun(program, cli);
@@ -194,7 +196,8 @@ function commandPath(cmd: Command): string {
 function usageFailure(err: UsageError): StatusError {
   const { parseError: cause, command } = err;
   const path = commandPath(command);
-  const usage = `Usage:  ${path} ${command.usage()}`;
+  // The root's usage line in errors is cobra's UseLine, which adds "[ARG...]".
+  const usage = `Usage:  ${path} ${command.usage()}${command.parent ? "" : " [ARG...]"}`;
   const flagOf = (msg: string) => /'([^']+)'/.exec(msg)?.[1] ?? msg;
   switch (cause.code) {
     case "commander.helpDisplayed":

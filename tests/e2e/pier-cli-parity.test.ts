@@ -3,7 +3,12 @@
 // program's name are normalised. Each case is one difference found and fixed in pier's CLI.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startEngine, type Engine, type RunResult } from "../harness.js";
+import { spawn, spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { DOCKER, ROOT, startEngine, type Engine, type RunResult } from "../harness.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 
 interface Case {
   /** The command line, as both CLIs get it. */
@@ -249,4 +254,71 @@ describe("pier CLI parity with docker", () => {
     ],
     engine,
   );
+
+  /** Start a CLI, send it signals at the given times, and collect what it says and its exit. */
+  async function underSignals(cli: "docker" | "pier", args: string[], signals: Array<[number, NodeJS.Signals]>): Promise<RunResult> {
+    const [cmd, argv] = cli === "docker" ? [DOCKER, args] : [process.execPath, [path.join(ROOT, "bin/pier.js"), ...args]];
+    const child = spawn(cmd, argv, { env: { ...process.env, DOCKER_HOST: e.host, PIER_HOST: e.host }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number>((resolve) => child.on("close", (code, sig) => resolve(code ?? (sig ? -1 : 0))));
+    for (const [at, sig] of signals) {
+      await sleep(at);
+      child.kill(sig);
+    }
+    return { code: await exited, stdout, stderr };
+  }
+
+  it("takes SIGINT as docker does: the first cancels a waiting command (exit 130), run keeps going, the third forces the exit", async () => {
+    assert.equal((await e.docker(["run", "-d", "--name", "parity-sig", "busybox", "sleep", "300"])).code, 0);
+    try {
+      for (const cli of ["docker", "pier"] as const) {
+        const waited = await underSignals(cli, ["wait", "parity-sig"], [[1500, "SIGINT"]]);
+        assert.deepEqual(view(waited), { code: 130, stdout: "", stderr: "" }, `${cli} wait`);
+        // busybox sleep as PID 1 ignores the forwarded SIGINTs: only the CLI's own rule ends it.
+        const forced = await underSignals(cli, ["run", "--rm", "busybox", "sleep", "30"], [[2500, "SIGINT"], [300, "SIGINT"], [300, "SIGINT"]]);
+        assert.deepEqual(view(forced), { code: 1, stdout: "", stderr: "\ngot 3 SIGTERM/SIGINTs, forcefully exiting\n" }, `${cli} run`);
+        const kept = await underSignals(cli, ["run", "--rm", "--sig-proxy=false", "busybox", "sh", "-c", "sleep 3; echo done"], [[1500, "SIGINT"]]);
+        assert.deepEqual(view(kept), { code: 0, stdout: "done\n", stderr: "" }, `${cli} run --sig-proxy=false`);
+      }
+    } finally {
+      await e.docker(["rm", "-f", "parity-sig"]);
+    }
+  });
+
+  it("ends an attach left with the detach keys as docker does: 'read escape sequence', exit 1", { skip: !hasTmux && "no tmux" }, async () => {
+    const server = `pier-parity-${process.pid}`;
+    const tmux = (...args: string[]) => spawnSync("tmux", ["-L", server, ...args], { encoding: "utf8" });
+    try {
+      for (const [cli, command] of [
+        ["docker", `env DOCKER_HOST=${e.host} ${DOCKER} attach parity-at`],
+        ["pier", `${process.execPath} ${path.join(ROOT, "bin/pier.js")} -H ${e.host} attach parity-at`],
+      ] as const) {
+        assert.equal((await e.docker(["run", "-dit", "--name", "parity-at", "busybox", "sh"])).code, 0);
+        tmux("new-session", "-d", "-s", cli, "-x", "80", "-y", "24", `${command}; echo "[exit $?]"; sleep 600`);
+        let screen = "";
+        for (let i = 0; i < 200 && !screen.includes("/ #"); i++) {
+          tmux("send-keys", "-t", cli, "-l", "echo typed");
+          tmux("send-keys", "-t", cli, "Enter");
+          await sleep(100);
+          screen = tmux("capture-pane", "-t", cli, "-p").stdout;
+        }
+        for (const key of ["C-p", "C-q"]) {
+          tmux("send-keys", "-t", cli, key);
+          await sleep(150);
+        }
+        for (let i = 0; i < 200 && !/\[exit \d+\]/.test(screen); i++) {
+          await sleep(50);
+          screen = tmux("capture-pane", "-t", cli, "-p").stdout;
+        }
+        assert.match(screen, /read escape sequence\s*\n\[exit 1\]/, `${cli}: ${screen}`);
+        await e.docker(["rm", "-f", "parity-at"]);
+      }
+    } finally {
+      tmux("kill-server");
+      await e.docker(["rm", "-f", "parity-at"]);
+    }
+  });
 });
