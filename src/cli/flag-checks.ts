@@ -10,6 +10,7 @@ const KINDS: Record<string, { fn: string; min: bigint; max: bigint }> = {
   int: { fn: "ParseInt", min: -(2n ** 63n), max: 2n ** 63n - 1n },
   int64: { fn: "ParseInt", min: -(2n ** 63n), max: 2n ** 63n - 1n },
   uint16: { fn: "ParseUint", min: 0n, max: 2n ** 16n - 1n },
+  uint: { fn: "ParseUint", min: 0n, max: 2n ** 64n - 1n },
   uint64: { fn: "ParseUint", min: 0n, max: 2n ** 64n - 1n },
 };
 
@@ -39,7 +40,7 @@ const invalid = (opt: Option, value: string, why: string) =>
  */
 export function checkFlagValues(cmd: Command): void {
   for (const opt of cmd.options) {
-    const kind = /<(int|int64|uint16|uint64)>/.exec(opt.flags)?.[1];
+    const kind = /<(int|int64|uint|uint16|uint64)>/.exec(opt.flags)?.[1];
     if (kind && !opt.parseArg) {
       opt.argParser((value: string) => {
         const err = numberError(value, kind);

@@ -4,7 +4,7 @@
 // subcommands of a management command. Commander's own help lists other words in another
 // order, which is what a user who knows docker's help does not expect.
 
-import type { Command, Option } from "commander";
+import { Option, type Command } from "commander";
 
 /** Value types pflag prints after a flag, as docker names them. */
 const DOCKER_TYPES = new Set(["int", "int64", "uint", "uint16", "uint64", "decimal", "bytes", "duration", "filter", "string", "strings", "list", "map", "stringArray", "float"]);
@@ -113,8 +113,10 @@ function wrap(i: number, w: number, s: string): string {
 /** The Options block: one line per visible flag, sorted by long name, usage aligned and wrapped. */
 export function flagUsages(cmd: Command, width: number): string {
   const options = cmd.options;
-  const visible = options
-    .filter((o) => !o.hidden && o.long !== "--help" && !(o.negate && options.some((p) => p.long === `--${o.long!.slice(5)}`)))
+  // docker lists --help only where -h is another flag's (run's --hostname).
+  const help = options.some((o) => o.short === "-h") ? [new Option("--help", "Print usage")] : [];
+  const visible = [...options, ...help]
+    .filter((o) => !o.hidden && !(o.negate && options.some((p) => p.long === `--${o.long!.slice(5)}`)))
     .sort((a, b) => (a.long ?? a.short ?? "").replace(/^-+/, "").localeCompare((b.long ?? b.short ?? "").replace(/^-+/, "")));
   const lines = visible.map((o) => {
     const type = valueType(o);

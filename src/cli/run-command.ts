@@ -67,6 +67,7 @@ export function registerCreate(parent: Command, cli: CliContext): Command {
     .passThroughOptions();
   addContainerFlags(cmd, false);
   cmd.action(async (image: string, args: string[], flags: ContainerFlags) => {
+    await checkOsOnlyFlags(cli, flags);
     try {
       const req = buildCreateRequest(flags, image, args, { forRun: false, consoleSize: consoleSize(cli, !!flags.tty) });
       const id = await createContainer(cli, req, !!flags.quiet);
@@ -97,9 +98,27 @@ export function registerRun(parent: Command, cli: CliContext): Command {
 }
 
 /** The whole of `pier run`; returns the exit code. */
+/** Flags docker marks for Windows daemons only, by the name docker gives them in its refusal. */
+const WINDOWS_ONLY: Array<[keyof ContainerFlags, string]> = [
+  ["cpuCount", "cpu-count"],
+  ["cpuPercent", "cpu-percent"],
+  ["ioMaxbandwidth", "io-maxbandwidth"],
+  ["ioMaxiops", "io-maxiops"],
+];
+
+/** docker's check of flags annotated "ostype": refused, each on its line, when the daemon is not that OS. */
+async function checkOsOnlyFlags(cli: CliContext, flags: ContainerFlags): Promise<void> {
+  const given = WINDOWS_ONLY.filter(([key]) => flags[key] !== undefined);
+  if (given.length === 0) return;
+  const osType = (await cli.client.ping()).osType ?? "linux";
+  if (osType === "windows") return;
+  throw new StatusError(1, given.map(([, name]) => `"--${name}" is only supported on a Docker daemon running on windows, but the Docker daemon is running on ${osType}`).join("\n"));
+}
+
 export async function runContainer(cli: CliContext, image: string, args: string[], flags: ContainerFlags): Promise<number> {
   let id: string;
   let req: CreateRequest;
+  await checkOsOnlyFlags(cli, flags);
   try {
     req = buildCreateRequest(flags, image, args, { forRun: true, consoleSize: consoleSize(cli, !!flags.tty) });
     const body = req.body as { Tty: boolean; AttachStdin: boolean };

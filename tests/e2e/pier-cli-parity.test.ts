@@ -298,13 +298,17 @@ describe("pier CLI parity with docker", () => {
       ] as const) {
         assert.equal((await e.docker(["run", "-dit", "--name", "parity-at", "busybox", "sh"])).code, 0);
         tmux("new-session", "-d", "-s", cli, "-x", "80", "-y", "24", `${command}; echo "[exit $?]"; sleep 600`);
+        // Attached once an echo comes back (an Enter now and then brings a prompt).
         let screen = "";
-        for (let i = 0; i < 200 && !screen.includes("/ #"); i++) {
-          tmux("send-keys", "-t", cli, "-l", "echo typed");
-          tmux("send-keys", "-t", cli, "Enter");
+        for (let i = 0; i < 200 && !/^typed$/m.test(screen); i++) {
+          if (i % 20 === 0) {
+            tmux("send-keys", "-t", cli, "-l", "echo typed");
+            tmux("send-keys", "-t", cli, "Enter");
+          }
           await sleep(100);
           screen = tmux("capture-pane", "-t", cli, "-p").stdout;
         }
+        await sleep(300);
         for (const key of ["C-p", "C-q"]) {
           tmux("send-keys", "-t", cli, key);
           await sleep(150);
@@ -321,4 +325,20 @@ describe("pier CLI parity with docker", () => {
       await e.docker(["rm", "-f", "parity-at"]);
     }
   });
+
+  cases(
+    "takes docker's block-IO, GPU and Windows-only run flags, refusing bad values and the wrong daemon OS as docker does",
+    [
+      { args: ["create", "--blkio-weight-device", "bad", "busybox"] },
+      { args: ["create", "--blkio-weight-device", "/dev/sda:5", "busybox"] },
+      { args: ["create", "--device-read-bps", "/dev/sda:x", "busybox"] },
+      { args: ["create", "--device-write-iops", "/dev/sda:x", "busybox"] },
+      { args: ["create", "--storage-opt", "bad", "busybox"] },
+      { args: ["create", "--gpus", "bogus", "busybox"] },
+      { args: ["create", "--gpus", "foo=bar", "busybox"] },
+      { args: ["create", "--cpu-count", "2", "--cpu-percent", "5", "busybox"] },
+      { args: ["run", "--io-maxbandwidth", "1m", "--io-maxiops", "2", "busybox"] },
+    ],
+    engine,
+  );
 });
