@@ -327,8 +327,19 @@ function parseBoolValue(key: string, value: string | undefined): boolean {
   }
 }
 
+/** k=v entries as a map, "k" alone an empty value (opts.ConvertKVStringsToMap, MapOpts). */
+export function keyValueMap(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const eq = l.indexOf("=");
+    if (eq < 0) out[l] = "";
+    else out[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  return out;
+}
+
 /** csv fields as Go's encoding/csv reads one record (quotes allowed). */
-function splitCSV(value: string): string[] {
+export function splitCSV(value: string): string[] {
   const out: string[] = [];
   let cur = "";
   let quoted = false;

@@ -1,7 +1,7 @@
 // The block-IO, GPU, annotation and storage flags of `run`/`create`, parsed as the docker CLI's
 // opts package parses them (ValidateWeightDevice, ValidateThrottleBpsDevice, GpuOpts …).
 
-import { FlagError } from "./flag-parsers.js";
+import { FlagError, keyValueMap, splitCSV } from "./flag-parsers.js";
 import { ramInBytes } from "./units.js";
 
 /** pflag's words for a value its flag type refused. */
@@ -49,14 +49,7 @@ export function parseThrottleDevice(value: string, kind: "bps" | "iops", flag: s
 
 /** opts.MapOpts for --annotation: "k=v", a bare "k" is an empty value. */
 export function parseKeyValues(values: readonly string[] | undefined): Record<string, string> | undefined {
-  if (!values?.length) return undefined;
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.indexOf("=");
-    if (eq < 0) out[v] = "";
-    else out[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return out;
+  return values?.length ? keyValueMap(values) : undefined;
 }
 
 /** parseStorageOpts: every --storage-opt must be "key=value". */
@@ -66,36 +59,13 @@ export function parseStorageOpts(values: readonly string[] | undefined): Record<
   return parseKeyValues(values);
 }
 
-/** encoding/csv's reading of one line: fields split at commas, "double quotes" keep commas in. */
-function csvFields(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"' && cur === "") quoted = true;
-    else if (c === ",") {
-      out.push(cur);
-      cur = "";
-    } else cur += c;
-  }
-  out.push(cur);
-  return out;
-}
-
 /**
  * opts.GpuOpts: CSV fields "all", a count, count=, device= (quote it to list several ids:
  * '"device=0,1"'), driver=, capabilities=, options=; the request always asks for "gpu".
  */
 export function parseGpus(value: string): Record<string, unknown> {
   const req = { Driver: "", Count: 0, DeviceIDs: null as string[] | null, Capabilities: [["gpu"]] as string[][], Options: {} as Record<string, string> };
-  for (const field of csvFields(value)) {
+  for (const field of splitCSV(value)) {
     const eq = field.indexOf("=");
     const key = eq < 0 ? "count" : field.slice(0, eq);
     const val = eq < 0 ? field : field.slice(eq + 1);
