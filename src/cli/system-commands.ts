@@ -448,7 +448,8 @@ function registerSystemPrune(parent: Command, cli: CliContext): Command {
           opts.all ? "all images without at least one container associated to them" : "all dangling images",
           opts.all ? "all build cache" : "unused build cache",
         ];
-        const warning = `WARNING! This will remove:\n${items.map((i) => `  - ${i}`).join("\n")}\n`;
+        let warning = `WARNING! This will remove:\n${items.map((i) => `  - ${i}`).join("\n")}\n`;
+        if (opts.filter?.length) warning += `\n  Items to be pruned will be filtered with:\n${[...opts.filter].sort().map((f) => `  - ${f}\n`).join("")}`;
         if (!(await promptForConfirmation(cli, warning))) return;
       }
       let reclaimed = 0;

@@ -341,4 +341,10 @@ describe("pier CLI parity with docker", () => {
     ],
     engine,
   );
+
+  cases(
+    "lists the filters in system prune's question, as docker does",
+    [{ args: ["system", "prune", "--filter", "until=1h", "--filter", "label=a"], input: "n\n" }],
+    engine,
+  );
 });
