@@ -33,6 +33,9 @@ export function parseKeyValueFile(file: string, lookupEnv?: (key: string) => str
   try {
     content = readFileSync(file, "utf8");
   } catch (err) {
+    // os.Open fails on a missing file; a directory opens, then its read fails inside kvfile,
+    // whose words say "env file" for --label-file too.
+    if ((err as NodeJS.ErrnoException).code === "EISDIR") throw new FlagError(`invalid env file (${file}): read ${file}: is a directory`);
     throw new FlagError(`open ${file}: ${goErrnoText(err)}`);
   }
   const out: string[] = [];
@@ -529,12 +532,19 @@ export function parseExtraHost(val: string): string {
 }
 
 /** --sysctl k=v → map. */
+/** The namespaced sysctls docker's opts.ValidateSysctl lets through: these keys and prefixes. */
+const SYSCTL_KEYS = new Set(["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]);
+const SYSCTL_PREFIXES = ["net.", "fs.mqueue."];
+
 export function parseSysctls(values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf("=");
-    if (eq <= 0) throw new FlagError(`invalid argument "${v}" for "--sysctl" flag: invalid value format: ${v}`);
-    out[v.slice(0, eq)] = v.slice(eq + 1);
+    const key = eq < 0 ? v : v.slice(0, eq);
+    if (eq < 0 || !(SYSCTL_KEYS.has(key) || SYSCTL_PREFIXES.some((p) => key.startsWith(p)))) {
+      throw new FlagError(`invalid argument "${v}" for "--sysctl" flag: sysctl '${v}' is not allowed`);
+    }
+    out[key] = v.slice(eq + 1);
   }
   return sortKeys(out);
 }

@@ -347,4 +347,34 @@ describe("pier CLI parity with docker", () => {
     [{ args: ["system", "prune", "--filter", "until=1h", "--filter", "label=a"], input: "n\n" }],
     engine,
   );
+
+  cases(
+    "allows docker's namespaced sysctls only, in docker's words",
+    [
+      { args: ["run", "--rm", "--sysctl", "bogus", "busybox", "true"] },
+      { args: ["run", "--rm", "--sysctl", "kernel.foo=1", "busybox", "true"] },
+      { args: ["run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", "--sysctl", "kernel.shmmax=1000000", "busybox", "true"] },
+    ],
+    engine,
+  );
+
+  it("reads --env-file and --label-file itself, also when started as a command (node takes no --env-file of pier's)", async () => {
+    // bin/pier.js run as the executable it is (its #! line), as a user's shell runs it.
+    const pierCommand = (args: string[]) =>
+      new Promise<RunResult>((resolve) => {
+        const child = spawn(path.join(ROOT, "bin/pier.js"), ["-H", e.host, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+    for (const args of [
+      ["run", "--rm", "--env-file", "/nonexistent/pier-parity.env", "busybox", "true"],
+      ["run", "--rm", "--label-file", "/nonexistent/pier-parity.env", "busybox", "true"],
+      ["run", "--rm", "--env-file", "/tmp", "busybox", "true"],
+    ]) {
+      assert.deepEqual(view(await pierCommand(args)), view(await e.docker(args)), args.join(" "));
+    }
+  });
 });
