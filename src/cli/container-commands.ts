@@ -131,9 +131,10 @@ export function registerKill(parent: Command, cli: CliContext): Command {
     });
 }
 
-export function registerRm(parent: Command, cli: CliContext, name = "rm"): Command {
+export function registerRm(parent: Command, cli: CliContext, name = "rm", aliases: string[] = []): Command {
   return parent
     .command(name)
+    .aliases(aliases)
     .description("Remove one or more containers")
     .usage("[OPTIONS] CONTAINER [CONTAINER...]")
     .argument("<containers...>")

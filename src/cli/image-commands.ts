@@ -10,6 +10,7 @@ import { ellipsis, makeContext, renderFormat, rfc3339NanoFixed, truncateID } fro
 import { imageContexts, imagesFormat, IMAGES_HEADER, type ImageSummary } from "./image-format.js";
 import { pullImage } from "./image-pull.js";
 import { dockerArgumentCount } from "./argument-counts.js";
+import { apiGated } from "./api-gated-flags.js";
 import { encodePathName, inspectFetchers, runInspect } from "./inspect.js";
 import { jsonMessagePrinter } from "./json-message.js";
 import { checkOutputPath, openInputFile } from "./local-files.js";
@@ -40,15 +41,10 @@ export function registerImages(parent: Command, cli: CliContext, name: string, a
     .option("--format <format>", "Format output using a custom template")
     .option("--no-trunc", "Don't truncate output")
     .option("-q, --quiet", "Only show image IDs")
-    // docker hides flags newer than the daemon's API from help; this client speaks 1.45 at most.
-    .addOption(new Option("--tree", "List multi-platform images as a tree (EXPERIMENTAL)").hideHelp())
+    .addOption(apiGated(new Option("--tree", "List multi-platform images as a tree (EXPERIMENTAL)"), "1.47"))
     .action(async (repository: string | undefined, opts: ImagesOptions & { tree?: boolean }) => {
-      if (opts.tree) {
-        // The tree view needs the image manifests of API 1.47, which this client does not speak.
-        const version = await cli.client.apiVersion();
-        if (Number(version.split(".")[1]) < 47) throw new StatusError(1, `"--tree" requires API version 1.47, but the Docker daemon API version is ${version}`);
-        throw new StatusError(1, `"--tree" is not implemented by ${PROGRAM}`);
-      }
+      // The tree view needs API 1.47's image manifests; the gate refuses it first (client ≤ 1.45).
+      if (opts.tree) throw new StatusError(1, `"--tree" is not implemented by ${PROGRAM}`);
       const filters = parseFilters(opts.filter);
       if (repository) (filters["reference"] ??= {})[repository] = true;
       const images = await cli.client.get<ImageSummary[]>("/images/json", {
@@ -84,7 +80,9 @@ export function registerRmi(parent: Command, cli: CliContext, name: string, alia
     .argument("<images...>")
     .option("-f, --force", "Force removal of the image")
     .option("--no-prune", "Do not delete untagged parents")
-    .action(async (refs: string[], opts: { force?: boolean; prune?: boolean }) => {
+    .addOption(apiGated(new Option("--platform <platform>", "Remove only the given platform variant"), "1.50"))
+    .action(async (refs: string[], opts: { force?: boolean; prune?: boolean; platform?: string }) => {
+      if (opts.platform) throw platformNotImplemented();
       const errors: string[] = [];
       for (const ref of refs) {
         try {
@@ -132,6 +130,9 @@ export function registerTag(parent: Command, cli: CliContext): Command {
     });
 }
 
+/** A platform flag of an API newer than this client's 1.45: the API gate refuses it before this is reached. */
+const platformNotImplemented = () => new StatusError(1, `"--platform" is not implemented by ${PROGRAM}`);
+
 export function registerImageInspect(parent: Command, cli: CliContext): Command {
   return parent
     .command("inspect")
@@ -139,7 +140,9 @@ export function registerImageInspect(parent: Command, cli: CliContext): Command 
     .usage("[OPTIONS] IMAGE [IMAGE...]")
     .argument("<images...>")
     .option("-f, --format <format>", "Format output using a custom template")
-    .action(async (refs: string[], opts: { format?: string }) => {
+    .addOption(apiGated(new Option("--platform <platform>", "Inspect a specific platform of the multi-platform image"), "1.49"))
+    .action(async (refs: string[], opts: { format?: string; platform?: string }) => {
+      if (opts.platform) throw platformNotImplemented();
       await runInspect(cli, refs, opts.format, inspectFetchers(cli).image);
     });
 }
@@ -192,7 +195,9 @@ export function registerHistory(parent: Command, cli: CliContext): Command {
     .option("--no-human", "Print raw sizes and dates")
     .option("--no-trunc", "Don't truncate output")
     .option("-q, --quiet", "Only show image IDs")
-    .action(async (ref: string, opts: { format?: string; human?: boolean; trunc?: boolean; quiet?: boolean }) => {
+    .addOption(apiGated(new Option("--platform <platform>", 'Show history for the given platform. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")'), "1.48"))
+    .action(async (ref: string, opts: { format?: string; human?: boolean; trunc?: boolean; quiet?: boolean; platform?: string }) => {
+      if (opts.platform) throw platformNotImplemented();
       const items = await cli.client.get<HistoryItem[]>(ipath(ref, "/history"));
       const created = opts.human === false ? "{{.CreatedAt}}" : "{{.CreatedSince}}";
       let format = opts.format && opts.format !== "table" ? opts.format : `table {{.ID}}\t${created}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}`;
@@ -251,7 +256,7 @@ export function registerLoad(parent: Command, cli: CliContext): Command {
     .usage("[OPTIONS]")
     .option("-i, --input <file>", "Read from tar archive file, instead of STDIN")
     .option("-q, --quiet", "Suppress the load output")
-    .option("--platform <platform>", "Load only the given platform variant")
+    .addOption(apiGated(new Option("--platform <platform>", 'Load only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")'), "1.48"))
     .action(async (opts: { input?: string; quiet?: boolean; platform?: string }) => {
       let body: NodeJS.ReadableStream;
       if (opts.input) body = openInputFile(opts.input);
@@ -282,7 +287,7 @@ export function registerSave(parent: Command, cli: CliContext): Command {
     .usage("[OPTIONS] IMAGE [IMAGE...]")
     .argument("<images...>")
     .option("-o, --output <file>", "Write to a file, instead of STDOUT")
-    .option("--platform <platform>", "Save only the given platform variant")
+    .addOption(apiGated(new Option("--platform <platform>", 'Save only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")'), "1.48"))
     .action(async (refs: string[], opts: { output?: string; platform?: string }) => {
       if (!opts.output && cli.streams.stdout.isTTY) {
         throw new StatusError(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect");

@@ -5,6 +5,7 @@ import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.j
 import { argumentCountMessage } from "./argument-counts.js";
 import { dockerHelp } from "./help-format.js";
 import { checkFlagValues } from "./flag-checks.js";
+import { checkApiGatedFlags } from "./api-gated-flags.js";
 import { commandStarting } from "./termination-signals.js";
 import {
   registerAttach,
@@ -59,7 +60,7 @@ function registerInspect(program: Command, cli: CliContext): void {
     .argument("<names...>")
     .option("-f, --format <format>", "Format output using a custom template")
     .option("-s, --size", "Display total file sizes if the type is container")
-    .option("--type <type>", "Return JSON for specified type")
+    .option("--type <type>", "Only inspect objects of the given type")
     .action(async (refs: string[], opts: { format?: string; size?: boolean; type?: string }) => {
       const type = opts.type as ObjectType | OtherObjectType | undefined;
       if (type && !INSPECT_TYPES.includes(type)) {
@@ -77,7 +78,7 @@ function registerContainerGroup(program: Command, cli: CliContext): void {
   registerStop(container, cli, "stop");
   registerStop(container, cli, "restart");
   registerKill(container, cli);
-  registerRm(container, cli, "rm");
+  registerRm(container, cli, "rm", ["remove"]);
   registerRename(container, cli);
   registerWait(container, cli);
   registerAttach(container, cli);
@@ -138,9 +139,10 @@ export function buildProgram(cli: CliContext): Command {
     })
     .showSuggestionAfterError(false)
     .configureHelp({ formatHelp: (cmd) => dockerHelp(cmd as Command) });
-  program.hook("preAction", (thisCommand, actionCommand) => {
+  program.hook("preAction", async (thisCommand, actionCommand) => {
     cli.hostFlag = (thisCommand.opts() as { host?: string }).host;
     commandStarting(actionCommand.name());
+    await checkApiGatedFlags(actionCommand, cli);
   });
 
   registerRun(program, cli);

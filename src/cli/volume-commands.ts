@@ -125,7 +125,8 @@ export function registerVolume(program: Command, cli: CliContext): Command {
   volume
     .command("rm")
     .aliases(["remove"])
-    .description("Remove one or more volumes")
+    .summary("Remove one or more volumes")
+    .description("Remove one or more volumes. You cannot remove a volume that is in use by a container.")
     .usage("[OPTIONS] VOLUME [VOLUME...]")
     .argument("<volumes...>")
     .option("-f, --force", "Force the removal of one or more volumes")
