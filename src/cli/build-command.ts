@@ -11,6 +11,7 @@ import { CliError, StatusError, type CliContext } from "./cli-context.js";
 import { contextDirectory, contextTar, dockerfileRelPath } from "./build-context.js";
 import { renderJSONMessage, type JSONMessage } from "./json-message.js";
 import { humanSize, ramInBytes } from "./units.js";
+import { keyValueMap } from "./flag-parsers.js";
 
 export interface BuildOptions {
   tag?: string[];
@@ -46,16 +47,6 @@ export function buildArgs(list: readonly string[], env: NodeJS.ProcessEnv = proc
   return out;
 }
 
-/** --label k=v (k alone: an empty value), as ConvertKVStringsToMap. */
-export function labelMap(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of list) {
-    const eq = l.indexOf("=");
-    if (eq < 0) out[l] = "";
-    else out[l.slice(0, eq)] = l.slice(eq + 1);
-  }
-  return out;
-}
 
 function validateTags(tags: readonly string[]): void {
   for (const t of tags) {
@@ -143,7 +134,7 @@ export async function runBuild(cli: CliContext, target: string, o: BuildOptions)
     t: tags,
     dockerfile: ctx.dockerfile,
     buildargs: o.buildArg?.length ? JSON.stringify(buildArgs(o.buildArg)) : undefined,
-    labels: o.label?.length ? JSON.stringify(labelMap(o.label)) : undefined,
+    labels: o.label?.length ? JSON.stringify(keyValueMap(o.label)) : undefined,
     target: o.target,
     nocache: o.cache === false ? true : undefined,
     cachefrom: o.cacheFrom?.length ? JSON.stringify(o.cacheFrom) : undefined,

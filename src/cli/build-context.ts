@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { IgnoreMatcher, readIgnore } from "../lib/index.js";
 import { CliError } from "./cli-context.js";
+import { goErrnoText } from "./local-files.js";
 
 interface Entry {
   /** Name in the tar (slash-separated, relative to the context). */
@@ -45,17 +46,11 @@ export function dockerfileRelPath(contextDir: string, given: string | undefined)
   try {
     abs = fs.realpathSync(abs);
   } catch (err) {
-    throw new CliError(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${abs}: ${errText(err)}`);
+    throw new CliError(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${abs}: ${goErrnoText(err)}`);
   }
   return path.relative(contextDir, abs).split(path.sep).join("/");
 }
 
-function errText(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return "no such file or directory";
-  if (code === "EACCES") return "permission denied";
-  return (err as Error).message;
-}
 
 /** The context directory, checked as the CLI does. */
 export function contextDirectory(arg: string): string {
@@ -70,7 +65,7 @@ export function contextDirectory(arg: string): string {
   try {
     return fs.realpathSync(abs);
   } catch (err) {
-    throw new CliError(`unable to prepare context: ${errText(err)}`);
+    throw new CliError(`unable to prepare context: ${goErrnoText(err)}`);
   }
 }
 
@@ -83,7 +78,7 @@ function walk(root: string, ignore: IgnoreMatcher, keep: Set<string>): Entry[] {
     try {
       names = fs.readdirSync(dirAbs).sort();
     } catch (err) {
-      throw new CliError(`error checking context: can't stat '${dirAbs}': ${errText(err)}`);
+      throw new CliError(`error checking context: can't stat '${dirAbs}': ${goErrnoText(err)}`);
     }
     for (const n of names) {
       const abs = path.join(dirAbs, n);
@@ -126,7 +121,7 @@ export async function contextTar(contextDir: string, dockerfileRel: string, dock
   try {
     ignoreText = fs.readFileSync(ignoreFile, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new CliError(`error reading .dockerignore: ${errText(err)}`);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new CliError(`error reading .dockerignore: ${goErrnoText(err)}`);
   }
   const ignore = new IgnoreMatcher(readIgnore(ignoreText ?? ""));
   const keep = new Set([".dockerignore"]);

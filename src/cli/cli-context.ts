@@ -2,6 +2,7 @@
 // the output streams, and the errors that carry an exit code.
 
 import { ApiClient, ApiError, ConnectionError, resolveHost } from "../client/index.js";
+import { isKind } from "../errdefs/index.js";
 
 export const PROGRAM = "pier";
 
@@ -44,9 +45,15 @@ export class CliContext {
   }
 
   get client(): ApiClient {
-    this.apiClient ??= new ApiClient(resolveHost(this.hostFlag), {
-      apiVersion: process.env["DOCKER_API_VERSION"] || undefined,
-    });
+    if (!this.apiClient) {
+      const host = resolveHost(this.hostFlag);
+      try {
+        this.apiClient = new ApiClient(host, { apiVersion: process.env["DOCKER_API_VERSION"] || undefined });
+      } catch (err) {
+        // The docker CLI's words for an address it cannot use (-H, PIER_HOST, DOCKER_HOST).
+        throw new CliError(`Failed to initialize: unable to resolve docker endpoint: invalid bind address format: ${host || (err as Error).message}`);
+      }
+    }
     return this.apiClient;
   }
 
@@ -62,6 +69,11 @@ export class CliContext {
   err(text: string): void {
     this.streams.stderr.write(text);
   }
+}
+
+/** The daemon said the object does not exist (404), which -f on rm, rmi and network rm forgives. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof ApiError && isKind(err, "NotFound");
 }
 
 /** How Docker words an error on stderr: daemon errors get "Error response from daemon: ". */

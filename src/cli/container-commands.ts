@@ -2,7 +2,7 @@
 
 import { Option, type Command } from "commander";
 import { attachContainer, monitorTtySize, proxySignals } from "./attach-session.js";
-import { CliContext, StatusError, describeError, promptForConfirmation } from "./cli-context.js";
+import { CliContext, StatusError, describeError, isNotFound, promptForConfirmation } from "./cli-context.js";
 import { filtersQuery, parseFilters } from "./filters.js";
 import { humanSize } from "./units.js";
 import { inspectFetchers, runInspect } from "./inspect.js";
@@ -19,7 +19,7 @@ export async function forEachContainer(
   cli: CliContext,
   refs: readonly string[],
   action: (ref: string) => Promise<void>,
-  options: { print?: boolean; trailer?: (failed: string[]) => string } = {},
+  options: { print?: boolean; trailer?: (failed: string[]) => string; forgive?: (err: unknown) => boolean } = {},
 ): Promise<void> {
   const errors: string[] = [];
   const failed: string[] = [];
@@ -28,6 +28,11 @@ export async function forEachContainer(
       await action(ref);
       if (options.print !== false) cli.out(`${ref}\n`);
     } catch (err) {
+      // A forgiven error is still shown, but the command succeeds (rm -f of a missing container).
+      if (options.forgive?.(err)) {
+        cli.err(`${describeError(err)}\n`);
+        continue;
+      }
       errors.push(describeError(err));
       failed.push(ref);
     }
@@ -106,8 +111,8 @@ export function registerStop(parent: Command, cli: CliContext, name: "stop" | "r
     .usage("[OPTIONS] CONTAINER [CONTAINER...]")
     .argument("<containers...>")
     .option("-s, --signal <signal>", "Signal to send to the container")
-    .option("-t, --timeout <seconds>", "Seconds to wait before killing the container")
-    .addOption(new Option("--time <seconds>").hideHelp())
+    .option("-t, --timeout <int>", "Seconds to wait before killing the container")
+    .addOption(new Option("--time <int>").hideHelp())
     .action(async (refs: string[], opts: { signal?: string; timeout?: string; time?: string }) => {
       const t = opts.timeout ?? opts.time;
       await forEachContainer(cli, refs, (ref) => cli.client.post(cpath(ref, `/${name}`), { signal: opts.signal, t }).then(() => undefined));
@@ -126,9 +131,10 @@ export function registerKill(parent: Command, cli: CliContext): Command {
     });
 }
 
-export function registerRm(parent: Command, cli: CliContext, name = "rm"): Command {
+export function registerRm(parent: Command, cli: CliContext, name = "rm", aliases: string[] = []): Command {
   return parent
     .command(name)
+    .aliases(aliases)
     .description("Remove one or more containers")
     .usage("[OPTIONS] CONTAINER [CONTAINER...]")
     .argument("<containers...>")
@@ -140,7 +146,7 @@ export function registerRm(parent: Command, cli: CliContext, name = "rm"): Comma
         const name = ref.replace(/^\/+/, "");
         if (name === "") throw new Error("Container name cannot be empty");
         await cli.client.delete(cpath(name), { force: opts.force || undefined, v: opts.volumes || undefined, link: opts.link || undefined });
-      });
+      }, { forgive: (err) => !!opts.force && isNotFound(err) });
     });
 }
 
@@ -210,7 +216,8 @@ export function registerAttach(parent: Command, cli: CliContext): Command {
       const stopSignals = !c.Config.Tty && opts.sigProxy !== false ? proxySignals(cli, c.Id) : () => undefined;
       try {
         await session.done;
-        if (session.detached) return;
+        // docker attach reports the detach keys as the error they are to its stream copier (exit 1).
+        if (session.detached) throw new StatusError(1, "read escape sequence");
         const code = (await waitBody).StatusCode;
         if (code !== 0) throw new StatusError(code);
       } finally {

@@ -167,4 +167,18 @@ describe("other flag values", () => {
     assert.deepEqual(effectiveCaps(["net_admin", "CAP_SYS_TIME", "net_admin"], ["mknod", "net_admin"]), { capAdd: ["CAP_NET_ADMIN", "CAP_SYS_TIME"], capDrop: ["CAP_MKNOD"] });
     assert.deepEqual(effectiveCaps(["all", "x"], []), { capAdd: ["ALL"], capDrop: null });
   });
+
+  it("sends the block-IO, GPU, annotation, storage, real-time and endpoint flags as docker 28.2.2 does", () => {
+    const args = [
+      "--annotation", "a=b", "--annotation", "c", "--blkio-weight-device", "/dev/sda:200", "--device-read-bps", "/dev/sda:1mb",
+      "--device-write-bps", "/dev/sdb:2k", "--device-read-iops", "/dev/sda:100", "--device-write-iops", "/dev/sda:7",
+      "--cpu-rt-period", "1000", "--cpu-rt-runtime", "500", "--gpus", '"device=0,1"', "--mac-address", "92:d0:c6:0a:29:33",
+      "--link-local-ip", "169.254.1.1", "--storage-opt", "size=1G", "--kernel-memory", "64m", "busybox",
+    ];
+    assert.equal(JSON.stringify(createBody(args).body), DOCKER_RESOURCE_BODY);
+  });
 });
+
+// docker create with the flags above, captured through a proxy (kernel memory is not sent since API 1.42).
+const DOCKER_RESOURCE_BODY =
+  '{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":true,"AttachStderr":true,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"busybox","Volumes":{},"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":{},"HostConfig":{"Binds":null,"ContainerIDFile":"","LogConfig":{"Type":"","Config":{}},"NetworkMode":"default","PortBindings":{},"RestartPolicy":{"Name":"no","MaximumRetryCount":0},"AutoRemove":false,"VolumeDriver":"","VolumesFrom":null,"ConsoleSize":[0,0],"Annotations":{"a":"b","c":""},"CapAdd":null,"CapDrop":null,"CgroupnsMode":"","Dns":[],"DnsOptions":[],"DnsSearch":[],"ExtraHosts":null,"GroupAdd":null,"IpcMode":"","Cgroup":"","Links":null,"OomScoreAdj":0,"PidMode":"","Privileged":false,"PublishAllPorts":false,"ReadonlyRootfs":false,"SecurityOpt":null,"StorageOpt":{"size":"1G"},"UTSMode":"","UsernsMode":"","ShmSize":0,"Isolation":"","CpuShares":0,"Memory":0,"NanoCpus":0,"CgroupParent":"","BlkioWeight":0,"BlkioWeightDevice":[{"Path":"/dev/sda","Weight":200}],"BlkioDeviceReadBps":[{"Path":"/dev/sda","Rate":1048576}],"BlkioDeviceWriteBps":[{"Path":"/dev/sdb","Rate":2048}],"BlkioDeviceReadIOps":[{"Path":"/dev/sda","Rate":100}],"BlkioDeviceWriteIOps":[{"Path":"/dev/sda","Rate":7}],"CpuPeriod":0,"CpuQuota":0,"CpuRealtimePeriod":1000,"CpuRealtimeRuntime":500,"CpusetCpus":"","CpusetMems":"","Devices":[],"DeviceCgroupRules":null,"DeviceRequests":[{"Driver":"","Count":0,"DeviceIDs":["0","1"],"Capabilities":[["gpu"]],"Options":{}}],"MemoryReservation":0,"MemorySwap":0,"MemorySwappiness":-1,"OomKillDisable":false,"PidsLimit":0,"Ulimits":[],"CpuCount":0,"CpuPercent":0,"IOMaximumIOps":0,"IOMaximumBandwidth":0,"MaskedPaths":null,"ReadonlyPaths":null},"NetworkingConfig":{"EndpointsConfig":{"default":{"IPAMConfig":{"LinkLocalIPs":["169.254.1.1"]},"Links":null,"Aliases":null,"MacAddress":"92:d0:c6:0a:29:33","DriverOpts":null,"GwPriority":0,"NetworkID":"","EndpointID":"","Gateway":"","IPAddress":"","IPPrefixLen":0,"IPv6Gateway":"","GlobalIPv6Address":"","GlobalIPv6PrefixLen":0,"DNSNames":null}}}}';

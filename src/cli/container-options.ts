@@ -2,6 +2,7 @@
 // (Config + HostConfig + NetworkingConfig, fields in Go's marshalling order).
 
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Option, type Command } from "commander";
 import {
   FlagError,
@@ -24,6 +25,8 @@ import {
   sortKeys,
 } from "./flag-parsers.js";
 import { parseCpus, parseDurationNs } from "./units.js";
+import { CliError } from "./cli-context.js";
+import { parseGpus, parseKeyValues, parseStorageOpts, parseThrottleDevice, parseWeightDevice } from "./resource-flags.js";
 
 /** The values commander gives for the container flags (camel-cased long names). */
 export interface ContainerFlags {
@@ -112,6 +115,23 @@ export interface ContainerFlags {
   cgroupParent?: string;
   runtime?: string;
   isolation?: string;
+  annotation?: string[];
+  blkioWeightDevice?: string[];
+  deviceReadBps?: string[];
+  deviceWriteBps?: string[];
+  deviceReadIops?: string[];
+  deviceWriteIops?: string[];
+  cpuRtPeriod?: string;
+  cpuRtRuntime?: string;
+  cpuCount?: string;
+  cpuPercent?: string;
+  ioMaxbandwidth?: string;
+  ioMaxiops?: string;
+  kernelMemory?: string;
+  gpus?: string;
+  linkLocalIp?: string[];
+  macAddress?: string;
+  storageOpt?: string[];
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -173,7 +193,7 @@ export function addContainerFlags(cmd: Command, forRun: boolean): Command {
   cmd.option("--oom-score-adj <int>", "Tune host's OOM preferences (-1000 to 1000)");
   cmd.addOption(new Option("--restart <policy>", "Restart policy to apply when a container exits").default("no"));
   list("--network <network>", "Connect a container to a network");
-  list("--net <network>", "Connect a container to a network");
+  cmd.addOption(new Option("--net <network>", "Connect a container to a network").argParser(collect).hideHelp());
   list("--network-alias <alias>", "Add network-scoped alias for the container");
   cmd.option("--ip <address>", "IPv4 address (e.g., 172.30.100.104)");
   cmd.option("--ip6 <address>", "IPv6 address (e.g., 2001:db8::33)");
@@ -207,6 +227,26 @@ export function addContainerFlags(cmd: Command, forRun: boolean): Command {
   cmd.option("--cgroup-parent <parent>", "Optional parent cgroup for the container");
   cmd.option("--runtime <runtime>", "Runtime to use for this container");
   cmd.option("--isolation <isolation>", "Container isolation technology");
+  list("--annotation <map>", "Add an annotation to the container (passed through to the OCI runtime)");
+  list("--blkio-weight-device <list>", "Block IO weight (relative device weight)");
+  list("--device-read-bps <list>", "Limit read rate (bytes per second) from a device");
+  list("--device-write-bps <list>", "Limit write rate (bytes per second) to a device");
+  list("--device-read-iops <list>", "Limit read rate (IO per second) from a device");
+  list("--device-write-iops <list>", "Limit write rate (IO per second) to a device");
+  cmd.option("--cpu-rt-period <int>", "Limit CPU real-time period in microseconds");
+  cmd.option("--cpu-rt-runtime <int>", "Limit CPU real-time runtime in microseconds");
+  cmd.option("--cpu-count <int>", "CPU count (Windows only)");
+  cmd.option("--cpu-percent <int>", "CPU percent (Windows only)");
+  cmd.option("--io-maxbandwidth <bytes>", "Maximum IO bandwidth limit for the system drive (Windows only)");
+  cmd.option("--io-maxiops <uint>", "Maximum IOps limit for the system drive (Windows only)");
+  // Accepted and checked, but not sent: API 1.42 dropped kernel memory limits, as docker's CLI knows.
+  cmd.option("--kernel-memory <bytes>", "Kernel memory limit");
+  cmd.option("--gpus <gpu-request>", "GPU devices to add to the container ('all' to pass all GPUs)");
+  list("--link-local-ip <list>", "Container IPv4/IPv6 link-local addresses");
+  cmd.option("--mac-address <string>", "Container MAC address (e.g., 92:d0:c6:0a:29:33)");
+  list("--storage-opt <list>", "Storage driver options for the container");
+  // Content trust needs a notary server this engine does not have; accepted, as docker's default.
+  cmd.addOption(new Option("--disable-content-trust", "Skip image verification").default(true));
   return cmd;
 }
 
@@ -216,6 +256,14 @@ export interface CreateRequest {
   image: string;
   pull: "always" | "missing" | "never";
   body: Record<string, unknown>;
+}
+
+/** opts.ValidateIPAddress for --dns: an IP address, written back in its canonical form. */
+function validateDnsAddress(value: string): string {
+  const ip = value.trim();
+  const kind = isIP(ip.replace(/%.*$/, ""));
+  if (kind === 0) throw new FlagError(`invalid argument "${value}" for "--dns" flag: IP address is not correctly formatted: ${value}`);
+  return ip;
 }
 
 function intFlag(value: string | undefined, flag: string, dflt = 0): number {
@@ -300,7 +348,8 @@ export function buildCreateRequest(
   const openStdin = !!flags.interactive;
   let stdinOnce = openStdin && attachStdin;
   if (options.forRun && flags.detach) {
-    if (attach.length > 0) throw new FlagError("conflicting options: cannot specify both --attach and --detach");
+    // Found by docker's runContainer, not its flag parser: a plain error, exit 1.
+    if (attach.length > 0) throw new CliError("conflicting options: cannot specify both --attach and --detach");
     attachStdin = attachStdout = attachStderr = false;
     stdinOnce = false;
   }
@@ -382,16 +431,19 @@ export function buildCreateRequest(
   const endpoints: Record<string, ReturnType<typeof emptyEndpoint>> = {};
   const withOptions = (ep: ReturnType<typeof emptyEndpoint>) => {
     if (flags.networkAlias?.length) ep.Aliases = [...flags.networkAlias];
-    if (flags.ip || flags.ip6) {
+    if (flags.ip || flags.ip6 || flags.linkLocalIp?.length) {
       const ipam: Record<string, unknown> = {};
       if (flags.ip) ipam["IPv4Address"] = flags.ip;
       if (flags.ip6) ipam["IPv6Address"] = flags.ip6;
+      if (flags.linkLocalIp?.length) ipam["LinkLocalIPs"] = [...flags.linkLocalIp];
       ep.IPAMConfig = ipam;
     }
+    if (flags.macAddress) ep.MacAddress = flags.macAddress;
     if (flags.link?.length && USER_DEFINED(networkMode)) ep.Links = [...flags.link];
     return ep;
   };
-  const hasEndpointOptions = () => !!(flags.networkAlias?.length || flags.ip || flags.ip6 || (flags.link?.length && USER_DEFINED(networkMode)));
+  const hasEndpointOptions = () =>
+    !!(flags.networkAlias?.length || flags.ip || flags.ip6 || flags.linkLocalIp?.length || flags.macAddress || (flags.link?.length && USER_DEFINED(networkMode)));
   if (networks.length === 0) {
     if (flags.networkAlias?.length) throw new FlagError("network-scoped aliases are only supported for user-defined networks");
     endpoints["default"] = withOptions(emptyEndpoint());
@@ -406,12 +458,14 @@ export function buildCreateRequest(
     if (userDefined && builtin) throw new FlagError("conflicting options: cannot attach both user-defined and non-user-defined network-modes");
   }
 
+  // opts.ConvertKVStringsToMap: "key" alone is the key with an empty value; the daemon judges it.
   const logConfig: Record<string, string> = {};
   for (const opt of flags.logOpt ?? []) {
     const eq = opt.indexOf("=");
-    if (eq < 0) throw new FlagError(`invalid log opt: ${opt}`);
-    logConfig[opt.slice(0, eq)] = opt.slice(eq + 1);
+    if (eq < 0) logConfig[opt] = "";
+    else logConfig[opt.slice(0, eq)] = opt.slice(eq + 1);
   }
+  if (flags.logDriver === "none" && (flags.logOpt ?? []).length > 0) throw new FlagError("invalid logging opts for driver none");
 
   const config: Record<string, unknown> = {
     Hostname: flags.hostname ?? "",
@@ -441,6 +495,8 @@ export function buildCreateRequest(
   if (flags.stopSignal) config["StopSignal"] = flags.stopSignal;
   if (flags.stopTimeout !== undefined) config["StopTimeout"] = intFlag(flags.stopTimeout, "--stop-timeout");
 
+  const annotations = parseKeyValues(flags.annotation);
+  const storageOpt = parseStorageOpts(flags.storageOpt);
   const hostConfig: Record<string, unknown> = {
     Binds: binds.length ? binds : null,
     ContainerIDFile: flags.cidfile ?? "",
@@ -452,10 +508,11 @@ export function buildCreateRequest(
     VolumeDriver: flags.volumeDriver ?? "",
     VolumesFrom: flags.volumesFrom?.length ? [...flags.volumesFrom] : null,
     ConsoleSize: options.consoleSize ?? [0, 0],
+    ...(annotations ? { Annotations: annotations } : {}),
     CapAdd: capAdd,
     CapDrop: capDrop,
     CgroupnsMode: flags.cgroupns ?? "",
-    Dns: [...(flags.dns ?? [])],
+    Dns: (flags.dns ?? []).map(validateDnsAddress),
     DnsOptions: [...(flags.dnsOption ?? [])],
     DnsSearch: [...(flags.dnsSearch ?? [])],
     ExtraHosts: extraHosts,
@@ -470,6 +527,7 @@ export function buildCreateRequest(
     ReadonlyRootfs: !!flags.readOnly,
     SecurityOpt: securityOpt,
   };
+  if (storageOpt) hostConfig["StorageOpt"] = storageOpt;
   if (tmpfs) hostConfig["Tmpfs"] = tmpfs;
   Object.assign(hostConfig, {
     UTSMode: flags.uts ?? "",
@@ -485,30 +543,30 @@ export function buildCreateRequest(
     NanoCpus: nanoCpus,
     CgroupParent: flags.cgroupParent ?? "",
     BlkioWeight: intFlag(flags.blkioWeight, "--blkio-weight"),
-    BlkioWeightDevice: [],
-    BlkioDeviceReadBps: [],
-    BlkioDeviceWriteBps: [],
-    BlkioDeviceReadIOps: [],
-    BlkioDeviceWriteIOps: [],
+    BlkioWeightDevice: (flags.blkioWeightDevice ?? []).map((v) => parseWeightDevice(v)),
+    BlkioDeviceReadBps: (flags.deviceReadBps ?? []).map((v) => parseThrottleDevice(v, "bps", "--device-read-bps")),
+    BlkioDeviceWriteBps: (flags.deviceWriteBps ?? []).map((v) => parseThrottleDevice(v, "bps", "--device-write-bps")),
+    BlkioDeviceReadIOps: (flags.deviceReadIops ?? []).map((v) => parseThrottleDevice(v, "iops", "--device-read-iops")),
+    BlkioDeviceWriteIOps: (flags.deviceWriteIops ?? []).map((v) => parseThrottleDevice(v, "iops", "--device-write-iops")),
     CpuPeriod: intFlag(flags.cpuPeriod, "--cpu-period"),
     CpuQuota: intFlag(flags.cpuQuota, "--cpu-quota"),
-    CpuRealtimePeriod: 0,
-    CpuRealtimeRuntime: 0,
+    CpuRealtimePeriod: intFlag(flags.cpuRtPeriod, "--cpu-rt-period"),
+    CpuRealtimeRuntime: intFlag(flags.cpuRtRuntime, "--cpu-rt-runtime"),
     CpusetCpus: flags.cpusetCpus ?? "",
     CpusetMems: flags.cpusetMems ?? "",
     Devices: devices,
     DeviceCgroupRules: flags.deviceCgroupRule?.length ? [...flags.deviceCgroupRule] : null,
-    DeviceRequests: null,
+    DeviceRequests: flags.gpus ? [parseGpus(flags.gpus)] : null,
     MemoryReservation: memoryReservation,
     MemorySwap: memorySwap,
     MemorySwappiness: intFlag(flags.memorySwappiness, "--memory-swappiness", -1),
     OomKillDisable: !!flags.oomKillDisable,
     PidsLimit: intFlag(flags.pidsLimit, "--pids-limit"),
     Ulimits: [...ulimitByName.values()],
-    CpuCount: 0,
-    CpuPercent: 0,
-    IOMaximumIOps: 0,
-    IOMaximumBandwidth: 0,
+    CpuCount: intFlag(flags.cpuCount, "--cpu-count"),
+    CpuPercent: intFlag(flags.cpuPercent, "--cpu-percent"),
+    IOMaximumIOps: intFlag(flags.ioMaxiops, "--io-maxiops"),
+    IOMaximumBandwidth: flags.ioMaxbandwidth ? parseMemBytes(flags.ioMaxbandwidth, "--io-maxbandwidth") : 0,
   });
   if (mounts.length) hostConfig["Mounts"] = mounts;
   hostConfig["MaskedPaths"] = null;

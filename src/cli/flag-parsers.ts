@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ramInBytes } from "./units.js";
+import { goErrnoText } from "./local-files.js";
 import { parsePortRange, parsePortSpec as parsePortSpecParts, splitPortProto } from "../lib/index.js";
 
 /** A usage error in a flag value (exit 125, like every docker flag error). */
@@ -32,7 +33,10 @@ export function parseKeyValueFile(file: string, lookupEnv?: (key: string) => str
   try {
     content = readFileSync(file, "utf8");
   } catch (err) {
-    throw new FlagError(`open ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (err as Error).message}`);
+    // os.Open fails on a missing file; a directory opens, then its read fails inside kvfile,
+    // whose words say "env file" for --label-file too.
+    if ((err as NodeJS.ErrnoException).code === "EISDIR") throw new FlagError(`invalid env file (${file}): read ${file}: is a directory`);
+    throw new FlagError(`open ${file}: ${goErrnoText(err)}`);
   }
   const out: string[] = [];
   content.split("\n").forEach((rawLine, i) => {
@@ -326,8 +330,19 @@ function parseBoolValue(key: string, value: string | undefined): boolean {
   }
 }
 
+/** k=v entries as a map, "k" alone an empty value (opts.ConvertKVStringsToMap, MapOpts). */
+export function keyValueMap(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const eq = l.indexOf("=");
+    if (eq < 0) out[l] = "";
+    else out[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  return out;
+}
+
 /** csv fields as Go's encoding/csv reads one record (quotes allowed). */
-function splitCSV(value: string): string[] {
+export function splitCSV(value: string): string[] {
   const out: string[] = [];
   let cur = "";
   let quoted = false;
@@ -517,12 +532,19 @@ export function parseExtraHost(val: string): string {
 }
 
 /** --sysctl k=v → map. */
+/** The namespaced sysctls docker's opts.ValidateSysctl lets through: these keys and prefixes. */
+const SYSCTL_KEYS = new Set(["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]);
+const SYSCTL_PREFIXES = ["net.", "fs.mqueue."];
+
 export function parseSysctls(values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf("=");
-    if (eq <= 0) throw new FlagError(`invalid argument "${v}" for "--sysctl" flag: invalid value format: ${v}`);
-    out[v.slice(0, eq)] = v.slice(eq + 1);
+    const key = eq < 0 ? v : v.slice(0, eq);
+    if (eq < 0 || !(SYSCTL_KEYS.has(key) || SYSCTL_PREFIXES.some((p) => key.startsWith(p)))) {
+      throw new FlagError(`invalid argument "${v}" for "--sysctl" flag: sysctl '${v}' is not allowed`);
+    }
+    out[key] = v.slice(eq + 1);
   }
   return sortKeys(out);
 }

@@ -42,7 +42,13 @@ export function renderFormat(
     throw new TemplateError(`template parsing error: ${(err as Error).message}`);
   }
   let body = "";
-  for (const row of rows) body += tmpl.execute(row, options) + "\n";
+  try {
+    for (const row of rows) body += tmpl.execute(row, options) + "\n";
+  } catch (err) {
+    // formatter.Context.contextFormat wraps a failed run with these words too.
+    if (err instanceof TemplateError) throw new TemplateError(`template parsing error: ${err.message}`);
+    throw err;
+  }
   if (!isTableFormat(f)) return body;
   const head = tmpl.execute(headerContext(header), {}, headerFuncs()) + "\n";
   return tabwrite(head + body);
@@ -139,14 +145,18 @@ export function goTimeStringFromRFC3339(value: string): string {
   return goTimeString(ms, frac);
 }
 
-/** Run a custom format once against a sample row, as ps does to learn what it uses. */
-export function checkFormat(format: string, sample: unknown): void {
+/**
+ * Run a custom format once against a sample row, as ps and stats do to learn what it uses
+ * (ps's words: "failed to parse template", "failed to execute template"; stats parses with
+ * the formatter's "template parsing error").
+ */
+export function checkFormat(format: string, sample: unknown, parseWords = "failed to parse template"): void {
   if (format === "json" || format === "") return;
   let tmpl: Template;
   try {
     tmpl = new Template(preFormat(format));
   } catch (err) {
-    throw new TemplateError(`template parsing error: ${(err as Error).message}`);
+    throw new TemplateError(`${parseWords}: ${(err as Error).message}`);
   }
   try {
     tmpl.execute(sample);

@@ -1,16 +1,19 @@
 // Image commands: images/ls, pull, rm, tag, inspect, history, prune, load, save, import.
 
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { fullName, parseReference, looksLikeID } from "../oci/index.js";
-import { CliContext, StatusError, describeError, promptForConfirmation } from "./cli-context.js";
+import { CliContext, PROGRAM, StatusError, describeError, isNotFound, promptForConfirmation } from "./cli-context.js";
 import { filtersQuery, parseFilters } from "./filters.js";
-import { ellipsis, goTimeString, makeContext, renderFormat, truncateID } from "./format.js";
+import { ellipsis, makeContext, renderFormat, rfc3339NanoFixed, truncateID } from "./format.js";
 import { imageContexts, imagesFormat, IMAGES_HEADER, type ImageSummary } from "./image-format.js";
 import { pullImage } from "./image-pull.js";
+import { dockerArgumentCount } from "./argument-counts.js";
+import { apiGated } from "./api-gated-flags.js";
 import { encodePathName, inspectFetchers, runInspect } from "./inspect.js";
 import { jsonMessagePrinter } from "./json-message.js";
+import { checkOutputPath, openInputFile } from "./local-files.js";
 import { humanDuration, humanSize, humanSizeWithPrecision } from "./units.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -38,7 +41,10 @@ export function registerImages(parent: Command, cli: CliContext, name: string, a
     .option("--format <format>", "Format output using a custom template")
     .option("--no-trunc", "Don't truncate output")
     .option("-q, --quiet", "Only show image IDs")
-    .action(async (repository: string | undefined, opts: ImagesOptions) => {
+    .addOption(apiGated(new Option("--tree", "List multi-platform images as a tree (EXPERIMENTAL)"), "1.47"))
+    .action(async (repository: string | undefined, opts: ImagesOptions & { tree?: boolean }) => {
+      // The tree view needs API 1.47's image manifests; the gate refuses it first (client ≤ 1.45).
+      if (opts.tree) throw new StatusError(1, `"--tree" is not implemented by ${PROGRAM}`);
       const filters = parseFilters(opts.filter);
       if (repository) (filters["reference"] ??= {})[repository] = true;
       const images = await cli.client.get<ImageSummary[]>("/images/json", {
@@ -74,7 +80,9 @@ export function registerRmi(parent: Command, cli: CliContext, name: string, alia
     .argument("<images...>")
     .option("-f, --force", "Force removal of the image")
     .option("--no-prune", "Do not delete untagged parents")
-    .action(async (refs: string[], opts: { force?: boolean; prune?: boolean }) => {
+    .addOption(apiGated(new Option("--platform <platform>", "Remove only the given platform variant"), "1.50"))
+    .action(async (refs: string[], opts: { force?: boolean; prune?: boolean; platform?: string }) => {
+      if (opts.platform) throw platformNotImplemented();
       const errors: string[] = [];
       for (const ref of refs) {
         try {
@@ -87,7 +95,9 @@ export function registerRmi(parent: Command, cli: CliContext, name: string, alia
             else if (item.Untagged) cli.out(`Untagged: ${item.Untagged}\n`);
           }
         } catch (err) {
-          errors.push(describeError(err));
+          // -f forgives a missing image: said, but not a failure (docker's rmi).
+          if (opts.force && isNotFound(err)) cli.err(`${describeError(err)}\n`);
+          else errors.push(describeError(err));
         }
       }
       if (errors.length) throw new StatusError(1, errors.join("\n"));
@@ -120,6 +130,9 @@ export function registerTag(parent: Command, cli: CliContext): Command {
     });
 }
 
+/** A platform flag of an API newer than this client's 1.45: the API gate refuses it before this is reached. */
+const platformNotImplemented = () => new StatusError(1, `"--platform" is not implemented by ${PROGRAM}`);
+
 export function registerImageInspect(parent: Command, cli: CliContext): Command {
   return parent
     .command("inspect")
@@ -127,7 +140,9 @@ export function registerImageInspect(parent: Command, cli: CliContext): Command 
     .usage("[OPTIONS] IMAGE [IMAGE...]")
     .argument("<images...>")
     .option("-f, --format <format>", "Format output using a custom template")
-    .action(async (refs: string[], opts: { format?: string }) => {
+    .addOption(apiGated(new Option("--platform <platform>", "Inspect a specific platform of the multi-platform image"), "1.49"))
+    .action(async (refs: string[], opts: { format?: string; platform?: string }) => {
+      if (opts.platform) throw platformNotImplemented();
       await runInspect(cli, refs, opts.format, inspectFetchers(cli).image);
     });
 }
@@ -155,12 +170,13 @@ export function historyContexts(items: readonly HistoryItem[], opts: { trunc: bo
   const now = opts.now ?? Date.now();
   return items.map((h) => {
     const created = h.Created * 1000;
-    const rfc3339 = new Date(created).toISOString().replace(/\.\d{3}Z$/, "Z");
+    // time.Unix(created, 0).Format(time.RFC3339): local time, whole seconds.
+    const rfc3339 = rfc3339NanoFixed(created).replace(/\.\d{9}/, "");
     const createdBy = h.CreatedBy.replace(/\t/g, " ");
-    return makeContext("*formatter.historyContext", {
+    return makeContext("*image.historyContext", {
       ID: opts.trunc ? truncateID(h.Id) : h.Id,
       CreatedSince: opts.human ? `${humanDuration(now - created)} ago` : rfc3339,
-      CreatedAt: opts.human ? goTimeString(created) : rfc3339,
+      CreatedAt: rfc3339,
       CreatedBy: opts.trunc ? ellipsis(createdBy, 45) : createdBy,
       Size: opts.human ? humanSizeWithPrecision(h.Size, 3) : String(h.Size),
       Comment: h.Comment,
@@ -179,7 +195,9 @@ export function registerHistory(parent: Command, cli: CliContext): Command {
     .option("--no-human", "Print raw sizes and dates")
     .option("--no-trunc", "Don't truncate output")
     .option("-q, --quiet", "Only show image IDs")
-    .action(async (ref: string, opts: { format?: string; human?: boolean; trunc?: boolean; quiet?: boolean }) => {
+    .addOption(apiGated(new Option("--platform <platform>", 'Show history for the given platform. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")'), "1.48"))
+    .action(async (ref: string, opts: { format?: string; human?: boolean; trunc?: boolean; quiet?: boolean; platform?: string }) => {
+      if (opts.platform) throw platformNotImplemented();
       const items = await cli.client.get<HistoryItem[]>(ipath(ref, "/history"));
       const created = opts.human === false ? "{{.CreatedAt}}" : "{{.CreatedSince}}";
       let format = opts.format && opts.format !== "table" ? opts.format : `table {{.ID}}\t${created}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}`;
@@ -238,10 +256,10 @@ export function registerLoad(parent: Command, cli: CliContext): Command {
     .usage("[OPTIONS]")
     .option("-i, --input <file>", "Read from tar archive file, instead of STDIN")
     .option("-q, --quiet", "Suppress the load output")
-    .option("--platform <platform>", "Load only the given platform variant")
+    .addOption(apiGated(new Option("--platform <platform>", 'Load only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")'), "1.48"))
     .action(async (opts: { input?: string; quiet?: boolean; platform?: string }) => {
       let body: NodeJS.ReadableStream;
-      if (opts.input) body = createReadStream(opts.input);
+      if (opts.input) body = openInputFile(opts.input);
       else {
         if (cli.streams.stdin.isTTY) throw new StatusError(1, "requested load from stdin, but stdin is empty");
         body = cli.streams.stdin;
@@ -269,11 +287,12 @@ export function registerSave(parent: Command, cli: CliContext): Command {
     .usage("[OPTIONS] IMAGE [IMAGE...]")
     .argument("<images...>")
     .option("-o, --output <file>", "Write to a file, instead of STDOUT")
-    .option("--platform <platform>", "Save only the given platform variant")
+    .addOption(apiGated(new Option("--platform <platform>", 'Save only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")'), "1.48"))
     .action(async (refs: string[], opts: { output?: string; platform?: string }) => {
       if (!opts.output && cli.streams.stdout.isTTY) {
         throw new StatusError(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect");
       }
+      if (opts.output) checkOutputPath(opts.output, "failed to save image");
       const body = await cli.client.stream("GET", "/images/get", { query: { names: refs, platform: opts.platform } });
       if (opts.output) await pipeline(body, createWriteStream(opts.output));
       else await pipeline(body, cli.streams.stdout as unknown as NodeJS.WritableStream, { end: false });
@@ -281,8 +300,7 @@ export function registerSave(parent: Command, cli: CliContext): Command {
 }
 
 export function registerImport(parent: Command, cli: CliContext): Command {
-  return parent
-    .command("import")
+  return dockerArgumentCount(parent.command("import"), 1, Infinity)
     .description("Import the contents from a tarball to create a filesystem image")
     .usage("[OPTIONS] file|URL|- [REPOSITORY[:TAG]]")
     .argument("<source>")
@@ -302,7 +320,7 @@ export function registerImport(parent: Command, cli: CliContext): Command {
       let body: NodeJS.ReadableStream | undefined;
       if (source === "-") body = cli.streams.stdin;
       else if (/^(https?):\/\//.test(source)) fromSrc = source;
-      else body = createReadStream(source);
+      else body = openInputFile(source);
       await cli.client.jsonLines(
         "POST",
         "/images/create",

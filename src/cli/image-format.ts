@@ -102,6 +102,8 @@ export interface ImageContextOptions {
   trunc: boolean;
   digests: boolean;
   now?: number;
+  /** df -v's image rows carry no digest at all (an empty Digest, not "<none>"). */
+  noDigest?: boolean;
 }
 
 /** Every row of every image, as template contexts. */
@@ -115,7 +117,7 @@ export function imageContexts(images: readonly ImageSummary[], opts: ImageContex
         Containers: img.Containers === undefined || img.Containers === -1 ? "N/A" : String(img.Containers),
         CreatedAt: goTimeString(created),
         CreatedSince: `${humanDuration(now - created)} ago`,
-        Digest: row.digest,
+        Digest: opts.noDigest ? "" : row.digest,
         ID: opts.trunc ? truncateID(img.Id) : img.Id,
         Repository: row.repo,
         SharedSize: img.SharedSize === undefined || img.SharedSize === -1 ? "N/A" : humanSize(img.SharedSize),

@@ -78,7 +78,8 @@ export async function runInspect(cli: CliContext, refs: readonly string[], forma
     try {
       tmpl = new Template(source);
     } catch (err) {
-      throw new StatusError(1, `template parsing error: ${(err as Error).message}`);
+      // docker's inspect: a format that does not parse is exit 64 (EX_USAGE).
+      throw new StatusError(64, `template parsing error: ${(err as Error).message}`);
     }
   }
   for (const ref of refs) {
@@ -109,6 +110,17 @@ export async function runInspect(cli: CliContext, refs: readonly string[], forma
 }
 
 export type ObjectType = "container" | "image" | "volume" | "network";
+/** Kinds `inspect --type` accepts that only a swarm or plugin daemon has: asked for all the same. */
+export type OtherObjectType = "config" | "node" | "plugin" | "secret" | "service" | "task";
+const OTHER_PATHS: Record<OtherObjectType, (ref: string) => string> = {
+  config: (ref) => `/configs/${encodeURIComponent(ref)}`,
+  node: (ref) => `/nodes/${encodeURIComponent(ref)}`,
+  plugin: (ref) => `/plugins/${encodePathName(ref)}/json`,
+  secret: (ref) => `/secrets/${encodeURIComponent(ref)}`,
+  service: (ref) => `/services/${encodeURIComponent(ref)}`,
+  task: (ref) => `/tasks/${encodeURIComponent(ref)}`,
+};
+export const INSPECT_TYPES = ["config", "container", "image", "network", "node", "plugin", "secret", "service", "task", "volume"];
 
 /** Fetchers for each object kind. */
 export function inspectFetchers(cli: CliContext, options: { size?: boolean } = {}): Record<ObjectType, InspectFetcher> {
@@ -128,9 +140,13 @@ export function encodePathName(name: string): string {
 }
 
 /** `pier inspect`: try each kind in Docker's order; "Error: No such object: x" when none has it. */
-export function anyObjectFetcher(cli: CliContext, type: ObjectType | undefined, size: boolean): InspectFetcher {
+export function anyObjectFetcher(cli: CliContext, type: ObjectType | OtherObjectType | undefined, size: boolean): InspectFetcher {
+  if (type && type in OTHER_PATHS) {
+    const path = OTHER_PATHS[type as OtherObjectType];
+    return (ref) => cli.client.jsonWithRaw("GET", path(ref));
+  }
   const fetchers = inspectFetchers(cli, { size });
-  const order: ObjectType[] = type ? [type] : ["container", "image", "network", "volume"];
+  const order: ObjectType[] = type ? [type as ObjectType] : ["container", "image", "network", "volume"];
   return async (ref) => {
     for (const kind of order) {
       try {

@@ -2,7 +2,7 @@
 
 import type { Command } from "commander";
 import { copyOutput } from "../client/index.js";
-import type { CliContext } from "./cli-context.js";
+import { CliError, type CliContext } from "./cli-context.js";
 import { getTimestamp } from "./filters.js";
 
 interface LogsOptions {
@@ -29,12 +29,21 @@ export function registerLogs(parent: Command, cli: CliContext): Command {
     .action(async (ref: string, opts: LogsOptions) => {
       const c = await cli.client.get<{ Id: string; Config: { Tty: boolean } }>(`/containers/${encodeURIComponent(ref)}/json`);
       const now = Date.now();
+      // The API client's words (client.ContainerLogs) around timetypes' error.
+      const timestamp = (name: string, value: string | undefined) => {
+        if (!value) return undefined;
+        try {
+          return getTimestamp(value, now);
+        } catch (err) {
+          throw new CliError(`invalid value for ${JSON.stringify(name)}: ${(err as Error).message}`);
+        }
+      };
       const body = await cli.client.stream("GET", `/containers/${c.Id}/logs`, {
         query: {
           stdout: true,
           stderr: true,
-          since: opts.since ? getTimestamp(opts.since, now) : undefined,
-          until: opts.until ? getTimestamp(opts.until, now) : undefined,
+          since: timestamp("since", opts.since),
+          until: timestamp("until", opts.until),
           timestamps: opts.timestamps || undefined,
           follow: opts.follow || undefined,
           tail: opts.tail ?? "all",

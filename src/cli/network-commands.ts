@@ -1,7 +1,7 @@
 // `network ls|inspect|create|rm|prune`.
 
 import { Command } from "commander";
-import { CliContext, StatusError, describeError, promptForConfirmation } from "./cli-context.js";
+import { CliContext, StatusError, describeError, isNotFound, promptForConfirmation } from "./cli-context.js";
 import { filtersQuery, parseFilters } from "./filters.js";
 import { goTimeStringFromRFC3339, joinLabels, makeContext, renderFormat, truncateID } from "./format.js";
 import { inspectFetchers, runInspect } from "./inspect.js";
@@ -36,7 +36,7 @@ export const NETWORK_HEADER: Record<string, string> = {
 export function networkContexts(networks: readonly NetworkSummary[], trunc: boolean): Record<string, unknown>[] {
   return networks.map((n) =>
     makeContext(
-      "*formatter.networkContext",
+      "*network.networkContext",
       {
         ID: trunc ? truncateID(n.Id) : n.Id,
         Name: n.Name,
@@ -146,17 +146,19 @@ export function registerNetwork(program: Command, cli: CliContext): Command {
     .argument("<networks...>")
     .option("-f, --force", "Do not error if the network does not exist")
     .action(async (refs: string[], opts: { force?: boolean }) => {
-      const errors: string[] = [];
+      // docker's network rm says each failure as it happens and ends with a bare "exit status 1".
+      let failed = false;
       for (const ref of refs) {
         try {
           await cli.client.delete(`/networks/${encodeURIComponent(ref)}`);
           cli.out(`${ref}\n`);
         } catch (err) {
-          if (opts.force && /not found|no such/i.test(describeError(err))) continue;
-          errors.push(describeError(err));
+          if (opts.force && isNotFound(err)) continue;
+          cli.err(`${describeError(err)}\n`);
+          failed = true;
         }
       }
-      if (errors.length) throw new StatusError(1, errors.join("\n"));
+      if (failed) throw new StatusError(1, "exit status 1");
     });
 
   network

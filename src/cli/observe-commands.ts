@@ -151,7 +151,7 @@ export function registerStats(parent: Command, cli: CliContext): Command {
     .option("--no-trunc", "Do not truncate output")
     .action(async (refs: string[], opts: StatsOptions) => {
       const format = !opts.format || opts.format === "table" ? STATS_FORMAT : opts.format;
-      if (opts.format) checkFormat(format, statsContext(statsEntry("", emptyJSON("", "")), true));
+      if (opts.format) checkFormat(format, statsContext(statsEntry("", emptyJSON("", "")), true), "template parsing error");
       const trunc = opts.trunc !== false;
       const explicit = refs.length > 0;
       const list = async (): Promise<{ ref: string; id: string }[]> => {
@@ -425,7 +425,7 @@ export function registerPort(parent: Command, cli: CliContext): Command {
       if (port) {
         const key = port.includes("/") ? port : `${port}/tcp`;
         const bindings = ports[key];
-        if (!bindings || bindings.length === 0) throw new StatusError(1, `Error: No public port '${key}' published for ${ref}`);
+        if (!bindings || bindings.length === 0) throw new StatusError(1, `Error: No public port '${port}' published for ${ref}`);
         cli.out(bindings.map((b) => `${hostAddr(b)}\n`).join(""));
         return;
       }

@@ -2,6 +2,11 @@
 
 import { Command, CommanderError, type Option } from "commander";
 import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
+import { argumentCountMessage } from "./argument-counts.js";
+import { dockerHelp } from "./help-format.js";
+import { checkFlagValues } from "./flag-checks.js";
+import { checkApiGatedFlags } from "./api-gated-flags.js";
+import { commandStarting } from "./termination-signals.js";
 import {
   registerAttach,
   registerContainerInspect,
@@ -29,7 +34,7 @@ import { registerBuild } from "./build-command.js";
 import { registerExec, registerPause } from "./exec-command.js";
 import { registerCp } from "./cp-command.js";
 import { registerCommit, registerDiff, registerExport, registerPort, registerStats, registerTop, registerUpdate } from "./observe-commands.js";
-import { anyObjectFetcher, runInspect, type ObjectType } from "./inspect.js";
+import { INSPECT_TYPES, anyObjectFetcher, runInspect, type ObjectType, type OtherObjectType } from "./inspect.js";
 import { registerLogs } from "./logs-command.js";
 import { registerNetwork } from "./network-commands.js";
 import { registerPs } from "./ps-command.js";
@@ -55,11 +60,11 @@ function registerInspect(program: Command, cli: CliContext): void {
     .argument("<names...>")
     .option("-f, --format <format>", "Format output using a custom template")
     .option("-s, --size", "Display total file sizes if the type is container")
-    .option("--type <type>", "Return JSON for specified type")
+    .option("--type <type>", "Only inspect objects of the given type")
     .action(async (refs: string[], opts: { format?: string; size?: boolean; type?: string }) => {
-      const type = opts.type as ObjectType | undefined;
-      if (type && !["container", "image", "volume", "network"].includes(type)) {
-        throw new StatusError(1, `"${type}" is not a valid value for --type`);
+      const type = opts.type as ObjectType | OtherObjectType | undefined;
+      if (type && !INSPECT_TYPES.includes(type)) {
+        throw new StatusError(1, `unknown type: ${JSON.stringify(type)}: must be one of ${INSPECT_TYPES.map((k) => JSON.stringify(k)).join(", ")}`);
       }
       await runInspect(cli, refs, opts.format, anyObjectFetcher(cli, type, !!opts.size));
     });
@@ -73,13 +78,13 @@ function registerContainerGroup(program: Command, cli: CliContext): void {
   registerStop(container, cli, "stop");
   registerStop(container, cli, "restart");
   registerKill(container, cli);
-  registerRm(container, cli, "rm");
+  registerRm(container, cli, "rm", ["remove"]);
   registerRename(container, cli);
   registerWait(container, cli);
   registerAttach(container, cli);
   registerLogs(container, cli);
   registerContainerInspect(container, cli);
-  registerPs(container, cli, "ls", ["ps", "list"]);
+  registerPs(container, cli, "ls", ["list", "ps"]);
   registerContainerPrune(container, cli);
   registerExec(container, cli);
   registerPause(container, cli, "pause");
@@ -121,7 +126,7 @@ export function buildProgram(cli: CliContext): Command {
     .description("A self-sufficient runtime for containers")
     .helpOption("--help", "Print usage")
     .enablePositionalOptions()
-    .option("-H, --host <host>", "Daemon socket to connect to")
+    .option("-H, --host <list>", "Daemon socket to connect to")
     .option("-D, --debug", "Enable debug mode")
     .option("-l, --log-level <level>", 'Set the logging level ("debug", "info", "warn", "error", "fatal")')
     .option("-c, --context <name>", "Name of the context to use to connect to the daemon")
@@ -132,9 +137,12 @@ export function buildProgram(cli: CliContext): Command {
       writeErr: (s) => cli.err(s),
       outputError: () => undefined,
     })
-    .showSuggestionAfterError(false);
-  program.hook("preAction", (thisCommand) => {
+    .showSuggestionAfterError(false)
+    .configureHelp({ formatHelp: (cmd) => dockerHelp(cmd as Command) });
+  program.hook("preAction", async (thisCommand, actionCommand) => {
     cli.hostFlag = (thisCommand.opts() as { host?: string }).host;
+    commandStarting(actionCommand.name());
+    await checkApiGatedFlags(actionCommand, cli);
   });
 
   registerRun(program, cli);
@@ -170,6 +178,7 @@ export function buildProgram(cli: CliContext): Command {
   registerSystem(program, cli);
 
   const each = (cmd: Command) => {
+    checkFlagValues(cmd);
     cmd.exitOverride((err) => {
       throw new UsageError(err, cmd);
     });
@@ -189,7 +198,8 @@ function commandPath(cmd: Command): string {
 function usageFailure(err: UsageError): StatusError {
   const { parseError: cause, command } = err;
   const path = commandPath(command);
-  const usage = `Usage:  ${path} ${command.usage()}`;
+  // The root's usage line in errors is cobra's UseLine, which adds "[ARG...]".
+  const usage = `Usage:  ${path} ${command.usage()}${command.parent ? "" : " [ARG...]"}`;
   const flagOf = (msg: string) => /'([^']+)'/.exec(msg)?.[1] ?? msg;
   switch (cause.code) {
     case "commander.helpDisplayed":
@@ -203,12 +213,16 @@ function usageFailure(err: UsageError): StatusError {
     }
     case "commander.optionMissingArgument":
       return new StatusError(125, `flag needs an argument: ${flagOf(cause.message).split(/[ ,]+/).find((t) => t.startsWith("--")) ?? flagOf(cause.message)}\n\n${usage}\n\nRun '${path} --help' for more information`);
+    case "commander.invalidArgument": {
+      // Our parsers' words (flag-checks.ts) after commander's "option '…' argument '…' is invalid. ".
+      const text = / is invalid\. (.*)$/s.exec(cause.message)?.[1] ?? cause.message;
+      return new StatusError(125, `${text}\n\n${usage}\n\nRun '${path} --help' for more information`);
+    }
     case "commander.unknownCommand":
       return new StatusError(1, `${PROGRAM}: unknown command: ${path} ${flagOf(cause.message)}\n\nRun '${path} --help' for more information`);
     case "commander.missingArgument":
-      return new StatusError(1, `${PROGRAM}: '${path}' requires at least 1 argument\n\n${usage}\n\nSee '${path} --help' for more information`);
     case "commander.excessArguments":
-      return new StatusError(1, `${PROGRAM}: '${path}' accepts no more arguments than it lists\n\n${usage}\n\nSee '${path} --help' for more information`);
+      return new StatusError(1, argumentCountMessage(command, path, usage));
     default:
       return new StatusError(125, `${cause.message.replace(/^error: /, "")}\n\n${usage}\n\nRun '${path} --help' for more information`);
   }

@@ -1,6 +1,6 @@
 // `ps` / `container ls`.
 
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import type { CliContext } from "./cli-context.js";
 import { containerContext, psFormat, PS_HEADER, type ContainerSummary } from "./container-format.js";
 import { filtersQuery, parseFilters } from "./filters.js";
@@ -28,15 +28,16 @@ export function registerPs(parent: Command, cli: CliContext, name: string, alias
     .option("-a, --all", "Show all containers (default shows just running)")
     .option("-f, --filter <filter>", "Filter output based on conditions provided", collect)
     .option("--format <format>", "Format output using a custom template")
-    .option("-n, --last <int>", "Show n last created containers (includes all states)")
+    .addOption(new Option("-n, --last <int>", "Show n last created containers (includes all states)").default("-1", "-1"))
     .option("-l, --latest", "Show the latest created container (includes all states)")
     .option("--no-trunc", "Don't truncate output")
     .option("-q, --quiet", "Only display container IDs")
     .option("-s, --size", "Display total file sizes")
     .action(async (opts: PsOptions) => {
-      const format = psFormat(opts.format, !!opts.quiet, !!opts.size);
-      if (opts.format) checkFormat(opts.format, containerContext({ Id: "" }, { trunc: true }));
-      let limit = opts.last !== undefined ? Number(opts.last) : -1;
+      if (opts.format && opts.quiet) cli.err("WARNING: Ignoring custom format, because both --format and --quiet are set.\n");
+      const format = psFormat(opts.quiet ? undefined : opts.format, !!opts.quiet, !!opts.size);
+      if (opts.format && !opts.quiet) checkFormat(opts.format, containerContext({ Id: "" }, { trunc: true }));
+      let limit = Number(opts.last);
       if (opts.latest && limit === -1) limit = 1;
       // Docker asks for sizes when the template reads .Size (and {{json .}} reads every field).
       const size = !!opts.size || (opts.format !== undefined && opts.format !== "json" && /\.Size\b|\bjson\s+\.\s*(\}\}|\|)/.test(format));

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { ApiError } from "../client/index.js";
 import { PierError } from "../errdefs/index.js";
 import { attachContainer, monitorTtySize, proxySignals, type AttachSession } from "./attach-session.js";
-import { CliContext, PROGRAM, StatusError, describeError } from "./cli-context.js";
+import { CliContext, CliError, PROGRAM, StatusError, describeError } from "./cli-context.js";
 import { addContainerFlags, buildCreateRequest, checkCidfile, type ContainerFlags, type CreateRequest } from "./container-options.js";
 import { FlagError } from "./flag-parsers.js";
 import { familiarTagged, pullForCreate } from "./image-pull.js";
@@ -14,6 +14,7 @@ import { familiarTagged, pullForCreate } from "./image-pull.js";
 /** An error of `run`/`create`: "pier: <message>" plus the help hint, exit 125 unless given. */
 export function commandFailure(command: string, err: unknown, code = 125): StatusError {
   if (err instanceof StatusError) return err;
+  if (err instanceof CliError) return new StatusError(1, err.message);
   if (err instanceof FlagError && err.message.startsWith("invalid argument ")) {
     // pflag's wording for a bad flag value: the usage follows, no program prefix.
     const usage = `Usage:  ${PROGRAM} ${command} [OPTIONS] IMAGE [COMMAND] [ARG...]`;
@@ -66,6 +67,7 @@ export function registerCreate(parent: Command, cli: CliContext): Command {
     .passThroughOptions();
   addContainerFlags(cmd, false);
   cmd.action(async (image: string, args: string[], flags: ContainerFlags) => {
+    await checkOsOnlyFlags(cli, flags);
     try {
       const req = buildCreateRequest(flags, image, args, { forRun: false, consoleSize: consoleSize(cli, !!flags.tty) });
       const id = await createContainer(cli, req, !!flags.quiet);
@@ -96,9 +98,27 @@ export function registerRun(parent: Command, cli: CliContext): Command {
 }
 
 /** The whole of `pier run`; returns the exit code. */
+/** Flags docker marks for Windows daemons only, by the name docker gives them in its refusal. */
+const WINDOWS_ONLY: Array<[keyof ContainerFlags, string]> = [
+  ["cpuCount", "cpu-count"],
+  ["cpuPercent", "cpu-percent"],
+  ["ioMaxbandwidth", "io-maxbandwidth"],
+  ["ioMaxiops", "io-maxiops"],
+];
+
+/** docker's check of flags annotated "ostype": refused, each on its line, when the daemon is not that OS. */
+async function checkOsOnlyFlags(cli: CliContext, flags: ContainerFlags): Promise<void> {
+  const given = WINDOWS_ONLY.filter(([key]) => flags[key] !== undefined);
+  if (given.length === 0) return;
+  const osType = (await cli.client.ping()).osType ?? "linux";
+  if (osType === "windows") return;
+  throw new StatusError(1, given.map(([, name]) => `"--${name}" is only supported on a Docker daemon running on windows, but the Docker daemon is running on ${osType}`).join("\n"));
+}
+
 export async function runContainer(cli: CliContext, image: string, args: string[], flags: ContainerFlags): Promise<number> {
   let id: string;
   let req: CreateRequest;
+  await checkOsOnlyFlags(cli, flags);
   try {
     req = buildCreateRequest(flags, image, args, { forRun: true, consoleSize: consoleSize(cli, !!flags.tty) });
     const body = req.body as { Tty: boolean; AttachStdin: boolean };

@@ -5,12 +5,12 @@ import { BIG_INT_PREFIX, CLIENT_API_VERSION } from "../client/index.js";
 import { CliContext, StatusError, describeError, promptForConfirmation } from "./cli-context.js";
 import { containerContext, type ContainerSummary } from "./container-format.js";
 import { filtersQuery, getTimestamp, parseFilters } from "./filters.js";
-import { makeContext, renderFormat, rfc3339NanoFixed } from "./format.js";
+import { makeContext, preFormat, renderFormat, rfc3339NanoFixed } from "./format.js";
 import { imageContexts, type ImageSummary } from "./image-format.js";
 import { pruneImages } from "./image-commands.js";
 import { pruneNetworks } from "./network-commands.js";
 import { tabwrite } from "./tabwriter.js";
-import { GO_TYPE, Template } from "./template.js";
+import { GO_TYPE, Template, TemplateError } from "./template.js";
 import { bytesSize, humanSize } from "./units.js";
 import { pruneVolumes, volumeContexts, type VolumeSummary } from "./volume-commands.js";
 
@@ -153,10 +153,20 @@ function registerInfo(parent: Command, cli: CliContext): Command {
     .option("-f, --format <format>", "Format output using a custom template")
     .action(async (opts: { format?: string }) => {
       if (opts.format) {
+        let tmpl: Template;
+        try {
+          tmpl = new Template(opts.format === "json" ? "{{json .}}" : opts.format);
+        } catch (err) {
+          throw new StatusError(64, `template parsing error: ${(err as Error).message}`);
+        }
         const info = await cli.client.get<Info>("/info");
-        const data = { ...info, ClientInfo: { Version: PIER_VERSION, Context: "default", Debug: false }, ClientErrors: [], ServerErrors: [] };
-        const tmpl = new Template(opts.format === "json" ? "{{json .}}" : opts.format);
-        cli.out(tmpl.execute(data, { missingKey: "error" }) + "\n");
+        const data = asStruct({ ...info, ClientInfo: { Version: PIER_VERSION, Context: "default", Debug: false }, ClientErrors: [], ServerErrors: [] }, "system.dockerInfo");
+        try {
+          cli.out(tmpl.execute(data) + "\n");
+        } catch (err) {
+          if (err instanceof TemplateError) cli.out("\n");
+          throw err;
+        }
         return;
       }
       cli.out(clientInfoText());
@@ -218,11 +228,23 @@ function reformatBuildTime(value: unknown): unknown {
   return `${days[d.getDay()]} ${months[d.getMonth()]} ${d.getDate()} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${d.getFullYear()}`;
 }
 
-export function renderVersion(data: Record<string, unknown>, format?: string): string {
-  if (format) {
-    const tmpl = new Template(format === "json" ? "{{json .}}" : format);
-    return tmpl.execute(data) + "\n";
+/** The user's --format as docker's version command parses it (named "version"); exit 64 when it does not parse. */
+function versionTemplate(format: string): Template {
+  try {
+    return new Template(format === "json" ? "{{json .}}" : format, {}, "version");
+  } catch (err) {
+    throw new StatusError(64, `template parsing error: ${(err as Error).message}`);
   }
+}
+
+/** A Go struct to templates: a field it lacks is an error naming the type. */
+function asStruct<T extends object>(value: T, goType: string): T {
+  Object.defineProperty(value, GO_TYPE, { value: goType, enumerable: false });
+  return value;
+}
+
+export function renderVersion(data: Record<string, unknown>, format?: string): string {
+  if (format) return versionTemplate(format).execute(asStruct(data, "system.versionInfo")) + "\n";
   const tmpl = new Template(VERSION_TEMPLATE, {
     detailsOrder: (component: unknown) => Object.keys(((component as { Details?: Record<string, unknown> }).Details ?? {})).sort(),
   });
@@ -236,6 +258,7 @@ function registerVersion(parent: Command, cli: CliContext): Command {
     .usage("[OPTIONS]")
     .option("-f, --format <format>", "Format output using a custom template")
     .action(async (opts: { format?: string }) => {
+      if (opts.format) versionTemplate(opts.format);
       const client: Record<string, unknown> = {
         Platform: { Name: "" },
         Version: PIER_VERSION,
@@ -263,7 +286,13 @@ function registerVersion(parent: Command, cli: CliContext): Command {
       } catch (err) {
         serverErr = err;
       }
-      cli.out(renderVersion(data, opts.format));
+      try {
+        cli.out(renderVersion(data, opts.format));
+      } catch (err) {
+        // docker prints the line's end before the error of a template that fails part way.
+        if (err instanceof TemplateError) cli.out("\n");
+        throw err;
+      }
       if (serverErr) throw new StatusError(1, describeError(serverErr));
     });
 }
@@ -312,8 +341,10 @@ export function diskUsageRows(du: DiskUsage): Record<string, unknown>[] {
     if (!b.Shared) cacheSize += b.Size;
     if (b.InUse && !b.Shared) cacheInUse += b.Size;
   }
+  // Each row is its own Go type in docker (diskUsageImagesContext …): errors name it.
+  const goTypes: Record<string, string> = { Images: "Images", Containers: "Containers", "Local Volumes": "Volumes", "Build Cache": "Builder" };
   const row = (Type: string, TotalCount: number, Active: number, Size: string, Reclaimable: string) =>
-    makeContext("*formatter.diskUsageContext", { Type, TotalCount: String(TotalCount), Active: String(Active), Size, Reclaimable });
+    makeContext(`*formatter.diskUsage${goTypes[Type]}Context`, { Type, TotalCount: String(TotalCount), Active: String(Active), Size, Reclaimable });
   return [
     row("Images", images.length, images.filter((i) => (i.Containers ?? 0) > 0).length, humanSize(total), total > 0 ? pct(imgReclaimable, total) : humanSize(imgReclaimable)),
     row("Containers", containers.length, containers.filter(active).length, humanSize(ctrSize), ctrSize > 0 ? pct(ctrReclaimable, ctrSize) : humanSize(ctrReclaimable)),
@@ -324,29 +355,15 @@ export function diskUsageRows(du: DiskUsage): Record<string, unknown>[] {
 
 const DF_HEADER = { Type: "TYPE", TotalCount: "TOTAL", Active: "ACTIVE", Size: "SIZE", Reclaimable: "RECLAIMABLE" };
 
-function renderDfVerbose(du: DiskUsage): string {
-  let out = "Images space usage:\n\n";
-  out += renderFormat(
-    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
-    imageContexts(du.Images ?? [], { trunc: true, digests: false }),
-    { Repository: "REPOSITORY", Tag: "TAG", ID: "IMAGE ID", CreatedSince: "CREATED", Size: "SIZE", SharedSize: "SHARED SIZE", UniqueSize: "UNIQUE SIZE", Containers: "CONTAINERS" },
-  );
-  out += "\nContainers space usage:\n\n";
-  out += renderFormat(
-    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
-    (du.Containers ?? []).map((c) => containerContext({ ...c, SizeRootFs: 0 }, { trunc: true })),
-    { ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", LocalVolumes: "LOCAL VOLUMES", Size: "SIZE", RunningFor: "CREATED", Status: "STATUS", Names: "NAMES" },
-  );
-  out += "\nLocal Volumes space usage:\n\n";
-  out += renderFormat("table {{.Name}}\t{{.Links}}\t{{.Size}}", volumeContexts(du.Volumes ?? []), { Name: "VOLUME NAME", Links: "LINKS", Size: "SIZE" });
-  const cache = du.BuildCache ?? [];
-  const cacheSize = cache.reduce((n, b) => n + (b.Shared ? 0 : b.Size), 0);
-  out += `\nBuild cache usage: ${humanSize(cacheSize)}\n\n`;
-  out += renderFormat(
-    "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}",
-    cache.map((b) =>
+/** The four lists of `df -v`, as docker's diskUsageContext holds them (IDs cut in tables only). */
+function dfVerboseContexts(du: DiskUsage, trunc: boolean) {
+  return {
+    Images: imageContexts(du.Images ?? [], { trunc, digests: false, noDigest: true }),
+    Containers: (du.Containers ?? []).map((c) => containerContext({ ...c, SizeRootFs: 0 }, { trunc })),
+    Volumes: volumeContexts(du.Volumes ?? []),
+    BuildCache: (du.BuildCache ?? []).map((b) =>
       makeContext("*formatter.buildCacheContext", {
-        ID: b.ID.slice(0, 12),
+        ID: trunc ? b.ID.slice(0, 12) : b.ID,
         CacheType: b.Type ?? "",
         Size: humanSize(b.Size),
         CreatedSince: b.CreatedAt ?? "",
@@ -355,9 +372,42 @@ function renderDfVerbose(du: DiskUsage): string {
         Shared: goBool(!!b.Shared),
       }),
     ),
+  };
+}
+
+function renderDfVerbose(du: DiskUsage): string {
+  const ctx = dfVerboseContexts(du, true);
+  let out = "Images space usage:\n\n";
+  out += renderFormat(
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+    ctx.Images,
+    { Repository: "REPOSITORY", Tag: "TAG", ID: "IMAGE ID", CreatedSince: "CREATED", Size: "SIZE", SharedSize: "SHARED SIZE", UniqueSize: "UNIQUE SIZE", Containers: "CONTAINERS" },
+  );
+  out += "\nContainers space usage:\n\n";
+  out += renderFormat(
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+    ctx.Containers,
+    { ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", LocalVolumes: "LOCAL VOLUMES", Size: "SIZE", RunningFor: "CREATED", Status: "STATUS", Names: "NAMES" },
+  );
+  out += "\nLocal Volumes space usage:\n\n";
+  out += renderFormat("table {{.Name}}\t{{.Links}}\t{{.Size}}", ctx.Volumes, { Name: "VOLUME NAME", Links: "LINKS", Size: "SIZE" });
+  const cacheSize = (du.BuildCache ?? []).reduce((n, b) => n + (b.Shared ? 0 : b.Size), 0);
+  out += `\nBuild cache usage: ${humanSize(cacheSize)}\n\n`;
+  out += renderFormat(
+    "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}",
+    ctx.BuildCache,
     { ID: "CACHE ID", CacheType: "CACHE TYPE", Size: "SIZE", CreatedSince: "CREATED", LastUsedSince: "LAST USED", UsageCount: "USAGE", Shared: "SHARED" },
   );
   return out;
+}
+
+/** `df -v --format`: docker runs the template once over all four lists, with no newline after. */
+function renderDfVerboseFormat(du: DiskUsage, format: string): string {
+  const source = preFormat(format === "json" ? "{{json .}}" : format);
+  // A plain Go struct: its JSON keeps the fields' order (Images, Containers, Volumes, BuildCache).
+  const duc: Record<string | symbol, unknown> = { ...dfVerboseContexts(du, format.startsWith("table")) };
+  Object.defineProperty(duc, GO_TYPE, { value: "*formatter.diskUsageContext", enumerable: false });
+  return new Template(source).execute(duc);
 }
 
 function registerDf(parent: Command, cli: CliContext): Command {
@@ -369,8 +419,8 @@ function registerDf(parent: Command, cli: CliContext): Command {
     .option("-v, --verbose", "Show detailed information on space usage")
     .action(async (opts: { format?: string; verbose?: boolean }) => {
       const du = await cli.client.get<DiskUsage>("/system/df");
-      if (opts.verbose && !opts.format) {
-        cli.out(renderDfVerbose(du));
+      if (opts.verbose) {
+        cli.out(!opts.format || opts.format === "table" ? renderDfVerbose(du) : renderDfVerboseFormat(du, opts.format));
         return;
       }
       const format = opts.format && opts.format !== "table" ? opts.format : "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
@@ -398,7 +448,8 @@ function registerSystemPrune(parent: Command, cli: CliContext): Command {
           opts.all ? "all images without at least one container associated to them" : "all dangling images",
           opts.all ? "all build cache" : "unused build cache",
         ];
-        const warning = `WARNING! This will remove:\n${items.map((i) => `  - ${i}`).join("\n")}\n`;
+        let warning = `WARNING! This will remove:\n${items.map((i) => `  - ${i}`).join("\n")}\n`;
+        if (opts.filter?.length) warning += `\n  Items to be pruned will be filtered with:\n${[...opts.filter].sort().map((f) => `  - ${f}\n`).join("")}`;
         if (!(await promptForConfirmation(cli, warning))) return;
       }
       let reclaimed = 0;
@@ -459,14 +510,50 @@ export function eventContext(e: EventMessage): Record<string, unknown> {
     From: e["from"] ?? "",
     Type: e.Type ?? "",
     Action: e.Action ?? "",
-    Actor: { ID: e.Actor?.ID ?? "", Attributes: e.Actor?.Attributes ?? null },
+    // A nil Go map reads as empty (.Actor.Attributes.name is ""), and prints "map[]".
+    Actor: { ID: e.Actor?.ID ?? "", Attributes: e.Actor?.Attributes ?? {} },
     Scope: e["scope"] ?? "",
     Time: e.time ?? 0,
     TimeNano: e.timeNano ?? 0,
   };
-  Object.defineProperty(ctx, GO_TYPE, { value: "events.Message", enumerable: false });
-  Object.defineProperty(ctx, "toJSON", { value: () => e, enumerable: false });
+  Object.defineProperty(ctx, GO_TYPE, { value: "*events.Message", enumerable: false });
+  Object.defineProperty(ctx, "toJSON", { value: () => eventJSON(e), enumerable: false });
   return ctx;
+}
+
+/** events.Message as Go marshals it: the struct's order, omitempty fields left out, attributes sorted. */
+function eventJSON(e: EventMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const omitEmpty = (key: string) => {
+    const v = e[key];
+    if (v !== undefined && v !== null && v !== "" && v !== 0) out[key] = v;
+  };
+  omitEmpty("status");
+  omitEmpty("id");
+  omitEmpty("from");
+  out["Type"] = e.Type ?? "";
+  out["Action"] = e.Action ?? "";
+  const attrs = e.Actor?.Attributes;
+  const sorted = attrs ? Object.fromEntries(Object.keys(attrs).sort().map((k) => [k, attrs[k]])) : null;
+  out["Actor"] = { ID: e.Actor?.ID ?? "", Attributes: sorted };
+  omitEmpty("scope");
+  omitEmpty("time");
+  omitEmpty("timeNano");
+  return out;
+}
+
+/**
+ * docker's events makeTemplate: parse the format and run it once on an empty message, so a
+ * template that cannot work fails before any event, exit 64.
+ */
+function eventsTemplate(format: string): Template {
+  try {
+    const tmpl = new Template(format === "json" ? "{{json .}}" : format);
+    tmpl.execute(eventContext({} as EventMessage));
+    return tmpl;
+  } catch (err) {
+    throw new StatusError(64, `Error parsing format: ${(err as Error).message}`);
+  }
 }
 
 function registerEvents(parent: Command, cli: CliContext): Command {
@@ -480,7 +567,7 @@ function registerEvents(parent: Command, cli: CliContext): Command {
     .option("--until <time>", "Stream events until this timestamp")
     .action(async (opts: { filter?: string[]; format?: string; since?: string; until?: string }) => {
       const now = Date.now();
-      const tmpl = opts.format ? new Template(opts.format === "json" ? "{{json .}}" : opts.format) : undefined;
+      const tmpl = opts.format ? eventsTemplate(opts.format) : undefined;
       await cli.client.jsonLines(
         "GET",
         "/events",

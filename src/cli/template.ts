@@ -682,6 +682,8 @@ function builtinFuncs(): FuncMap {
       for (const k of keys) {
         if (cur === null || cur === undefined) throw new Error(`index of untyped nil`);
         if (Array.isArray(cur) || typeof cur === "string") {
+          // Go's indexArg: a slice or string takes an integer index only.
+          if (typeof k !== "number" && typeof k !== "bigint") throw new Error(`error calling index: cannot index slice/array with type ${goTypeName(k)}`);
           const n = Number(k);
           const len = Array.isArray(cur) ? cur.length : Buffer.byteLength(cur);
           if (!Number.isInteger(n) || n < 0 || n >= len) throw new Error(`error calling index: index out of range: ${formatValue(k)}`);
@@ -778,14 +780,36 @@ export class Template {
   private readonly funcs: FuncMap;
   readonly source: string;
 
-  constructor(source: string, funcs: FuncMap = {}) {
+  /** `name` is the template's name in Go's errors ("template: version:1: …", `executing "version"`). */
+  constructor(
+    source: string,
+    funcs: FuncMap = {},
+    readonly name = "",
+  ) {
     this.source = source;
     this.funcs = { ...builtinFuncs(), ...dockerFuncs(), ...funcs };
-    this.nodes = new Parser(lex(source), source, this.funcs).parseAll();
+    try {
+      this.nodes = new Parser(lex(source), source, this.funcs).parseAll();
+    } catch (err) {
+      throw this.named(err);
+    }
+  }
+
+  private named(err: unknown): unknown {
+    if (!this.name || !(err instanceof TemplateError)) return err;
+    return new TemplateError(err.message.replace(/^template: :/, `template: ${this.name}:`).replace(/executing ""/, `executing ${JSON.stringify(this.name)}`));
   }
 
   /** Run with other functions under the same names (headers use passthroughs). */
   execute(data: unknown, options: ExecuteOptions = {}, funcs?: FuncMap): string {
+    try {
+      return this.run(data, options, funcs);
+    } catch (err) {
+      throw this.named(err);
+    }
+  }
+
+  private run(data: unknown, options: ExecuteOptions, funcs?: FuncMap): string {
     const saved = { ...this.funcs };
     if (funcs) Object.assign(this.funcs, funcs);
     try {
@@ -842,7 +866,10 @@ export class Template {
       entries = Object.keys(value as object)
         .sort()
         .map((k) => [k, (value as Record<string, unknown>)[k]]);
-    } else throw this.execError(pipe.pos, "range", `range can't iterate over ${formatValue(value)}`);
+    } else {
+      const last = pipe.cmds[pipe.cmds.length - 1];
+      throw this.execError(last?.pos ?? pipe.pos, last ? commandText(last) : "range", `range can't iterate over ${formatValue(value)}`);
+    }
     if (entries.length === 0) {
       if (node.elseList) this.walk(node.elseList, dot, scope, out, opts);
       return;
@@ -903,7 +930,8 @@ export class Template {
       } catch (e) {
         if (e instanceof TemplateError) throw e;
         const msg = (e as Error).message;
-        throw this.execError(first.pos, first.name, msg.startsWith("error calling") ? msg : `error calling ${first.name}: ${msg}`);
+        // Go names the whole command (`index .Labels "x"`) where a function call fails.
+        throw this.execError(cmd.pos, commandText(cmd), msg.startsWith("error calling") ? msg : `error calling ${first.name}: ${msg}`);
       }
     }
     if (first.t === "field" || first.t === "var" || first.t === "pipe") {
@@ -990,6 +1018,11 @@ export class Template {
     }
     return cur;
   }
+}
+
+/** A command as Go's parse.CommandNode prints it: its operands joined by spaces. */
+function commandText(cmd: Command): string {
+  return cmd.args.map(argText).join(" ");
 }
 
 function argText(a: Arg): string {

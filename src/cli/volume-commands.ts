@@ -6,6 +6,7 @@ import { filtersQuery, parseFilters } from "./filters.js";
 import { joinLabels, makeContext, renderFormat } from "./format.js";
 import { inspectFetchers, runInspect } from "./inspect.js";
 import { humanSize, humanSizeWithPrecision } from "./units.js";
+import { GO_TYPE } from "./template.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -113,13 +114,19 @@ export function registerVolume(program: Command, cli: CliContext): Command {
     .argument("<volumes...>")
     .option("-f, --format <format>", "Format output using a custom template")
     .action(async (refs: string[], opts: { format?: string }) => {
-      await runInspect(cli, refs, opts.format, inspectFetchers(cli).volume);
+      const fetch = inspectFetchers(cli).volume;
+      await runInspect(cli, refs, opts.format, async (ref) => {
+        const value = asGoVolume((await fetch(ref)).value as Record<string, unknown>);
+        // json.MarshalIndent of the struct: Go's order, and <, >, & escaped.
+        return { value, raw: JSON.stringify(value).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) };
+      });
     });
 
   volume
     .command("rm")
     .aliases(["remove"])
-    .description("Remove one or more volumes")
+    .summary("Remove one or more volumes")
+    .description("Remove one or more volumes. You cannot remove a volume that is in use by a container.")
     .usage("[OPTIONS] VOLUME [VOLUME...]")
     .argument("<volumes...>")
     .option("-f, --force", "Force the removal of one or more volumes")
@@ -174,4 +181,39 @@ export async function pruneVolumes(
   let output = "";
   if (report.VolumesDeleted?.length) output = `Deleted Volumes:\n${report.VolumesDeleted.map((v) => `${v}\n`).join("")}`;
   return { reclaimed: report.SpaceReclaimed ?? 0, output };
+}
+
+/**
+ * docker's volume inspect prints its volume.Volume struct, not the daemon's JSON: the fields in
+ * Go's order, zero values for missing ones, omitempty ones left out. Templates see every field
+ * of that type (a nil map prints "map[]"), its JSON is the struct's.
+ */
+function asGoVolume(v: Record<string, unknown>): Record<string, unknown> {
+  const json: Record<string, unknown> = {};
+  if (v["ClusterVolume"]) json["ClusterVolume"] = v["ClusterVolume"];
+  if (v["CreatedAt"]) json["CreatedAt"] = v["CreatedAt"];
+  json["Driver"] = v["Driver"] ?? "";
+  json["Labels"] = v["Labels"] ?? null;
+  json["Mountpoint"] = v["Mountpoint"] ?? "";
+  json["Name"] = v["Name"] ?? "";
+  json["Options"] = v["Options"] ?? null;
+  json["Scope"] = v["Scope"] ?? "";
+  const status = v["Status"] as Record<string, unknown> | null | undefined;
+  if (status && Object.keys(status).length > 0) json["Status"] = status;
+  if (v["UsageData"]) json["UsageData"] = v["UsageData"];
+  const value: Record<string, unknown> = {
+    ClusterVolume: v["ClusterVolume"] ?? null,
+    CreatedAt: v["CreatedAt"] ?? "",
+    Driver: json["Driver"],
+    Labels: v["Labels"] ?? {},
+    Mountpoint: json["Mountpoint"],
+    Name: json["Name"],
+    Options: v["Options"] ?? {},
+    Scope: json["Scope"],
+    Status: status ?? {},
+    UsageData: v["UsageData"] ?? null,
+  };
+  Object.defineProperty(value, GO_TYPE, { value: "volume.Volume", enumerable: false });
+  Object.defineProperty(value, "toJSON", { value: () => json, enumerable: false });
+  return value;
 }
