@@ -12,7 +12,9 @@ describe("image references", () => {
   });
 
   it("refuses invalid references", () => {
-    assert.throws(() => parseNormalizedNamed("Upper"), /must be lowercase/);
+    assert.throws(() => parseNormalizedNamed("Upper"), /: invalid reference format: repository name \(library\/Upper\) must be lowercase$/);
+    assert.throws(() => parseNormalizedNamed("user/Upper"), /repository name \(user\/Upper\) must be lowercase/);
+    assert.throws(() => parseNormalizedNamed("localhost:5000/Upper"), /repository name \(Upper\) must be lowercase/);
     assert.throws(() => parseNormalizedNamed("a:b:c"), /invalid reference format/);
     assert.throws(() => parseNormalizedNamed(""), /invalid reference format/);
   });

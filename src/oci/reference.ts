@@ -49,8 +49,10 @@ export function parseReference(s: string): Reference {
       if (!DOMAIN.test(first)) throw invalidParameter(`invalid reference format`);
     }
   }
-  if (path !== path.toLowerCase()) {
-    throw invalidParameter(`invalid reference format: repository name (${path}) must be lowercase`);
+  // Named as distribution's ParseNormalizedNamed names it: with "library/" on Docker Hub.
+  const remote = domain === DEFAULT_DOMAIN && !path.includes("/") ? OFFICIAL_PREFIX + path : path;
+  if (remote !== remote.toLowerCase()) {
+    throw invalidParameter(`invalid reference format: repository name (${remote}) must be lowercase`);
   }
   if (path === "" || !path.split("/").every((c) => NAME_COMPONENT.test(c))) throw invalidParameter(`invalid reference format`);
   if (domain === DEFAULT_DOMAIN && !path.includes("/")) path = OFFICIAL_PREFIX + path;
