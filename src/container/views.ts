@@ -37,10 +37,16 @@ const HOST_CONFIG_ZERO: Readonly<Record<string, unknown>> = {
   Ulimits: null, CpuCount: 0, CpuPercent: 0, IOMaximumIOps: 0, IOMaximumBandwidth: 0, MaskedPaths: null, ReadonlyPaths: null,
 };
 
+/** The fields whose zero is not null: only they can need a null replaced (once, not per request). */
+const NON_NULL_ZEROS = Object.entries(HOST_CONFIG_ZERO).filter(([, zero]) => zero !== null);
+
 /** HostConfig with every field moby writes: a missing field, or a null where moby has a value, is its zero. */
 function hostConfigView(hc: ContainerRecord["HostConfig"]): Record<string, unknown> {
   const out: Record<string, unknown> = { ...HOST_CONFIG_ZERO, ...hc };
-  for (const [k, zero] of Object.entries(HOST_CONFIG_ZERO)) if (out[k] === undefined || (out[k] === null && zero !== null)) out[k] = zero;
+  // A field the record lacks already holds its zero from the spread; an explicit undefined or a
+  // null over a non-null zero does not.
+  for (const [k, zero] of NON_NULL_ZEROS) if (out[k] == null) out[k] = zero;
+  for (const k in hc) if ((hc as Record<string, unknown>)[k] === undefined && k in HOST_CONFIG_ZERO) out[k] = HOST_CONFIG_ZERO[k];
   return out;
 }
 

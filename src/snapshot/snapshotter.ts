@@ -62,6 +62,8 @@ const MAX_MOUNT_DATA = 4095;
 export class Snapshotter {
   readonly root: string;
   private readonly layers = new Map<string, LayerMeta>();
+  /** GraphDriver.Data of each container, by ID (containerGraphData). */
+  private readonly graphData = new Map<string, Record<string, string>>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -289,6 +291,7 @@ export class Snapshotter {
   }
 
   async removeContainer(containerID: string): Promise<void> {
+    this.graphData.delete(containerID);
     await this.unmountContainer(containerID);
     const dir = this.containerFile(containerID);
     // Rename first so a crash mid-delete leaves junk in tmp/ (cleaned at init), not a half container.
@@ -312,6 +315,16 @@ export class Snapshotter {
    * (the container's init layer, then the image's), the merged, upper and work dirs.
    */
   containerGraphData(containerID: string, chainID: string | undefined): Record<string, string> {
+    // Fixed for the container's life (its image's chain cannot change): built once, as inspect
+    // asks for it on every request.
+    const known = this.graphData.get(containerID);
+    if (known) return known;
+    const data = this.buildGraphData(containerID, chainID);
+    this.graphData.set(containerID, data);
+    return data;
+  }
+
+  private buildGraphData(containerID: string, chainID: string | undefined): Record<string, string> {
     const dir = this.containerFile(containerID);
     let lowers = [path.join(this.root, "empty")];
     try {
